@@ -1,0 +1,3 @@
+from leuko_cli.cli import main
+
+main()

@@ -1,0 +1,607 @@
+"""Knowledge-base loading, validation, overlay merge and cache.
+
+Pure Python: no Typer, no Rich. The knowledge base is a plain dict (JSON-compatible: dates are
+ISO strings, absent optional fields are None) wrapped in `KnowledgeBase` for look-ups.
+
+Load path: bundled `causes.toml` (+ optional personal overlay) -> content hash -> cache hit
+(JSON in the user cache dir) or parse + validate + write cache. A corrupt, stale or unwritable
+cache is never fatal: it is ignored and rebuilt.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import __version__, paths
+from .errors import KBError
+
+SCHEMA_VERSION = 1
+LLN = "LLN"  # symbolic band bound: the laboratory's lower limit of normal
+
+# --- schema -----------------------------------------------------------------------------------
+# A field spec is (type, required, extra). Types: str, int, num, bool, date, date|false,
+# list[str], bound (number or "LLN"), table (a nested array of tables, extra = its schema).
+# extra for str/list[str] may be {"enum": [...]} or {"ref": "<table>"} (ids that must resolve).
+
+REVIEW_STATUSES = ["draft", "reviewed", "verified"]
+LINEAGES = ["neutrophils", "lymphocytes", "all-leukocytes"]
+MECHANISMS = [
+    "reduced-production", "increased-destruction", "sequestration", "margination",
+    "redistribution", "mixed", "artefact",
+]
+REFERENCE_KINDS = ["article", "review", "guideline", "case-report", "label", "standard", "book", "web"]
+
+_REFS = ("list[str]", True, {"ref": "references", "nonempty": True})
+
+BAND = {
+    "lower": ("bound", True, {}),
+    "upper": ("bound", False, {}),
+    "grade": ("int", True, {}),
+    "label": ("str", True, {}),
+    "meaning": ("str", False, {}),
+    "patient_meaning": ("str", False, {}),
+    "action": ("str", False, {}),
+    "monitoring": ("str", False, {}),
+}
+
+SCHEMA: dict[str, dict[str, tuple]] = {
+    "categories": {
+        "id": ("str", True, {}), "name": ("str", True, {}), "description": ("str", True, {}),
+        "references": ("list[str]", False, {"ref": "references"}),
+    },
+    "references": {
+        "id": ("str", True, {}), "kind": ("str", True, {"enum": REFERENCE_KINDS}),
+        "authors": ("list[str]", True, {}), "title": ("str", True, {}),
+        "journal": ("str", True, {}), "year": ("int", True, {}),
+        "volume": ("str", False, {}), "issue": ("str", False, {}), "pages": ("str", False, {}),
+        "pmid": ("str", False, {"pattern": r"^[0-9]{1,9}$"}),
+        "doi": ("str", False, {"pattern": r"^10\.[0-9]{4,9}/\S+$"}),
+        "url": ("str", False, {"pattern": r"^https?://\S+$"}),
+        "verified": ("date|false", True, {}), "verification": ("str", False, {}),
+    },
+    "causes": {
+        "id": ("str", True, {}), "name": ("str", True, {}),
+        "category": ("str", True, {"ref": "categories"}),
+        "synonyms": ("list[str]", True, {}),
+        "lineages": ("list[str]", True, {"enum": LINEAGES, "nonempty": True}),
+        "summary": ("str", True, {}), "patient_summary": ("str", True, {}),
+        "mechanism": ("str", True, {"enum": MECHANISMS}),
+        "mechanism_detail": ("str", True, {}),
+        "course": ("str", True, {"enum": ["transient", "chronic", "either"]}),
+        "origin": ("str", True, {"enum": ["extrinsic", "intrinsic", "either"]}),
+        "features": ("list[str]", True, {"nonempty": True}),
+        "workup": ("list[str]", True, {"nonempty": True}),
+        "management": ("list[str]", True, {"nonempty": True}),
+        "references": _REFS,
+        "last_reviewed": ("date", True, {}),
+        "review_status": ("str", True, {"enum": REVIEW_STATUSES}),
+    },
+    "units": {
+        "id": ("str", True, {}), "name": ("str", True, {}),
+        "factor_to_cells_per_ul": ("num", True, {"positive": True}),
+        "aliases": ("list[str]", True, {}),
+    },
+    "measures": {
+        "id": ("str", True, {}), "name": ("str", True, {}),
+        "min_positive_cells_per_ul": ("num", True, {}),
+        "max_cells_per_ul": ("num", True, {"positive": True}),
+    },
+    "scales": {
+        "id": ("str", True, {}), "name": ("str", True, {}), "system": ("str", True, {}),
+        "version": ("str", True, {}), "term": ("str", True, {}),
+        "measure": ("str", True, {"ref": "measures"}),
+        "unit": ("str", True, {"enum": ["cells/uL"]}),
+        "definition": ("str", False, {}), "note": ("str", False, {}),
+        "references": _REFS,
+        "bands": ("table", True, BAND),
+    },
+    "reference_ranges": {
+        "id": ("str", True, {}), "name": ("str", True, {}),
+        "measure": ("str", True, {"ref": "measures"}),
+        "population": ("str", True, {"enum": ["general", "duffy-null"]}),
+        "age_min_days": ("num", False, {}), "age_max_days": ("num", False, {}),
+        "lower": ("num", True, {}), "upper": ("num", False, {}),
+        "note": ("str", False, {}), "references": _REFS,
+    },
+    "fever_rules": {
+        "id": ("str", True, {}), "name": ("str", True, {}), "system": ("str", True, {}),
+        "version": ("str", True, {}),
+        "single_temp_c": ("num", True, {}),
+        "single_inclusive": ("bool", True, {}),
+        "sustained_temp_c": ("num", True, {}),
+        "sustained_minutes": ("num", True, {}),
+        "anc_below": ("num", True, {}),
+        "summary": ("str", True, {}), "emergency_action": ("str", True, {}),
+        "patient_action": ("str", True, {}), "note": ("str", False, {}),
+        "references": _REFS,
+    },
+    "drug_monitoring": {
+        "id": ("str", True, {}), "drug": ("str", True, {}), "synonyms": ("list[str]", True, {}),
+        "population": ("str", True, {"enum": ["general", "duffy-null"]}),
+        "name": ("str", True, {}), "status": ("str", True, {}), "note": ("str", False, {}),
+        "references": _REFS, "bands": ("table", True, BAND),
+    },
+    "scores": {
+        "id": ("str", True, {}), "name": ("str", True, {}), "summary": ("str", True, {}),
+        "low_risk_min": ("num", True, {}), "max": ("num", True, {}),
+        "low_risk_meaning": ("str", True, {}), "high_risk_meaning": ("str", True, {}),
+        "limits": ("str", True, {}), "references": _REFS,
+        "items": ("table", True, {
+            "id": ("str", True, {}), "text": ("str", True, {}), "points": ("num", True, {}),
+            "group": ("str", False, {}),
+        }),
+    },
+    "classification": {
+        "id": ("str", True, {}), "axis": ("str", True, {}), "summary": ("str", True, {}),
+        "references": _REFS,
+        "options": ("table", True, {
+            "id": ("str", True, {}), "name": ("str", True, {}), "description": ("str", True, {}),
+        }),
+    },
+    "workup": {
+        "id": ("str", True, {}), "step": ("int", True, {}), "title": ("str", True, {}),
+        "detail": ("str", True, {}), "items": ("list[str]", False, {}), "references": _REFS,
+    },
+    "presentation": {
+        "id": ("str", True, {}), "name": ("str", True, {}), "summary": ("str", True, {}),
+        "patient_summary": ("str", True, {}), "references": _REFS,
+    },
+    "management": {
+        "id": ("str", True, {}), "topic": ("str", True, {}), "summary": ("str", True, {}),
+        "patient_summary": ("str", True, {}), "items": ("list[str]", False, {}),
+        "references": _REFS,
+    },
+}
+
+META = {
+    "version": ("str", True, {"pattern": r"^\d+\.\d+\.\d+$"}),
+    "last_updated": ("date", True, {}),
+    "schema": ("int", True, {}),
+}
+SETTINGS = {
+    "disclaimer": ("str", True, {}),
+    "patient_disclaimer": ("str", True, {}),
+    "severity_scale": ("str", True, {"ref": "scales"}),
+    "ctcae_versions": ("list[str]", True, {"nonempty": True}),
+    "ctcae_default_version": ("str", True, {}),
+    "fever_rule": ("str", True, {"ref": "fever_rules"}),
+    "default_unit": ("str", True, {"ref": "units"}),
+}
+TABLES = list(SCHEMA)
+
+
+# --- validation -------------------------------------------------------------------------------
+
+def _where(table: str, index: int, entry: Any) -> str:
+    ident = entry.get("id") if isinstance(entry, dict) else None
+    return f"{table}[{ident!r}]" if isinstance(ident, str) else f"{table}[#{index + 1}]"
+
+
+def _is_num(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value == value \
+        and value not in (float("inf"), float("-inf"))
+
+
+def _check_value(kind: str, value: Any, extra: dict, where: str, problems: list[str]) -> Any:
+    """Type-check one field; return the normalised value (dates -> ISO strings)."""
+    if kind == "str":
+        if not isinstance(value, str) or not value.strip():
+            problems.append(f"{where}: expected a non-empty string")
+            return value
+        if "enum" in extra and value not in extra["enum"]:
+            problems.append(f"{where}: unknown value {value!r} (allowed: {', '.join(extra['enum'])})")
+        if "pattern" in extra and not re.match(extra["pattern"], value):
+            problems.append(f"{where}: {value!r} is not in the expected form")
+        return value
+    if kind == "int":
+        if not isinstance(value, int) or isinstance(value, bool):
+            problems.append(f"{where}: expected an integer")
+        return value
+    if kind == "num":
+        if not _is_num(value):
+            problems.append(f"{where}: expected a finite number")
+        elif extra.get("positive") and value <= 0:
+            problems.append(f"{where}: expected a positive number")
+        return value
+    if kind == "bool":
+        if not isinstance(value, bool):
+            problems.append(f"{where}: expected true or false")
+        return value
+    if kind in ("date", "date|false"):
+        if kind == "date|false" and value is False:
+            return False
+        if isinstance(value, _dt.date) and not isinstance(value, _dt.datetime):
+            return value.isoformat()
+        if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+            try:  # JSON cache / exported KB carry dates as ISO strings
+                return _dt.date.fromisoformat(value).isoformat()
+            except ValueError:
+                pass
+        expected = "a date (YYYY-MM-DD) or false" if kind == "date|false" else "a date (YYYY-MM-DD)"
+        problems.append(f"{where}: expected {expected}")
+        return value
+    if kind == "list[str]":
+        if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+            problems.append(f"{where}: expected a list of non-empty strings")
+            return value
+        if extra.get("nonempty") and not value:
+            problems.append(f"{where}: must not be empty")
+        if "enum" in extra:
+            for v in value:
+                if v not in extra["enum"]:
+                    problems.append(
+                        f"{where}: unknown value {v!r} (allowed: {', '.join(extra['enum'])})")
+        if len(set(value)) != len(value):
+            problems.append(f"{where}: duplicate values")
+        return list(value)
+    if kind == "bound":
+        if value == LLN or _is_num(value) and value >= 0:
+            return value
+        problems.append(f"{where}: expected a number >= 0 or \"LLN\"")
+        return value
+    raise AssertionError(kind)  # pragma: no cover - schema bug
+
+
+def _check_entry(schema: dict, entry: Any, where: str, problems: list[str]) -> dict:
+    if not isinstance(entry, dict):
+        problems.append(f"{where}: expected a table")
+        return {}
+    out: dict[str, Any] = {}
+    for key in entry:
+        if key not in schema and key != "source":
+            problems.append(f"{where}: unknown field {key!r}")
+    for key, (kind, required, extra) in schema.items():
+        if key not in entry:
+            if required:
+                problems.append(f"{where}: missing field {key!r}")
+            out[key] = None
+            continue
+        if kind == "table":
+            rows = entry[key]
+            if not isinstance(rows, list) or not rows:
+                problems.append(f"{where}.{key}: expected a non-empty array of tables")
+                out[key] = []
+                continue
+            out[key] = [_check_entry(extra, r, f"{where}.{key}[{i + 1}]", problems)
+                        for i, r in enumerate(rows)]
+        else:
+            out[key] = _check_value(kind, entry[key], extra, f"{where}.{key}", problems)
+    if "source" in entry:
+        out["source"] = entry["source"]
+    return out
+
+
+def _check_bands(bands: list[dict], where: str, problems: list[str]) -> None:
+    """Bands: start at 0, contiguous (upper == next lower), open-ended top, grade never rises
+    as the count rises."""
+    if not bands or any(b.get("lower") is None for b in bands):
+        return
+    if bands[0]["lower"] != 0:
+        problems.append(f"{where}.bands: the first band must start at 0")
+    for i, (a, b) in enumerate(zip(bands, bands[1:]), start=1):
+        if a.get("upper") is None:
+            problems.append(f"{where}.bands[{i}]: only the last band may be open-ended")
+        elif a["upper"] != b["lower"]:
+            problems.append(f"{where}.bands[{i}]: upper {a['upper']!r} does not meet the next "
+                            f"band's lower {b['lower']!r} (gap or overlap)")
+        if isinstance(a.get("grade"), int) and isinstance(b.get("grade"), int) \
+                and b["grade"] > a["grade"]:
+            problems.append(f"{where}.bands[{i + 1}]: grade rises as the count rises")
+    numeric = [x for b in bands for x in (b.get("lower"), b.get("upper")) if _is_num(x)]
+    if numeric != sorted(numeric):
+        problems.append(f"{where}.bands: bounds are not in increasing order")
+    for i, b in enumerate(bands, start=1):
+        lo, hi = b.get("lower"), b.get("upper")
+        if _is_num(lo) and _is_num(hi) and not lo < hi:
+            problems.append(f"{where}.bands[{i}]: lower must be below upper")
+    if bands[-1].get("upper") is not None:
+        problems.append(f"{where}.bands: the last band must be open-ended (no upper)")
+
+
+def validate(raw: dict, *, require_core: bool = True, label: str = "knowledge base") -> dict:
+    """Validate a parsed KB (or overlay, require_core=False) and return the normalised dict.
+    Cross-references are not resolved here (see `check_references`)."""
+    problems: list[str] = []
+    if not isinstance(raw, dict):
+        raise KBError(f"{label}: expected a TOML document")
+    known = set(TABLES) | {"meta", "settings"}
+    for key in raw:
+        if key not in known:
+            problems.append(f"unknown top-level table {key!r} (known: {', '.join(sorted(known))})")
+    out: dict[str, Any] = {}
+    for name, schema in (("meta", META), ("settings", SETTINGS)):
+        if name in raw:
+            out[name] = _check_entry(schema, raw[name], name, problems)
+        elif require_core:
+            problems.append(f"missing table [{name}]")
+    for table in TABLES:
+        rows = raw.get(table, [])
+        if not isinstance(rows, list):
+            problems.append(f"{table}: expected an array of tables ([[{table}]])")
+            rows = []
+        seen: set[str] = set()
+        entries = []
+        for i, entry in enumerate(rows):
+            where = _where(table, i, entry)
+            checked = _check_entry(SCHEMA[table], entry, where, problems)
+            ident = checked.get("id")
+            if isinstance(ident, str):
+                if ident in seen:
+                    problems.append(f"{where}: duplicate id")
+                seen.add(ident)
+            if "bands" in SCHEMA[table] and checked.get("bands"):
+                _check_bands(checked["bands"], where, problems)
+            entries.append(checked)
+        out[table] = entries
+    if problems:
+        raise KBError(problems)
+    return out
+
+
+def _ids(data: dict, table: str) -> set[str]:
+    return {e["id"] for e in data.get(table, [])}
+
+
+def check_references(data: dict) -> None:
+    """Resolve every cross-reference in a merged KB; raise KBError naming each dangling id."""
+    problems: list[str] = []
+
+    def walk(table: str, schema: dict, entry: dict, where: str) -> None:
+        for key, (kind, _req, extra) in schema.items():
+            value = entry.get(key)
+            if value is None:
+                continue
+            if kind == "table":
+                for i, row in enumerate(value):
+                    walk(table, extra, row, f"{where}.{key}[{i + 1}]")
+            elif "ref" in extra:
+                targets = _ids(data, extra["ref"])
+                for v in value if isinstance(value, list) else [value]:
+                    if v not in targets:
+                        problems.append(f"{where}.{key}: unknown {extra['ref']} id {v!r}")
+
+    for table in TABLES:
+        for i, entry in enumerate(data.get(table, [])):
+            walk(table, SCHEMA[table], entry, _where(table, i, entry))
+    if "settings" in data:
+        walk("settings", SETTINGS, data["settings"], "settings")
+        s = data["settings"]
+        if s.get("ctcae_default_version") not in (s.get("ctcae_versions") or []):
+            problems.append("settings.ctcae_default_version: not one of settings.ctcae_versions")
+        for version in s.get("ctcae_versions") or []:
+            if not any(sc["system"] == "CTCAE" and sc["version"] == version
+                       and sc["measure"] == "anc" for sc in data["scales"]):
+                problems.append(f"settings.ctcae_versions: no CTCAE {version} scale for anc")
+    if problems:
+        raise KBError(problems)
+
+
+def merge(bundled: dict, overlay: dict | None) -> dict:
+    """Overlay entries with a new id are added; an existing id is replaced. Each entry records
+    where it came from in `source` ("bundled" or "overlay")."""
+    merged: dict[str, Any] = {"meta": bundled["meta"], "settings": dict(bundled["settings"])}
+    if overlay and overlay.get("settings"):
+        merged["settings"].update({k: v for k, v in overlay["settings"].items() if v is not None})
+    for table in TABLES:
+        rows = {e["id"]: {**e, "source": "bundled"} for e in bundled.get(table, [])}
+        for e in (overlay or {}).get(table, []):
+            rows[e["id"]] = {**e, "source": "overlay"}
+        merged[table] = list(rows.values())
+    return merged
+
+
+# --- parsing and files ----------------------------------------------------------------------
+
+def bundled_path() -> Path:
+    """The KB shipped with the package; in an editable install, the repo-root data/ file."""
+    packaged = Path(__file__).with_name("data") / "causes.toml"
+    if packaged.is_file():
+        return packaged
+    return Path(__file__).resolve().parents[2] / "data" / "causes.toml"
+
+
+def parse_toml(data: bytes, path: str) -> dict:
+    import tomllib  # only on a cache miss
+
+    try:
+        return tomllib.loads(data.decode("utf-8"))
+    except UnicodeDecodeError as err:
+        raise KBError(f"{path}: not UTF-8 text ({err.reason} at byte {err.start})", path) from None
+    except tomllib.TOMLDecodeError as err:
+        raise KBError(f"{path}: not valid TOML: {err}", path) from None
+
+
+def line_of(text: str, table: str, ident: str | None) -> int | None:
+    """Best-effort line number of an entry (`id = "..."` after `[[table]]`), for messages."""
+    if not ident:
+        return None
+    lines = text.splitlines()
+    in_table = False
+    for n, line in enumerate(lines, start=1):
+        s = line.strip()
+        if s.startswith("[["):
+            in_table = s == f"[[{table}]]"
+        elif in_table and re.match(rf"""id\s*=\s*["']{re.escape(ident)}["']\s*(#.*)?$""", s):
+            return n
+    return None
+
+
+def locate_problems(problems: list[str], text: str, path: str) -> list[str]:
+    """Prefix each problem with `path:line:` where the entry can be found in the text."""
+    out = []
+    for p in problems:
+        m = re.match(r"(\w+)\['([^']+)'\]", p)
+        line = line_of(text, m.group(1), m.group(2)) if m else None
+        out.append(f"{path}:{line}: {p}" if line else f"{path}: {p}")
+    return out
+
+
+def load_file(path: Path, *, require_core: bool) -> dict:
+    """Parse and validate one TOML file, with file:line in every message."""
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        raise KBError(f"{path}: cannot read ({err.strerror})", str(path)) from None
+    raw = parse_toml(data, str(path))
+    try:
+        return validate(raw, require_core=require_core, label=str(path))
+    except KBError as err:
+        raise KBError(locate_problems(err.problems, data.decode("utf-8", "replace"), str(path)),
+                      str(path)) from None
+
+
+# --- cache ----------------------------------------------------------------------------------
+
+def _cache_file(key: str) -> Path | None:
+    base = paths.cache_dir()
+    return base / f"kb-{key[:32]}.json" if base else None
+
+
+def _read_cache(key: str) -> dict | None:
+    path = _cache_file(key)
+    if path is None:
+        return None
+    try:
+        with open(path, encoding="utf-8") as fh:
+            payload = json.load(fh)
+        if payload.get("key") == key and isinstance(payload.get("kb"), dict):
+            return payload["kb"]
+    except (OSError, ValueError, AttributeError):
+        pass  # missing, unreadable or corrupt: rebuild
+    return None
+
+
+def _write_cache(key: str, kb: dict) -> None:
+    path = _cache_file(key)
+    if path is None:
+        return
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        for old in path.parent.glob("kb-*.json"):  # keep one entry: the KB in use
+            if old != path:
+                old.unlink(missing_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps({"key": key, "kb": kb}, separators=(",", ":")), "utf-8")
+        os.replace(tmp, path)
+    except OSError:
+        pass  # read-only or full cache dir: run uncached
+
+
+# --- the loaded KB --------------------------------------------------------------------------
+
+@dataclass
+class KnowledgeBase:
+    data: dict
+    overlay_path: Path | None = None
+    overlay_status: str = "absent"  # absent | loaded
+    _index: dict = field(default_factory=dict, repr=False)
+
+    def table(self, name: str) -> list[dict]:
+        return self.data.get(name, [])
+
+    def get(self, table: str, ident: str) -> dict | None:
+        idx = self._index.get(table)
+        if idx is None:
+            idx = self._index[table] = {e["id"]: e for e in self.table(table)}
+        return idx.get(ident)
+
+    @property
+    def meta(self) -> dict:
+        return self.data["meta"]
+
+    @property
+    def settings(self) -> dict:
+        return self.data["settings"]
+
+    def reference_numbers(self) -> dict[str, int]:
+        """Stable citation numbers: the order of [[references]] in the KB."""
+        return {r["id"]: n for n, r in enumerate(self.table("references"), start=1)}
+
+
+def load(*, overlay: Path | None | bool = True, use_cache: bool = True) -> KnowledgeBase:
+    """Load the bundled KB merged with the personal overlay (if present).
+
+    overlay=True uses the platform overlay path; a Path uses that file; False/None skips it.
+    """
+    bundled = bundled_path()
+    try:
+        bundled_bytes = bundled.read_bytes()
+    except OSError as err:
+        raise KBError(f"{bundled}: cannot read the bundled knowledge base ({err.strerror}); "
+                      "reinstall leuko", str(bundled)) from None
+    overlay_path = paths.overlay_path() if overlay is True else (overlay or None)
+    overlay_bytes = b""
+    if overlay_path is not None:
+        try:
+            overlay_bytes = overlay_path.read_bytes()
+        except FileNotFoundError:
+            overlay_path = None
+        except OSError as err:
+            raise KBError(f"{overlay_path}: cannot read the overlay ({err.strerror})",
+                          str(overlay_path)) from None
+    digest = hashlib.sha256()
+    for part in (__version__.encode(), str(SCHEMA_VERSION).encode(), bundled_bytes, overlay_bytes):
+        digest.update(len(part).to_bytes(8, "big"))
+        digest.update(part)
+    key = digest.hexdigest()
+    status = "loaded" if overlay_path is not None else "absent"
+
+    data = _read_cache(key) if use_cache else None
+    if data is None:
+        data = build(bundled_bytes, str(bundled), overlay_bytes if overlay_path else None,
+                     str(overlay_path) if overlay_path else None)
+        if use_cache:
+            _write_cache(key, data)
+    return KnowledgeBase(data, overlay_path, status)
+
+
+def build(bundled_bytes: bytes, bundled_name: str, overlay_bytes: bytes | None,
+          overlay_name: str | None) -> dict:
+    """Parse, validate and merge (the uncached path)."""
+    def one(data: bytes, name: str, core: bool) -> dict:
+        raw = parse_toml(data, name)
+        try:
+            return validate(raw, require_core=core, label=name)
+        except KBError as err:
+            raise KBError(locate_problems(err.problems, data.decode("utf-8", "replace"), name),
+                          name) from None
+
+    base = one(bundled_bytes, bundled_name, True)
+    extra = one(overlay_bytes, overlay_name, False) if overlay_bytes is not None else None
+    merged = merge(base, extra)
+    try:
+        check_references(merged)
+    except KBError as err:
+        name = overlay_name if extra else bundled_name
+        text = (overlay_bytes if extra else bundled_bytes).decode("utf-8", "replace")
+        raise KBError(locate_problems(err.problems, text, name), name) from None
+    return merged
+
+
+def check_file(path: Path) -> list[str]:
+    """Problems in a KB or overlay file (empty when valid). An overlay is checked merged with
+    the bundled KB, so its citations may point at bundled references."""
+    is_bundled = path.resolve() == bundled_path().resolve()
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        return [f"{path}: cannot read ({err.strerror})"]
+    try:
+        if is_bundled:
+            build(data, str(path), None, None)
+        else:
+            build(bundled_path().read_bytes(), str(bundled_path()), data, str(path))
+    except KBError as err:
+        return err.problems
+    return []
+
+
+def today() -> str:
+    return _dt.date.today().isoformat()

@@ -1,0 +1,112 @@
+"""Read-only queries over the knowledge base (pure Python): filter causes, resolve citations,
+build the JSON-ready views that the CLI prints or renders."""
+
+from __future__ import annotations
+
+from .errors import InputError
+from .kb import KnowledgeBase
+
+CAUSE_FIELDS = ["id", "name", "category", "synonyms", "lineages", "summary", "patient_summary",
+                "mechanism", "mechanism_detail", "course", "origin", "features", "workup",
+                "management", "references", "last_reviewed", "review_status", "source"]
+
+
+def _fold(text: str) -> str:
+    return " ".join(text.casefold().replace("-", " ").split())
+
+
+def check_category(kb: KnowledgeBase, category: str) -> str:
+    ids = [c["id"] for c in kb.table("categories")]
+    wanted = category.strip().lower()
+    if wanted in ids:
+        return wanted
+    for c in kb.table("categories"):  # accept the display name too
+        if _fold(c["name"]) == _fold(category):
+            return c["id"]
+    raise InputError(f"unknown category {category!r}; use one of: {', '.join(ids)}")
+
+
+def find_causes(kb: KnowledgeBase, category: str | None = None, search: str | None = None,
+                lineage: str | None = None) -> list[dict]:
+    causes = kb.table("causes")
+    if category:
+        cat = check_category(kb, category)
+        causes = [c for c in causes if c["category"] == cat]
+    if lineage:
+        causes = [c for c in causes if lineage in c["lineages"] or "all-leukocytes" in c["lineages"]]
+    if search:
+        needle = _fold(search)
+        exact = []
+        partial = []
+        for c in causes:
+            names = [_fold(c["id"]), _fold(c["name"]), *(_fold(s) for s in c["synonyms"])]
+            if needle in names:
+                exact.append(c)
+            elif any(needle in n for n in names) or needle in _fold(c["summary"]):
+                partial.append(c)
+        causes = exact + partial
+    return [cause_view(c) for c in causes]
+
+
+def cause_view(cause: dict) -> dict:
+    return {k: cause.get(k) for k in CAUSE_FIELDS}
+
+
+def get_cause(kb: KnowledgeBase, ident: str) -> dict:
+    cause = kb.get("causes", ident.strip().lower())
+    if cause is None:
+        found = find_causes(kb, search=ident)
+        if len(found) == 1 or (found and _fold(ident) in
+                               [_fold(s) for s in [found[0]["name"], *found[0]["synonyms"]]]):
+            return found[0]
+        hint = f"; did you mean: {', '.join(c['id'] for c in found[:5])}" if found else \
+            "; list ids with `leuko causes`"
+        raise InputError(f"no cause with id {ident!r}{hint}")
+    return cause_view(cause)
+
+
+def reference_view(ref: dict, number: int) -> dict:
+    return {"number": number, **{k: ref.get(k) for k in (
+        "id", "kind", "authors", "title", "journal", "year", "volume", "issue", "pages",
+        "pmid", "doi", "url", "verified", "verification")}, "source": ref.get("source")}
+
+
+def references(kb: KnowledgeBase, ids: list[str] | None = None) -> list[dict]:
+    numbers = kb.reference_numbers()
+    refs = kb.table("references")
+    if ids is not None:
+        wanted = set(ids)
+        refs = [r for r in refs if r["id"] in wanted]
+    return [reference_view(r, numbers[r["id"]]) for r in refs]
+
+
+def citation_numbers(kb: KnowledgeBase, ids: list[str]) -> list[int]:
+    numbers = kb.reference_numbers()
+    return sorted(numbers[i] for i in ids if i in numbers)
+
+
+def scales(kb: KnowledgeBase) -> list[dict]:
+    return [{k: s.get(k) for k in ("id", "name", "system", "version", "term", "measure", "unit",
+                                   "definition", "note", "references", "bands")}
+            for s in kb.table("scales")]
+
+
+def kb_info(kb: KnowledgeBase) -> dict:
+    by_category: dict[str, int] = {c["id"]: 0 for c in kb.table("categories")}
+    by_status: dict[str, int] = {}
+    for c in kb.table("causes"):
+        by_category[c["category"]] = by_category.get(c["category"], 0) + 1
+        by_status[c["review_status"]] = by_status.get(c["review_status"], 0) + 1
+    refs = kb.table("references")
+    return {
+        "version": kb.meta["version"], "last_updated": kb.meta["last_updated"],
+        "schema": kb.meta["schema"],
+        "causes": len(kb.table("causes")), "references": len(refs),
+        "references_verified": sum(1 for r in refs if r["verified"]),
+        "pmids": sum(1 for r in refs if r.get("pmid")),
+        "dois": sum(1 for r in refs if r.get("doi")),
+        "scales": len(kb.table("scales")),
+        "by_category": by_category, "by_review_status": by_status,
+        "overlay_path": str(kb.overlay_path) if kb.overlay_path else None,
+        "overlay_status": kb.overlay_status,
+    }

@@ -1,0 +1,251 @@
+"""All Rich output lives here (the JSON path never imports this module).
+
+Rich honours NO_COLOR and drops colour when stdout is not a terminal; below NARROW columns
+tables turn into stacked lists so output stays readable at 40 columns.
+"""
+
+from __future__ import annotations
+
+from rich import box
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+from rich.text import Text
+
+from .kb import KnowledgeBase
+from .queries import citation_numbers
+
+NARROW = 60
+LINEAGE_SHORT = {"neutrophils": "neutro", "lymphocytes": "lympho", "all-leukocytes": "all WBC"}
+SEVERITY_STYLE = {"normal": "green", "mild": "yellow", "moderate": "dark_orange",
+                  "severe": "bold red", "very severe": "bold red", "profound": "bold red"}
+
+
+def console() -> Console:
+    return Console(highlight=False, soft_wrap=False)
+
+
+def _cites(kb: KnowledgeBase, ids: list[str]) -> str:
+    nums = citation_numbers(kb, ids)
+    return "[" + ", ".join(str(n) for n in nums) + "]" if nums else ""
+
+
+def _disclaimer(con: Console, kb: KnowledgeBase, audience: str = "clinician") -> None:
+    key = "patient_disclaimer" if audience == "patient" else "disclaimer"
+    con.print(Text(kb.settings[key], style="dim italic"))
+
+
+def _references(con: Console, kb: KnowledgeBase, ids: list[str]) -> None:
+    from .queries import references
+
+    refs = sorted(references(kb, ids), key=lambda r: r["number"])
+    if not refs:
+        return
+    con.print(Text("References", style="bold"))
+    for r in refs:
+        con.print(f"  [{r['number']}] " + escape(short_citation(r)))
+
+
+def short_citation(r: dict) -> str:
+    authors = r["authors"] or []
+    who = authors[0] + (" et al." if len(authors) > 1 else "") if authors else ""
+    parts = [p.rstrip(".") for p in (who, r["title"], f"{r['journal']} {r['year']}") if p]
+    ids = []
+    if r.get("pmid"):
+        ids.append(f"PMID {r['pmid']}")
+    if r.get("doi"):
+        ids.append(f"doi:{r['doi']}")
+    return ". ".join(parts) + "." + (" " + "; ".join(ids) if ids else "")
+
+
+def causes(kb: KnowledgeBase, rows: list[dict]) -> None:
+    con = console()
+    names = {c["id"]: c["name"] for c in kb.table("categories")}
+    if not rows:
+        con.print("No matching causes.")
+        _disclaimer(con, kb)
+        return
+    if con.width < NARROW:
+        for c in rows:
+            marker = " (overlay)" if c.get("source") == "overlay" else ""
+            con.print(Text(c["name"] + marker, style="bold"))
+            con.print(f"  id: {c['id']}")
+            con.print(f"  {names.get(c['category'], c['category'])}; {', '.join(c['lineages'])}; "
+                      f"{c['course']} {_cites(kb, c['references'])}")
+    else:
+        table = Table(box=box.SIMPLE_HEAD, show_lines=False, expand=False)
+        table.add_column("Cause (id)", ratio=5)
+        table.add_column("Category", ratio=2)
+        table.add_column("Lineage", ratio=2)
+        table.add_column("Course", ratio=1)
+        table.add_column("Refs", ratio=1)
+        for c in rows:
+            marker = " *" if c.get("source") == "overlay" else ""
+            cell = Text(c["name"] + marker, style="bold")
+            cell.append("\n" + c["id"], style="cyan")
+            table.add_row(cell, c["category"], ", ".join(LINEAGE_SHORT.get(x, x)
+                                                         for x in c["lineages"]),
+                          c["course"], _cites(kb, c["references"]))
+        con.print(table)
+        if any(c.get("source") == "overlay" for c in rows):
+            con.print("* from your personal overlay")
+    con.print(Text(f"{len(rows)} cause(s). Details: leuko causes show ID", style="dim"))
+    _disclaimer(con, kb)
+
+
+def cause_detail(kb: KnowledgeBase, c: dict, audience: str) -> None:
+    con = console()
+    cat = kb.get("categories", c["category"])
+    con.print(Text(c["name"], style="bold"))
+    origin = " (from your overlay)" if c.get("source") == "overlay" else ""
+    con.print(Text(f"{cat['name'] if cat else c['category']} · {c['id']}{origin}", style="dim"))
+    cites = _cites(kb, c["references"])
+    if audience == "patient":
+        con.print(escape(c["patient_summary"]) + f" {cites}")
+        _references(con, kb, c["references"])
+        _disclaimer(con, kb, audience)
+        return
+    con.print(escape(c["summary"]) + f" {cites}")
+    con.print()
+    for label, value in (("Synonyms", ", ".join(c["synonyms"]) or "-"),
+                         ("Lineages", ", ".join(c["lineages"])),
+                         ("Mechanism", f"{c['mechanism']}: {c['mechanism_detail']}"),
+                         ("Course", c["course"]), ("Origin", c["origin"]),
+                         ("Reviewed", f"{c['last_reviewed']} ({c['review_status']})")):
+        con.print(Text(f"{label}: ", style="bold") + Text(value))
+    for label, items in (("Clues", c["features"]), ("Workup", c["workup"]),
+                         ("Management", c["management"])):
+        con.print(Text(label, style="bold"))
+        for item in items:
+            con.print("  • " + escape(item))
+    _references(con, kb, c["references"])
+    _disclaimer(con, kb)
+
+
+def references(kb: KnowledgeBase, refs: list[dict]) -> None:
+    con = console()
+    for r in refs:
+        line = Text(f"[{r['number']}] ", style="bold")
+        line.append(short_citation(r))
+        if r.get("volume"):
+            line.append(f" {r['volume']}" + (f"({r['issue']})" if r.get("issue") else "")
+                        + (f":{r['pages']}" if r.get("pages") else ""))
+        status = f"verified {r['verified']}" if r["verified"] else "identifiers not verified"
+        line.append(f"  [{status}]", style="dim")
+        con.print(line)
+    con.print(Text(f"{len(refs)} reference(s); PMID/DOI shown only where confirmed "
+                   "against a record.", style="dim"))
+
+
+def _grade_line(g: dict, audience: str) -> Text:
+    label = g["label"]
+    style = SEVERITY_STYLE.get(label, "bold" if g["grade"] else "green")
+    t = Text(f"{g['system']} {g['version']} · {g['term']}: ", style="bold")
+    t.append(label, style=style)
+    if g["system"] == "CTCAE":
+        t.append(f" (grade {g['grade']})" if not label.startswith("Grade") else "")
+    return t
+
+
+def assess(kb: KnowledgeBase, r: dict, audience: str) -> None:
+    con = console()
+    patient = audience == "patient"
+    src = r.get("anc_source")
+    if r["anc"] is not None:
+        value = f"{r['anc']:g} cells/µL"
+        if r["input_unit"] != "cells/uL":
+            value += f" ({r['anc_in_input_unit']:g} {r['input_unit']})"
+        how = "given" if src["method"] == "given" else f"computed: {src['arithmetic']}"
+        con.print(Text("ANC ", style="bold") + Text(value) + Text(f"  ({how})", style="dim"))
+        sev = r["severity_detail"]
+        word = Text(r["severity"].upper(), style=SEVERITY_STYLE.get(r["severity"], "bold"))
+        con.print(Text("Severity: ", style="bold") + word +
+                  Text(f"  ({sev['system']}, {sev['version']})", style="dim"))
+        text = sev.get("patient_meaning") if patient else sev.get("meaning")
+        if text:
+            con.print(escape(text) + " " + _cites(kb, sev["references"]))
+    if not patient:
+        con.print(Text("Grades", style="bold"))
+        for g in r["grades"]:
+            if g["scale"] == kb.settings["severity_scale"]:
+                continue
+            con.print(Text("  ") + _grade_line(g, audience) +
+                      Text(" " + _cites(kb, g["references"]), style="dim"))
+    rng = r.get("reference_range")
+    if rng:
+        below = "below" if r["below_reference"] else "within or above"
+        con.print(Text("Reference: ", style="bold") +
+                  Text(f"{below} the lower limit {rng['lower']:g}/µL ({rng['basis']})"))
+        if rng.get("note") and not patient:
+            con.print(Text("  " + rng["note"], style="dim"))
+    for measure in ("wbc", "lymphocytes"):
+        m = r.get(measure)
+        if m:
+            name = "WBC" if measure == "wbc" else "Lymphocytes"
+            con.print(Text(f"{name} ", style="bold") + Text(
+                f"{m['value']:g} cells/µL: CTCAE {m['ctcae_version']} {m['label']}"))
+    fever = r.get("fever")
+    if fever:
+        status = "fever" if fever["fever"] else "no fever by this rule"
+        con.print(Text("Temperature: ", style="bold") +
+                  Text(f"{fever['temp_c']:g} °C{' sustained' if fever['sustained'] else ''}: "
+                       f"{status} ({fever['rule_name']})"))
+    if r.get("febrile_neutropenia"):
+        em = r["emergency"]
+        con.print(Text("FEBRILE NEUTROPENIA: EMERGENCY", style="bold white on red"))
+        con.print(escape(em["patient_action"] if patient else em["action"]))
+    elif not patient and r["anc"] is not None and r["severity_detail"].get("action"):
+        con.print(Text("Next: ", style="bold") + Text(r["severity_detail"]["action"]))
+    mon = r.get("drug_monitoring")
+    if mon:
+        con.print(Text(f"{mon['name']}: ", style="bold") + Text(mon["category"]))
+        con.print("  Action: " + escape(mon["action"]))
+        con.print("  Monitoring: " + escape(mon["monitoring"]))
+        if mon.get("note"):
+            con.print("  " + escape(mon["note"]))
+        con.print(Text("  " + mon["status"], style="dim"))
+    for note in r.get("notes", []):
+        con.print(Text("Note: " + note, style="yellow"))
+    _references(con, kb, r["references"])
+    _disclaimer(con, kb, audience)
+
+
+def sections(kb: KnowledgeBase, title: str, rows: list[dict]) -> None:
+    """Generic renderer for classify/workup/presentation-style content: each row has a title,
+    a body, optional bullet items and references."""
+    con = console()
+    con.print(Text(title, style="bold underline"))
+    for row in rows:
+        con.print()
+        con.print(Text(row["title"], style="bold") + Text(" " + _cites(kb, row["references"]),
+                                                           style="dim"))
+        if row.get("body"):
+            con.print(escape(row["body"]))
+        for item in row.get("items") or []:
+            con.print("  • " + escape(item))
+    con.print()
+    _references(con, kb, sorted({i for row in rows for i in row["references"]}))
+    _disclaimer(con, kb)
+
+
+def score(kb: KnowledgeBase, r: dict) -> None:
+    con = console()
+    con.print(Text(r["name"], style="bold"))
+    for item in r["items"]:
+        mark = "x" if item["present"] else " "
+        con.print(f"  [{mark}] {item['points']:>2g}  " + escape(item["text"]))
+    style = "green" if r["risk"] == "low" else "bold red"
+    con.print(Text(f"Score {r['points']:g} of {r['max']:g}: ", style="bold") +
+              Text(f"{r['risk'].upper()} RISK", style=style) +
+              Text(f" (low risk at {r['low_risk_min']:g} or more)", style="dim"))
+    con.print(escape(r["meaning"]) + " " + _cites(kb, r["references"]))
+    con.print(Text(r["limits"], style="dim"))
+    _references(con, kb, r["references"])
+    _disclaimer(con, kb)
+
+
+def key_values(kb: KnowledgeBase, title: str, rows: list[tuple[str, str]]) -> None:
+    con = console()
+    con.print(Text(title, style="bold"))
+    for k, v in rows:
+        con.print(Text(f"{k}: ", style="bold") + Text(str(v)))
