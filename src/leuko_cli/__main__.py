@@ -1,3 +1,3 @@
-from leuko_cli.cli import main
+from leuko_cli.entry import main
 
 main()

@@ -5,15 +5,15 @@ Pure Python: returns a JSON-ready dict that both the JSON printer and the Rich r
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from . import grading
 from .errors import InputError
 from .kb import KnowledgeBase
 
 
-@dataclass
 class AssessRequest:
+    """What the user typed (strings as given; parsed and checked by `assess`). A plain class,
+    not a dataclass: dataclass code generation costs start-up time on every run."""
+
     anc: str | float | None = None
     wbc: str | float | None = None
     neutrophils: str | float | None = None  # segmented neutrophils, % of WBC
@@ -29,6 +29,12 @@ class AssessRequest:
     temp: str | float | None = None
     sustained: bool = False
     drug: str | None = None
+
+    def __init__(self, **values) -> None:
+        for key, value in values.items():
+            if not hasattr(type(self), key):
+                raise TypeError(f"unknown assess field {key!r}")
+            setattr(self, key, value)
 
 
 def _round(x: float | None) -> float | int | None:

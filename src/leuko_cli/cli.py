@@ -111,11 +111,11 @@ class Audience(str, Enum):
     patient = "patient"
 
 
-def _setting(key: str, flag: Optional[str]) -> str:
+def _setting(key: str, flag: Optional[str], kb=None) -> str:
+    """flag > env > config file > default; a bad env/config value names where it came from."""
     from . import config
 
-    value, _source = config.resolve(key, flag)
-    return value
+    return config.setting(key, flag, kb)
 
 
 JSON_OPT = typer.Option(False, "--json", help="Print JSON (stable contract; see docs/usage.md).")
@@ -145,16 +145,9 @@ def causes(
     """List causes (a table; --json for an array of full cause objects)."""
     if ctx.invoked_subcommand:
         return
-    from . import queries
+    from . import commands
 
-    kb = load_kb()
-    rows = queries.find_causes(kb, category=category, search=search, lineage=lineage)
-    if as_json:
-        emit_json(rows)
-        return
-    from . import render
-
-    render.causes(kb, rows)
+    commands.run_causes(category=category, search=search, lineage=lineage, as_json=as_json)
 
 
 @causes_app.command("show", epilog="Example:  leuko causes show clozapine --audience patient")
@@ -165,18 +158,10 @@ def causes_show(
     as_json: bool = JSON_OPT,
 ) -> None:
     """Show one cause in full: mechanism, clues, workup, management, references."""
-    from . import config, queries
+    from . import commands
 
-    kb = load_kb()
-    cause = queries.get_cause(kb, ident)
-    aud = config.check_value("audience", _setting("audience", audience.value if audience else None))
-    if as_json:
-        emit_json({**cause, "references_full": queries.references(kb, cause["references"]),
-                   "audience": aud, "disclaimer": kb.settings["disclaimer"]})
-        return
-    from . import render
-
-    render.cause_detail(kb, cause, aud)
+    commands.run_cause_show(ident, audience=audience.value if audience else None,
+                            as_json=as_json)
 
 
 # --- assess ------------------------------------------------------------------------------------
@@ -217,24 +202,14 @@ def assess(
 ) -> None:
     """Grade a neutrophil, white-cell or lymphocyte count: severity, CTCAE grade (version
     named), reference range, febrile neutropenia, and what to do next, with sources."""
-    from . import assess as core
-    from . import config
+    from . import commands
 
-    kb = load_kb()
-    request = core.AssessRequest(
-        anc=anc, wbc=wbc, neutrophils=neutrophils, bands=bands, lymphocytes=lymphocytes,
-        unit=_setting("unit", unit), ctcae_version=_setting("ctcae_version", ctcae_version),
-        lln=lln, wbc_lln=wbc_lln, lymphocytes_lln=lymphocytes_lln, age=age,
-        duffy_null=duffy_null, temp=temp, sustained=sustained, drug=drug)
-    result = core.assess(kb, request)
-    aud = config.check_value("audience", _setting("audience", audience.value if audience else None))
-    if as_json:
-        out = {k: v for k, v in result.items() if k != "severity_detail"}
-        emit_json({**out, "audience": aud, "disclaimer": kb.settings["disclaimer"]})
-        return
-    from . import render
-
-    render.assess(kb, result, aud)
+    commands.run_assess(
+        dict(anc=anc, wbc=wbc, neutrophils=neutrophils, bands=bands, lymphocytes=lymphocytes,
+             unit=unit, ctcae_version=ctcae_version, lln=lln, wbc_lln=wbc_lln,
+             lymphocytes_lln=lymphocytes_lln, age=age, duffy_null=duffy_null, temp=temp,
+             sustained=sustained, drug=drug),
+        as_json=as_json, audience=audience.value if audience else None)
 
 
 # --- references --------------------------------------------------------------------------------
@@ -247,17 +222,9 @@ def refs(
     as_json: bool = JSON_OPT,
 ) -> None:
     """Numbered citations; PMID/DOI shown only where confirmed against a record."""
-    from . import queries
+    from . import commands
 
-    kb = load_kb()
-    ids = queries.get_cause(kb, cause)["references"] if cause else None
-    rows = queries.references(kb, ids)
-    if as_json:
-        emit_json(rows)
-        return
-    from . import render
-
-    render.references(kb, rows)
+    commands.run_refs(cause=cause, as_json=as_json)
 
 
 # --- classification, workup, scales ----------------------------------------------------------
@@ -413,6 +380,181 @@ def kb_info(as_json: bool = JSON_OPT) -> None:
     rows += [(f"category {k}", v) for k, v in info["by_category"].items()]
     rows += [(f"review {k}", v) for k, v in info["by_review_status"].items()]
     render.key_values(load_kb(), "Knowledge base", rows)
+
+
+# --- config (issue 5) ---
+
+@kb_app.command("path", epilog="Example:  leuko kb path")
+@guarded
+def kb_path() -> None:
+    """Print where your personal overlay lives (it need not exist yet)."""
+    from . import paths
+
+    typer.echo(str(paths.overlay_path()))
+
+
+@kb_app.command("check", epilog="Examples:  leuko kb check | leuko kb check my-overlay.toml")
+@guarded
+def kb_check(
+    file: Optional[str] = typer.Argument(None, metavar="[FILE]",
+                                         help="KB or overlay file (default: your overlay if it "
+                                              "exists, else the bundled KB)."),
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Validate a knowledge-base or overlay file: OK (exit 0), or one line per problem with
+    file and line (exit 1). An overlay is checked merged with the bundled KB."""
+    from pathlib import Path
+
+    from . import kb as kbmod
+    from . import paths
+    from .errors import InputError
+
+    if file is None:
+        overlay = paths.overlay_path()
+        target = overlay if overlay.exists() else kbmod.bundled_path()
+    else:
+        target = Path(file)
+        if not target.is_file():
+            raise InputError(f"{file}: no such file; give a knowledge-base or overlay TOML file")
+    problems = kbmod.check_file(target)
+    if as_json:
+        emit_json({"file": str(target), "ok": not problems, "problems": problems})
+    elif not problems:
+        typer.echo(f"OK: {target} is valid")
+    else:
+        for line in problems:
+            typer.echo(line)
+        n = len(problems)
+        typer.echo(f"leuko: error: {n} problem{'s' if n > 1 else ''} in {target}", err=True)
+    if problems:
+        raise typer.Exit(1)
+
+
+class ExportFormat(str, Enum):
+    toml = "toml"
+    json = "json"
+
+
+@kb_app.command("export", epilog="Examples:  leuko kb export > kb.toml | leuko kb export "
+                                 "--format json --output kb.json")
+@guarded
+def kb_export(
+    fmt: ExportFormat = typer.Option(ExportFormat.toml, "--format", "-f", case_sensitive=False,
+                                     help="toml (default; valid as an overlay) or json."),
+    output: Optional[str] = typer.Option(None, "--output", "-o",
+                                         help="Write to FILE (atomically) instead of stdout."),
+) -> None:
+    """Write the merged knowledge base (bundled + overlay) in the schema an overlay accepts."""
+    from pathlib import Path
+
+    from . import kb as kbmod
+    from . import paths
+    from .errors import InputError, KBError
+
+    loaded = load_kb()
+    text = kbmod.dumps(loaded.data, fmt.value)
+    if output is None:
+        sys.stdout.write(text)
+        return
+    path = Path(output)
+    if path.is_dir():
+        raise InputError(f"--output {output}: is a directory; give a file name")
+    if not path.parent.is_dir():
+        raise InputError(f"--output {output}: directory {path.parent} does not exist")
+    if path.exists() and path.resolve() == kbmod.bundled_path().resolve():
+        raise InputError(f"--output {output}: refusing to overwrite the bundled knowledge base; "
+                         "put your changes in the overlay (`leuko kb path`)")
+    try:
+        paths.write_atomic(path, text.encode("utf-8"))
+    except OSError as err:
+        raise KBError(f"{path}: cannot write ({err.strerror or err}); nothing was written",
+                      str(path)) from None
+    typer.echo(f"Exported {len(loaded.table('causes'))} causes and "
+               f"{len(loaded.table('references'))} references ({fmt.value}) to {path}")
+
+
+config_app = _typer("Show and change your settings: unit, ctcae_version, audience.\n\n"
+                    "Precedence: command-line flag > environment LEUKO_<KEY> > config file > "
+                    "default.")
+app.add_typer(config_app, name="config")
+
+CONFIG_KEY_ARG = typer.Argument(..., metavar="KEY", help="unit, ctcae_version or audience.")
+
+
+@config_app.command("path", epilog="Example:  leuko config path")
+@guarded
+def config_path() -> None:
+    """Print where the config file lives (it need not exist yet)."""
+    from . import paths
+
+    typer.echo(str(paths.config_path()))
+
+
+@config_app.command("show", epilog="Examples:  leuko config show | leuko config show --json")
+@guarded
+def config_show(as_json: bool = JSON_OPT) -> None:
+    """Every setting: its effective value and where it came from (env, config file, default)."""
+    from . import config, paths
+
+    rows = config.show()
+    path = paths.config_path()
+    if as_json:
+        emit_json({"config_path": str(path), "exists": path.is_file(), "settings": rows})
+        return
+    typer.echo(f"# {path}" + ("" if path.is_file() else " (not created yet)"))
+    width = max(len(r["key"]) for r in rows)
+    vwidth = max(len(json.dumps(r["value"], ensure_ascii=False)) for r in rows)
+    for r in rows:
+        value = json.dumps(r["value"], ensure_ascii=False)
+        typer.echo(f"{r['key']:<{width}} = {value:<{vwidth}}  # {r['source']}")
+
+
+@config_app.command("get", epilog="Examples:  leuko config get unit | leuko config get unit --json")
+@guarded
+def config_get(key: str = CONFIG_KEY_ARG, as_json: bool = JSON_OPT) -> None:
+    """Print one setting's effective value (--json adds where it came from)."""
+    from . import config
+
+    row = config.get(key)
+    if as_json:
+        emit_json(row)
+        return
+    typer.echo(row["value"])
+
+
+@config_app.command("set", epilog="Examples:  leuko config set unit 10^9/L | leuko config set "
+                                  "ctcae_version 5.0 | leuko config set audience patient")
+@guarded
+def config_set(
+    key: str = CONFIG_KEY_ARG,
+    value: str = typer.Argument(..., metavar="VALUE", help="The new value (checked first)."),
+) -> None:
+    """Validate and save a setting; a refused value leaves the file untouched."""
+    import os
+
+    from . import config
+
+    config.check_key(key)
+    kb = load_kb() if config.KEYS[key][1] is None else None  # unit/ctcae_version: the KB decides
+    normal, path = config.set_value(key, value, kb)
+    typer.echo(f"{key} = {normal} (saved in {path})")
+    env = config.env_var(key)
+    if os.environ.get(env):
+        typer.echo(f"leuko: note: {env} is set and takes precedence over the file", err=True)
+
+
+@config_app.command("unset", epilog="Example:  leuko config unset unit")
+@guarded
+def config_unset(key: str = CONFIG_KEY_ARG) -> None:
+    """Remove a setting from the config file (back to the environment or the default)."""
+    from . import config, paths
+
+    removed = config.unset_value(key)
+    value, source = config.resolve(key)
+    if removed:
+        typer.echo(f"{key} unset; now {value} ({source})")
+    else:
+        typer.echo(f"{key} was not set in {paths.config_path()}; it is {value} ({source})")
 
 
 def main() -> None:

@@ -20,9 +20,16 @@ class KBError(LeukoError):
 
     exit_code = 1
 
-    def __init__(self, problems: list[str] | str, path: str | None = None):
+    def __init__(self, problems: list[str] | str, path: str | None = None,
+                 hint: str | None = None):
         self.problems = [problems] if isinstance(problems, str) else list(problems)
         self.path = path
+        self.hint = hint
         first = self.problems[0] if self.problems else "invalid knowledge base"
-        more = f" (+{len(self.problems) - 1} more; run `leuko kb check`)" if len(self.problems) > 1 else ""
+        if hint:
+            more = f" (+{len(self.problems) - 1} more)" if len(self.problems) > 1 else ""
+            super().__init__(f"{first}{more}; {hint}")
+            return
+        more = (f" (+{len(self.problems) - 1} more; run `leuko kb check`)"
+                if len(self.problems) > 1 else "")
         super().__init__(first + more)

@@ -144,8 +144,8 @@ def grade(scale: dict, cells: float, lln: float | None = None) -> dict:
     if chosen is None:  # an LLN at or below a numeric bound empties a band: take the top band
         chosen = next(b for b in reversed(bands) if b.get("upper") is None)
     return {
-        "scale": scale["id"], "system": scale["system"], "version": scale["version"],
-        "term": scale["term"], "grade": chosen["grade"], "label": chosen["label"],
+        "scale": scale["id"], "system": scale.get("system"), "version": scale.get("version"),
+        "term": scale.get("term"), "grade": chosen["grade"], "label": chosen["label"],
         "meaning": chosen.get("meaning"), "patient_meaning": chosen.get("patient_meaning"),
         "action": chosen.get("action"), "monitoring": chosen.get("monitoring"),
         "lln_needed": lln_needed, "lln": lln, "references": scale["references"],

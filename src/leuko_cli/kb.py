@@ -11,11 +11,9 @@ cache is never fatal: it is ignored and rebuilt.
 from __future__ import annotations
 
 import datetime as _dt
-import hashlib
 import json
 import os
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -407,15 +405,35 @@ def bundled_path() -> Path:
     return Path(__file__).resolve().parents[2] / "data" / "causes.toml"
 
 
-def parse_toml(data: bytes, path: str) -> dict:
+def toml_problem(data: bytes, path: str) -> tuple[dict | None, str | None]:
+    """Parse TOML bytes: (document, None), or (None, "path:line: what is wrong")."""
     import tomllib  # only on a cache miss
 
     try:
-        return tomllib.loads(data.decode("utf-8"))
+        return tomllib.loads(data.decode("utf-8")), None
     except UnicodeDecodeError as err:
-        raise KBError(f"{path}: not UTF-8 text ({err.reason} at byte {err.start})", path) from None
+        line = data[:err.start].count(b"\n") + 1
+        return None, f"{path}:{line}: not UTF-8 text ({err.reason} at byte {err.start})"
     except tomllib.TOMLDecodeError as err:
-        raise KBError(f"{path}: not valid TOML: {err}", path) from None
+        text = str(err)
+        m = re.search(r"\s*\(at line (\d+), column (\d+)\)\s*$", text)
+        if m:
+            return None, (f"{path}:{m.group(1)}: not valid TOML: {text[:m.start()]} "
+                          f"(column {m.group(2)})")
+        m = re.search(r"\s*\(at end of document\)\s*$", text)
+        if m:
+            line = max(1, len(data.splitlines()))
+            return None, f"{path}:{line}: not valid TOML: {text[:m.start()]} (at end of file)"
+        return None, f"{path}: not valid TOML: {text}"
+    except RecursionError:
+        return None, f"{path}: not valid TOML: nested too deeply"
+
+
+def parse_toml(data: bytes, path: str) -> dict:
+    doc, problem = toml_problem(data, path)
+    if problem is not None:
+        raise KBError(problem, path)
+    return doc
 
 
 def line_of(text: str, table: str, ident: str | None) -> int | None:
@@ -437,10 +455,44 @@ def locate_problems(problems: list[str], text: str, path: str) -> list[str]:
     """Prefix each problem with `path:line:` where the entry can be found in the text."""
     out = []
     for p in problems:
-        m = re.match(r"(\w+)\['([^']+)'\]", p)
+        m = re.match(r"(\w+)\['([^']+)'\](?:\.(\w+)\b(?!\[))?", p)
         line = line_of(text, m.group(1), m.group(2)) if m else None
+        if not m:  # an entry without a usable id: `table[#N]` is the Nth [[table]] header
+            n = re.match(r"(\w+)\[#(\d+)\]", p)
+            line = nth_header(text, n.group(1), int(n.group(2))) if n else None
+        unknown = re.search(r"unknown field '(\w+)'", p) if m and not m.group(3) else None
+        name = m.group(3) if m else None
+        if line and (name or unknown):
+            line = field_line(text, line, name or unknown.group(1)) or line
         out.append(f"{path}:{line}: {p}" if line else f"{path}: {p}")
     return out
+
+
+def nth_header(text: str, table: str, index: int) -> int | None:
+    """Line of the index-th (1-based) `[[table]]` header."""
+    seen = 0
+    for n, line in enumerate(text.splitlines(), start=1):
+        if re.match(rf"\s*\[\[\s*{re.escape(table)}\s*\]\]", line):
+            seen += 1
+            if seen == index:
+                return n
+    return None
+
+
+def field_line(text: str, id_line: int, name: str) -> int | None:
+    """The line of `name = ...` in the entry whose `id` is on `id_line` (same table block)."""
+    lines = text.splitlines()
+    start = id_line - 1
+    while start > 0 and not lines[start - 1].lstrip().startswith("["):
+        start -= 1
+    end = id_line
+    while end < len(lines) and not lines[end].lstrip().startswith("["):
+        end += 1
+    pattern = re.compile(rf"""^\s*(["']?){re.escape(name)}\1\s*=""")
+    for n in range(start, end):
+        if pattern.match(lines[n]):
+            return n + 1
+    return None
 
 
 def load_file(path: Path, *, require_core: bool) -> dict:
@@ -496,12 +548,16 @@ def _write_cache(key: str, kb: dict) -> None:
 
 # --- the loaded KB --------------------------------------------------------------------------
 
-@dataclass
 class KnowledgeBase:
-    data: dict
-    overlay_path: Path | None = None
-    overlay_status: str = "absent"  # absent | loaded
-    _index: dict = field(default_factory=dict, repr=False)
+    """The loaded KB with id look-ups. A plain class: dataclass code generation costs
+    start-up time on every run."""
+
+    def __init__(self, data: dict, overlay_path: Path | None = None,
+                 overlay_status: str = "absent") -> None:
+        self.data = data
+        self.overlay_path = overlay_path
+        self.overlay_status = overlay_status  # absent | loaded
+        self._index: dict = {}
 
     def table(self, name: str) -> list[dict]:
         return self.data.get(name, [])
@@ -525,6 +581,10 @@ class KnowledgeBase:
         return {r["id"]: n for n, r in enumerate(self.table("references"), start=1)}
 
 
+OVERLAY_HINT = ("your personal overlay is broken: `leuko kb check` lists every problem; fix "
+                "them, or move {path} away to use the bundled knowledge base alone")
+
+
 def load(*, overlay: Path | None | bool = True, use_cache: bool = True) -> KnowledgeBase:
     """Load the bundled KB merged with the personal overlay (if present).
 
@@ -545,8 +605,15 @@ def load(*, overlay: Path | None | bool = True, use_cache: bool = True) -> Knowl
             overlay_path = None
         except OSError as err:
             raise KBError(f"{overlay_path}: cannot read the overlay ({err.strerror})",
-                          str(overlay_path)) from None
-    digest = hashlib.sha256()
+                          str(overlay_path),
+                          hint=OVERLAY_HINT.format(path=overlay_path)) from None
+    # blake2b: a content hash without importing hashlib's OpenSSL backend (~2 ms per run)
+    try:
+        from _blake2 import blake2b
+    except ImportError:  # pragma: no cover - other interpreters
+        from hashlib import blake2b
+
+    digest = blake2b(digest_size=32)
     for part in (__version__.encode(), str(SCHEMA_VERSION).encode(), bundled_bytes, overlay_bytes):
         digest.update(len(part).to_bytes(8, "big"))
         digest.update(part)
@@ -555,8 +622,14 @@ def load(*, overlay: Path | None | bool = True, use_cache: bool = True) -> Knowl
 
     data = _read_cache(key) if use_cache else None
     if data is None:
-        data = build(bundled_bytes, str(bundled), overlay_bytes if overlay_path else None,
-                     str(overlay_path) if overlay_path else None)
+        try:
+            data = build(bundled_bytes, str(bundled), overlay_bytes if overlay_path else None,
+                         str(overlay_path) if overlay_path else None)
+        except KBError as err:
+            if overlay_path is None or err.path != str(overlay_path):
+                raise
+            raise KBError(err.problems, err.path, hint=OVERLAY_HINT.format(path=overlay_path)) \
+                from None
         if use_cache:
             _write_cache(key, data)
     return KnowledgeBase(data, overlay_path, status)
@@ -601,6 +674,57 @@ def check_file(path: Path) -> list[str]:
     except KBError as err:
         return err.problems
     return []
+
+
+# --- export -----------------------------------------------------------------------------------
+
+EXPORT_FORMATS = ("toml", "json")
+
+
+def _export_entry(schema: dict, entry: dict) -> dict:
+    out: dict[str, Any] = {}
+    for key, (kind, _required, extra) in schema.items():
+        value = entry.get(key)
+        if value is None:  # absent optional field: TOML has no null
+            continue
+        if kind == "table":
+            value = [_export_entry(extra, row) for row in value]
+        elif kind in ("date", "date|false") and isinstance(value, str):
+            value = _dt.date.fromisoformat(value)
+        elif isinstance(value, list):
+            value = list(value)
+        out[key] = value
+    return out
+
+
+def export_data(data: dict) -> dict:
+    """A loaded (merged) KB in exactly the file schema an overlay accepts: schema field order,
+    absent optional fields and the `source` marker dropped, dates as `datetime.date`."""
+    out: dict[str, Any] = {}
+    for name, schema in (("meta", META), ("settings", SETTINGS)):
+        if data.get(name) is not None:
+            out[name] = _export_entry(schema, data[name])
+    for table in TABLES:
+        rows = data.get(table) or []
+        if rows:
+            out[table] = [_export_entry(SCHEMA[table], row) for row in rows]
+    return out
+
+
+def dumps(data: dict, fmt: str = "toml") -> str:
+    """Serialise a loaded KB for `leuko kb export` (TOML via tomli-w, or JSON)."""
+    doc = export_data(data)
+    if fmt == "json":
+        return json.dumps(doc, indent=2, ensure_ascii=False,
+                          default=lambda v: v.isoformat()) + "\n"
+    if fmt != "toml":  # pragma: no cover - the CLI checks the format
+        raise ValueError(fmt)
+    import tomli_w
+
+    header = (f"# leuko knowledge base export: KB {doc['meta']['version']}, schema "
+              f"{doc['meta']['schema']}.\n# Valid as a personal overlay "
+              "(see docs/knowledge-base.md, \"Add your own entries\").\n\n")
+    return header + tomli_w.dumps(doc)
 
 
 def today() -> str:

@@ -73,19 +73,19 @@ def causes(kb: KnowledgeBase, rows: list[dict]) -> None:
             con.print(f"  {names.get(c['category'], c['category'])}; {', '.join(c['lineages'])}; "
                       f"{c['course']} {_cites(kb, c['references'])}")
     else:
+        # Three columns, not five: Rich's table layout cost grows with cells, and this is the
+        # most-run human command (issue 7 start-up budget).
         table = Table(box=box.SIMPLE_HEAD, show_lines=False, expand=False)
         table.add_column("Cause (id)", ratio=5)
-        table.add_column("Category", ratio=2)
-        table.add_column("Lineage", ratio=2)
-        table.add_column("Course", ratio=1)
-        table.add_column("Refs", ratio=1)
+        table.add_column("Details", ratio=4)
+        table.add_column("Refs", ratio=2)
         for c in rows:
             marker = " *" if c.get("source") == "overlay" else ""
             cell = Text(c["name"] + marker, style="bold")
             cell.append("\n" + c["id"], style="cyan")
-            table.add_row(cell, c["category"], ", ".join(LINEAGE_SHORT.get(x, x)
-                                                         for x in c["lineages"]),
-                          c["course"], _cites(kb, c["references"]))
+            lineage = ", ".join(LINEAGE_SHORT.get(x, x) for x in c["lineages"])
+            table.add_row(cell, f"{c['category']} · {lineage} · {c['course']}",
+                          _cites(kb, c["references"]))
         con.print(table)
         if any(c.get("source") == "overlay" for c in rows):
             con.print("* from your personal overlay")
@@ -249,3 +249,60 @@ def key_values(kb: KnowledgeBase, title: str, rows: list[tuple[str, str]]) -> No
     con.print(Text(title, style="bold"))
     for k, v in rows:
         con.print(Text(f"{k}: ", style="bold") + Text(str(v)))
+
+
+# --- batch, FHIR and search (issue 6) ---------------------------------------------------------
+
+def batch_progress():
+    """A context manager yielding progress(rows_done): a Rich progress bar on stderr (only
+    used when stderr is a terminal)."""
+    from contextlib import contextmanager
+
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    @contextmanager
+    def bar():
+        con = Console(stderr=True)
+        with Progress(SpinnerColumn(), TextColumn("grading: {task.completed:,} rows"),
+                      TimeElapsedColumn(), console=con, transient=True) as progress:
+            task = progress.add_task("grading", total=None)
+            yield lambda n: progress.update(task, completed=n)
+
+    return bar()
+
+
+def batch_table(columns: list[str], rows: list[list]) -> None:
+    """One chunk of `assess --input --format table` (each chunk is its own table)."""
+    con = console()
+    table = Table(box=box.SIMPLE_HEAD, show_lines=False)
+    for col in columns:
+        table.add_column(col, overflow="fold")
+    for row in rows:
+        table.add_row(*("" if v is None else str(v).lower() if isinstance(v, bool) else str(v)
+                        for v in row))
+    con.print(table)
+
+
+def fhir_header(info: dict) -> None:
+    con = console()
+    who = info.get("subject") or "unknown subject"
+    when = info.get("effective") or "no effective time"
+    ids = ", ".join(i for i in info.get("observations", []) if i) or "-"
+    con.print(Text(f"FHIR {who} · {when}", style="bold") + Text(f"  (Observations: {ids})",
+                                                                  style="dim"))
+
+
+def search_results(kb: KnowledgeBase, query: str, results: list[dict]) -> None:
+    con = console()
+    if not results:
+        con.print(f"No matches for {query!r}. Try fewer or different words.")
+        return
+    for n, r in enumerate(results, start=1):
+        line = Text(f"{n}. ", style="bold") + Text(r["title"], style="bold")
+        line.append(f"  {r['kind']} · {r['id']}", style="cyan")
+        line.append(f"  {r['score']:.2f}", style="dim")
+        con.print(line)
+        if r.get("snippet"):
+            con.print(Text("   " + r["snippet"]))
+    con.print(Text(f"{len(results)} result(s). Details: leuko causes show ID (causes), "
+                   "leuko scales / workup / manage / classify (other kinds).", style="dim"))

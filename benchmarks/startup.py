@@ -1,0 +1,129 @@
+"""Start-up benchmark (issue 7): median wall time of each command against `python -c pass`,
+measured side by side in one run so the ratios hold on a noisy machine.
+
+    python benchmarks/startup.py [--runs 21]
+
+Prints medians and ratios, and the targets: assess --json <= 6x, human assess/causes <= 8x,
+a query with a 5,000-cause overlay <= 1.5x the same query without it. Also times a bare
+one-command Typer app: when a newer Typer's bare app falls back to about 5x, the <0.29 pin in
+pyproject.toml can be lifted (see docs/performance.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+LEUKO = shutil.which("leuko", path=str(Path(sys.executable).parent)) or "leuko"
+
+BARE_TYPER = """
+import typer
+app = typer.Typer()
+@app.command()
+def a(x: int = 1):
+    print(x)
+app()
+"""
+
+
+def overlay_text(n: int) -> str:
+    parts = []
+    for i in range(n):
+        parts.append(f'''[[causes]]
+id = "bench-cause-{i}"
+name = "Benchmark cause {i}"
+category = "drugs"
+synonyms = ["bench{i}", "synthetic {i}"]
+lineages = ["neutrophils"]
+summary = "Synthetic entry {i} for the overlay benchmark; not clinical content."
+patient_summary = "A made-up entry used only to measure speed."
+mechanism = "reduced-production"
+mechanism_detail = "Synthetic."
+course = "transient"
+origin = "extrinsic"
+features = ["synthetic feature a", "synthetic feature b"]
+workup = ["synthetic test"]
+management = ["synthetic step"]
+references = ["andersohn2007"]
+last_reviewed = 2026-11-22
+review_status = "draft"
+''')
+    return "\n".join(parts)
+
+
+def time_cmd(argv: list[str], env: dict, runs: int) -> float:
+    subprocess.run(argv, env=env, capture_output=True)  # warm caches (KB cache, pyc, disk)
+    samples = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        subprocess.run(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        samples.append(time.perf_counter() - t0)
+    return statistics.median(samples)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--runs", type=int, default=21)
+    args = ap.parse_args()
+
+    tmp = Path(tempfile.mkdtemp(prefix="leuko-bench-"))
+    env = dict(os.environ, LEUKO_CACHE_DIR=str(tmp / "cache"), LEUKO_CONFIG_DIR=str(tmp / "cfg"),
+               LEUKO_DATA_DIR=str(tmp / "data"), COLUMNS="100")
+    env.pop("PYTHONDONTWRITEBYTECODE", None)  # measure what an installed tool does: with .pyc
+    big = dict(env, LEUKO_DATA_DIR=str(tmp / "data-big"))
+    (tmp / "data-big").mkdir()
+    (tmp / "data-big" / "overlay.toml").write_text(overlay_text(5000))
+    bare_typer = tmp / "bare_typer.py"
+    bare_typer.write_text(BARE_TYPER)
+
+    py = sys.executable
+    rows = [
+        ("python -c pass", [py, "-c", "pass"], env, None),
+        ("bare Typer app (reference)", [py, str(bare_typer)], env, None),
+        ("leuko --help", [LEUKO, "--help"], env, None),
+        ("leuko assess --anc 450 --json", [LEUKO, "assess", "--anc", "450", "--json"], env, 6),
+        ("leuko assess --anc 450", [LEUKO, "assess", "--anc", "450"], env, 8),
+        ("leuko causes --category drugs", [LEUKO, "causes", "--category", "drugs"], env, 8),
+        ("leuko refs", [LEUKO, "refs"], env, None),
+        ("leuko causes --search b12 --json (bundled KB)",
+         [LEUKO, "causes", "--search", "b12", "--json"], env, None),
+        ("leuko causes --search b12 --json (+5,000-cause overlay)",
+         [LEUKO, "causes", "--search", "b12", "--json"], big, None),
+    ]
+    results = {}
+    for name, argv, e, _target in rows:
+        results[name] = time_cmd(argv, e, args.runs)
+    base = results["python -c pass"]
+    print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}, {sys.platform}; "
+          f"median of {args.runs} runs")
+    print(f"{'command':58} {'median':>9} {'ratio':>7}  target")
+    ok = True
+    for name, _argv, _e, target in rows:
+        ratio = results[name] / base
+        verdict = ""
+        if target:
+            met = ratio <= target
+            ok &= met
+            verdict = f"<= {target}x {'met' if met else 'MISSED'}"
+        print(f"{name:58} {results[name] * 1000:7.1f}ms {ratio:6.1f}x  {verdict}")
+    small = results["leuko causes --search b12 --json (bundled KB)"]
+    large = results["leuko causes --search b12 --json (+5,000-cause overlay)"]
+    overlay_ratio = large / small
+    met = overlay_ratio <= 1.5
+    ok &= met
+    print(f"{'5,000-cause overlay vs bundled KB alone':58} {'':>9} {overlay_ratio:6.2f}x  "
+          f"<= 1.5x {'met' if met else 'MISSED'}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,17 @@
+"""Console-script entry point: the Typer-free fast path first, the full CLI otherwise."""
+
+from __future__ import annotations
+
+import sys
+
+
+def main() -> None:
+    from . import fastpath
+
+    code = fastpath.run(sys.argv[1:])
+    if code is None:
+        from .cli import main as cli_main
+
+        cli_main()
+    else:
+        sys.exit(code)

@@ -1,0 +1,192 @@
+"""The CLI through CliRunner: output, JSON contracts, errors (exit 2, one line, no traceback)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from leuko_cli import __version__
+
+
+def test_version(invoke):
+    r = invoke("--version")
+    assert r.exit_code == 0 and r.stdout.strip() == f"leuko {__version__}"
+
+
+@pytest.mark.parametrize("args", [["--help"], ["assess", "--help"], ["causes", "--help"],
+                                  ["causes", "show", "--help"], ["refs", "--help"],
+                                  ["classify", "--help"], ["workup", "--help"],
+                                  ["mascc", "--help"], ["kb", "info", "--help"]])
+def test_help_has_examples(invoke, args):
+    r = invoke(*args)
+    assert r.exit_code == 0
+    assert "Example" in r.stdout
+
+
+def test_assess_human_output_names_version_and_disclaimer(invoke):
+    r = invoke("assess", "--anc", "450")
+    assert r.exit_code == 0
+    out = r.stdout
+    assert "SEVERE" in out and "CTCAE 6.0" in out and "Grade 3" in out
+    assert "not a substitute for clinical judgement" in out
+    assert "References" in out
+
+
+def test_assess_json_contract(invoke):
+    r = invoke("assess", "--anc", "450", "--json")
+    assert r.exit_code == 0
+    d = json.loads(r.stdout)
+    assert d["anc"] == 450 and isinstance(d["anc"], (int, float))
+    assert d["severity"] == "severe"
+    assert d["ctcae_version"] == "6.0" and d["ctcae_grade"] == 3
+    assert d["febrile_neutropenia"] is None
+    assert d["below_reference"] is True
+    assert d["reference_range"]["lower"] == 1500 and d["reference_range"]["basis"]
+    assert isinstance(d["references"], list) and d["references"]
+    assert "disclaimer" in d
+
+
+def test_assess_json_with_wbc_and_lymphocytes(invoke):
+    r = invoke("assess", "--wbc", "2.5", "--neutrophils", "30", "--lymphocytes", "0.4",
+               "--unit", "10^9/L", "--temp", "38.5", "--json")
+    d = json.loads(r.stdout)
+    assert d["anc"] == 750 and d["severity"] == "moderate"
+    assert d["wbc"] == {**d["wbc"], "value": 2500, "ctcae_grade": 2}
+    assert d["lymphocytes"]["value"] == 400 and d["lymphocytes"]["ctcae_grade"] == 3
+    assert d["febrile_neutropenia"] is False
+
+
+def test_ctcae_versions_differ(invoke):
+    g5 = json.loads(invoke("assess", "--anc", "800", "--ctcae-version", "5.0", "--json").stdout)
+    g6 = json.loads(invoke("assess", "--anc", "800", "--json").stdout)
+    assert (g5["ctcae_grade"], g6["ctcae_grade"]) == (3, 2)
+
+
+def test_febrile_neutropenia_is_an_emergency(invoke):
+    r = invoke("assess", "--anc", "300", "--temp", "38.6")
+    assert "FEBRILE NEUTROPENIA: EMERGENCY" in r.stdout and "1 hour" in r.stdout
+    d = json.loads(invoke("assess", "--anc", "300", "--temp", "38.6", "--json").stdout)
+    assert d["febrile_neutropenia"] is True and "freifeld2011" in d["references"]
+
+
+def test_assess_patient_audience_plain_words(invoke):
+    clin = invoke("assess", "--anc", "450").stdout
+    pat = invoke("assess", "--anc", "450", "--audience", "patient").stdout
+    assert pat != clin
+    assert "germs" in pat and "Grades" not in pat and "Grades" in clin
+    assert "talk to your care team" in pat
+
+
+def test_clozapine_in_assess(invoke):
+    r = invoke("assess", "--anc", "1200", "--drug", "clozapine")
+    assert "mild neutropenia" in r.stdout and "REMS" in r.stdout
+
+
+def test_causes_table_and_category(invoke):
+    r = invoke("causes", "--category", "drugs")
+    assert r.exit_code == 0
+    assert "clozapine" in r.stdout.lower()
+    assert "not a substitute" in r.stdout
+
+
+def test_causes_json_contract_every_field(invoke, kb):
+    from leuko_cli.kb import SCHEMA
+
+    rows = json.loads(invoke("causes", "--json").stdout)
+    assert len(rows) == len(kb.table("causes"))
+    for row in rows:
+        for field in SCHEMA["causes"]:
+            assert field in row, field
+        assert isinstance(row["synonyms"], list) and isinstance(row["references"], list)
+
+
+def test_causes_search_by_synonym(invoke):
+    rows = json.loads(invoke("causes", "--search", "Kostmann", "--json").stdout)
+    assert rows and rows[0]["category"] == "congenital"
+
+
+def test_causes_show_both_audiences_differ(invoke):
+    clin = invoke("causes", "show", "clozapine")
+    pat = invoke("causes", "show", "clozapine", "--audience", "patient")
+    assert clin.exit_code == pat.exit_code == 0
+    assert clin.stdout != pat.stdout and "Workup" in clin.stdout and "Workup" not in pat.stdout
+    d = json.loads(invoke("causes", "show", "clozapine", "--json").stdout)
+    assert d["id"] == "clozapine" and d["references_full"]
+
+
+def test_refs_json_contract(invoke, kb):
+    rows = json.loads(invoke("refs", "--json").stdout)
+    assert len(rows) == len(kb.table("references"))
+    for r in rows:
+        assert {"id", "title", "journal", "year", "pmid", "doi"} <= set(r)
+        assert isinstance(r["year"], int)
+        assert r["pmid"] is None or isinstance(r["pmid"], str)
+        assert r["doi"] is None or isinstance(r["doi"], str)
+
+
+def test_refs_human_numbered(invoke):
+    out = invoke("refs").stdout
+    assert out.startswith("[1] ")
+
+
+@pytest.mark.parametrize("cmd", [["classify"], ["workup"], ["manage"], ["scales"], ["kb", "info"]])
+def test_other_commands_text_and_json(invoke, cmd):
+    r = invoke(*cmd)
+    assert r.exit_code == 0 and r.stdout.strip()
+    j = invoke(*cmd, "--json")
+    assert j.exit_code == 0
+    json.loads(j.stdout)
+
+
+def test_classify_names_scales_and_sources(invoke):
+    d = json.loads(invoke("classify", "--json").stdout)
+    axes = {a["id"] for a in d["axes"]}
+    assert {"duration", "origin", "mechanism"} <= axes
+    assert {(s["system"], s["version"]) for s in d["scales"]} >= {("CTCAE", "5.0"),
+                                                                    ("CTCAE", "6.0")}
+
+
+def test_workup_steps_in_order(invoke):
+    d = json.loads(invoke("workup", "--json").stdout)
+    steps = [s["step"] for s in d["steps"]]
+    assert steps == sorted(steps) and len(steps) >= 5
+    assert all(s["references"] for s in d["steps"])
+
+
+def test_mascc_cli(invoke):
+    r = invoke("mascc", "--burden-mild", "--no-hypotension", "--no-copd",
+               "--solid-tumour-or-no-fungal", "--no-dehydration", "--json")
+    d = json.loads(r.stdout)
+    assert d["points"] == 21 and d["risk"] == "low"
+
+
+def test_mascc_flags_match_kb_items(kb):
+    from leuko_cli.cli import mascc
+    import inspect
+
+    params = {p.replace("_", "-") for p in inspect.signature(mascc).parameters} - {"as-json"}
+    assert params == {i["id"] for i in kb.get("scores", "mascc")["items"]}
+
+
+@pytest.mark.parametrize("args,fragment", [
+    (["assess", "--anc", "-5"], "cannot be negative"),
+    (["assess", "--anc", "abc"], "expects a number"),
+    (["assess", "--anc", "nan"], "finite"),
+    (["assess", "--anc", "inf"], "finite"),
+    (["assess", "--wbc", "3.2"], "--unit 10^9/L"),
+    (["assess"], "give a count"),
+    (["assess", "--anc", "450", "--ctcae-version", "7"], "5.0, 6.0"),
+    (["assess", "--anc", "450", "--unit", "mg"], "unknown unit"),
+    (["causes", "--category", "nonsense"], "infections"),
+    (["causes", "show", "no-such-thing-xyz"], "no cause"),
+    (["assess", "--bogus"], "No such option"),
+    (["assess", "--audience", "robot", "--anc", "4"], "robot"),
+])
+def test_bad_input_exit_2_one_line(invoke, args, fragment):
+    r = invoke(*args)
+    assert r.exit_code == 2, (r.stdout, r.stderr)
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1, r.stderr
+    assert fragment in lines[0]
+    assert "Traceback" not in r.stderr and r.stdout == ""

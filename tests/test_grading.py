@@ -1,0 +1,253 @@
+"""Grading against the source tables at every boundary, in both units and both CTCAE versions.
+
+Expected grades are written out here from shared/clinical-facts.md §1–2 (CTCAE 5.0/6.0 tables,
+three-tier scale), independently of the KB, so a wrong band in data/causes.toml fails a test.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from leuko_cli import grading
+from leuko_cli.assess import AssessRequest, assess
+from leuko_cli.errors import InputError
+
+# (ANC cells/uL, three-tier severity, CTCAE 5.0 grade without LLN, CTCAE 6.0 grade)
+ANC_TABLE = [
+    (5000, "normal", 0, 0),
+    (1500, "normal", 0, 0),
+    (1499.9, "mild", 2, 1),
+    (1000, "mild", 2, 1),
+    (999.9, "moderate", 3, 2),
+    (800, "moderate", 3, 2),
+    (500, "moderate", 3, 2),
+    (499.9, "severe", 4, 3),
+    (300, "severe", 4, 3),
+    (100, "severe", 4, 3),
+    (99.9, "severe", 4, 4),
+    (50, "severe", 4, 4),
+    (0, "severe", 4, 4),
+]
+
+
+def _req(**kw):
+    return AssessRequest(**kw)
+
+
+@pytest.mark.parametrize("unit,factor", [("cells/uL", 1), ("10^9/L", 1000)])
+@pytest.mark.parametrize("anc,severity,ctcae5,ctcae6", ANC_TABLE)
+def test_anc_boundaries_both_units_both_versions(kb, unit, factor, anc, severity, ctcae5, ctcae6):
+    value = anc / factor
+    if unit == "cells/uL" and 0 < anc < 10:  # below the plausibility floor for cells/uL
+        pytest.skip("implausible in cells/uL")
+    r5 = assess(kb, _req(anc=str(value), unit=unit, ctcae_version="5.0"))
+    r6 = assess(kb, _req(anc=str(value), unit=unit, ctcae_version="6.0"))
+    assert r5["severity"] == r6["severity"] == severity
+    assert math.isclose(r5["anc"], anc, abs_tol=1e-6)
+    assert (r5["ctcae_version"], r5["ctcae_grade"]) == ("5.0", ctcae5)
+    assert (r6["ctcae_version"], r6["ctcae_grade"]) == ("6.0", ctcae6)
+
+
+@pytest.mark.parametrize("anc,lln,grade", [
+    (1499.9, 2000, 2), (1500, 2000, 1), (1999.9, 2000, 1), (2000, 2000, 0), (1600, None, 0),
+    (1600, 1500, 0), (1450, 1400, 2),
+])
+def test_ctcae5_grade1_depends_on_lln(kb, anc, lln, grade):
+    r = assess(kb, _req(anc=str(anc), lln=None if lln is None else str(lln), ctcae_version="5.0"))
+    assert r["ctcae_grade"] == grade
+
+
+def test_ctcae5_without_lln_says_so(kb):
+    r = assess(kb, _req(anc="1700", ctcae_version="5.0"))
+    assert r["ctcae_grade"] == 0
+    assert any("--lln" in n for n in r["notes"])
+    r6 = assess(kb, _req(anc="1700", ctcae_version="6.0"))
+    assert not any("--lln" in n for n in r6["notes"])
+
+
+# WBC decreased is the same in 5.0 and 6.0: <LLN-3000, <3000-2000, <2000-1000, <1000
+WBC_TABLE = [(3000, None, 0), (2999.9, None, 2), (2000, None, 2), (1999.9, None, 3),
+             (1000, None, 3), (999.9, None, 4), (3500, 4000, 1), (4000, 4000, 0)]
+
+
+@pytest.mark.parametrize("version", ["5.0", "6.0"])
+@pytest.mark.parametrize("unit,factor", [("cells/uL", 1), ("10^9/L", 1000)])
+@pytest.mark.parametrize("wbc,lln,grade", WBC_TABLE)
+def test_wbc_boundaries(kb, version, unit, factor, wbc, lln, grade):
+    r = assess(kb, _req(wbc=str(wbc / factor), unit=unit, ctcae_version=version,
+                        wbc_lln=None if lln is None else str(lln / factor)))
+    assert r["wbc"]["ctcae_grade"] == grade
+    assert r["wbc"]["ctcae_version"] == version
+    assert r["anc"] is None and r["ctcae_grade"] is None
+
+
+# Lymphocyte count decreased (CTCAE 5.0): <LLN-800, <800-500, <500-200, <200
+LYMPH_TABLE = [(800, 0), (799.9, 2), (500, 2), (499.9, 3), (200, 3), (199.9, 4), (10, 4)]
+
+
+@pytest.mark.parametrize("unit,factor", [("cells/uL", 1), ("10^9/L", 1000)])
+@pytest.mark.parametrize("lymph,grade", LYMPH_TABLE)
+def test_lymphocyte_boundaries(kb, unit, factor, lymph, grade):
+    r = assess(kb, _req(lymphocytes=str(lymph / factor), unit=unit, ctcae_version="5.0"))
+    assert r["lymphocytes"]["ctcae_grade"] == grade
+
+
+def test_lymphocytes_under_6_are_graded_with_5_and_say_so(kb):
+    r = assess(kb, _req(lymphocytes="450", ctcae_version="6.0"))
+    assert r["lymphocytes"]["ctcae_version"] == "5.0"
+    assert r["lymphocytes"]["ctcae_grade"] == 3
+    assert any("graded with CTCAE 5.0" in n for n in r["notes"])
+
+
+def test_anc_from_differential_worked_example(kb):
+    # WBC 5200/uL, 15% segs + 4% bands -> ANC 988/uL (clinical-facts 8.1)
+    r = assess(kb, _req(wbc="5200", neutrophils="15", bands="4"))
+    assert r["anc"] == 988
+    assert r["anc_source"]["method"] == "computed"
+    assert "5200 x (15 + 4) / 100" in r["anc_source"]["arithmetic"]
+    assert r["severity"] == "moderate"
+
+
+@pytest.mark.parametrize("age,duffy,lower,below", [
+    (None, False, 1500, True), (30, True, 1210, False), (0.01, False, 5000, True),
+    (0.5, False, 1000, False), (1.0, False, 1500, True), (10, True, 1500, True),
+])
+def test_reference_ranges(kb, age, duffy, lower, below):
+    r = assess(kb, _req(anc="1300", age=None if age is None else str(age), duffy_null=duffy))
+    assert r["reference_range"]["lower"] == lower
+    assert r["below_reference"] is below
+
+
+def test_duffy_null_child_has_no_specific_range_and_says_so(kb):
+    r = assess(kb, _req(anc="1300", age="10", duffy_null=True))
+    assert any("Duffy-null" in n for n in r["notes"])
+
+
+@pytest.mark.parametrize("anc,temp,sustained,fn", [
+    (450, "38.3", False, True), (450, "38.29", False, False), (450, "38.0", True, True),
+    (450, "37.9", True, False), (500, "39", False, False), (499.9, "39", False, True),
+    (450, "101F", False, True), (450, "100.4F", True, True), (450, "100.4F", False, False),
+])
+def test_febrile_neutropenia_idsa(kb, anc, temp, sustained, fn):
+    r = assess(kb, _req(anc=str(anc), temp=temp, sustained=sustained))
+    assert r["febrile_neutropenia"] is fn
+    assert ("emergency" in r) is fn
+
+
+def test_no_temperature_means_febrile_neutropenia_null(kb):
+    assert assess(kb, _req(anc="300"))["febrile_neutropenia"] is None
+
+
+@pytest.mark.parametrize("anc,duffy,category", [
+    (1500, False, "normal range"), (1499, False, "mild neutropenia"),
+    (999, False, "moderate neutropenia"), (499, False, "severe neutropenia"),
+    (1000, True, "normal BEN range"), (999, True, "BEN neutropenia"),
+    (499, True, "BEN severe neutropenia"),
+])
+def test_clozapine_monitoring_tables(kb, anc, duffy, category):
+    r = assess(kb, _req(anc=str(anc), drug="Clozaril", duffy_null=duffy))
+    assert r["drug_monitoring"]["category"] == category
+    assert "REMS" in r["drug_monitoring"]["status"]
+
+
+@pytest.mark.parametrize("answers,points,risk", [
+    ({}, 0, "high"),
+    ({"burden-mild": 1, "no-hypotension": 1, "no-copd": 1, "solid-tumour-or-no-fungal": 1,
+      "no-dehydration": 1, "outpatient": 1, "age-under-60": 1}, 26, "low"),
+    ({"burden-mild": 1, "no-hypotension": 1, "no-copd": 1, "solid-tumour-or-no-fungal": 1,
+      "no-dehydration": 1}, 21, "low"),
+    ({"burden-moderate": 1, "no-hypotension": 1, "no-copd": 1, "solid-tumour-or-no-fungal": 1,
+      "no-dehydration": 1, "age-under-60": 1}, 21, "low"),
+    ({"burden-moderate": 1, "no-hypotension": 1, "no-copd": 1, "solid-tumour-or-no-fungal": 1,
+      "no-dehydration": 1}, 19, "high"),
+])
+def test_mascc(kb, answers, points, risk):
+    r = grading.score(kb, "mascc", {k: bool(v) for k, v in answers.items()})
+    assert (r["points"], r["risk"]) == (points, risk)
+
+
+def test_mascc_burden_options_exclude_each_other(kb):
+    with pytest.raises(InputError, match="exclude each other"):
+        grading.score(kb, "mascc", {"burden-mild": True, "burden-moderate": True})
+
+
+# --- properties ---------------------------------------------------------------------------
+
+counts = st.floats(min_value=10, max_value=100_000, allow_nan=False, allow_infinity=False)
+
+
+@given(a=counts, b=counts, version=st.sampled_from(["5.0", "6.0"]))
+def test_grade_never_decreases_as_count_falls(a, b, version):
+    from leuko_cli import kb as kbmod
+
+    kb = _cached_kb(kbmod)
+    lo, hi = sorted((a, b))
+    for measure in ("anc", "wbc"):
+        scale = grading.ctcae_scale(kb, measure, version)
+        assert grading.grade(scale, lo)["grade"] >= grading.grade(scale, hi)["grade"]
+    sev = kb.get("scales", kb.settings["severity_scale"])
+    assert grading.grade(sev, lo)["grade"] >= grading.grade(sev, hi)["grade"]
+
+
+@given(value=st.floats(min_value=0.01, max_value=999, allow_nan=False))
+def test_unit_round_trip(value):
+    from leuko_cli import kb as kbmod
+
+    kb = _cached_kb(kbmod)
+    giga = grading.find_unit(kb, "10^9/L")
+    cells = grading.to_cells(kb, "anc", value, giga, "--anc")
+    assert math.isclose(grading.from_cells(cells, giga), value, rel_tol=1e-12)
+    r1 = assess(kb, _req(anc=repr(value), unit="G/L"))
+    r2 = assess(kb, _req(anc=repr(cells), unit="/uL")) if cells >= 10 else r1
+    assert r1["severity"] == r2["severity"] and r1["ctcae_grade"] == r2["ctcae_grade"]
+
+
+_KB = {}
+
+
+def _cached_kb(kbmod):
+    if "kb" not in _KB:
+        _KB["kb"] = kbmod.load(overlay=False, use_cache=False)
+    return _KB["kb"]
+
+
+BAD = st.one_of(
+    st.floats(max_value=-1e-9, allow_nan=False).map(repr),
+    st.sampled_from(["nan", "NaN", "inf", "-inf", "Infinity", "", "abc", "1e400", "--", "1,2,3x"]),
+    st.text(alphabet=st.characters(blacklist_categories=("Nd",)), min_size=1, max_size=8),
+)
+
+
+@given(bad=BAD, flag=st.sampled_from(["anc", "wbc", "lymphocytes"]))
+def test_bad_counts_raise_input_error(bad, flag):
+    from leuko_cli import kb as kbmod
+
+    kb = _cached_kb(kbmod)
+    with pytest.raises(InputError):
+        assess(kb, _req(**{flag: bad}))
+
+
+@pytest.mark.parametrize("kw,fragment", [
+    ({"anc": "450", "neutrophils": "40", "wbc": "2000"}, "not both"),
+    ({"wbc": "3000", "neutrophils": "101"}, "cannot exceed 100"),
+    ({"wbc": "3000", "neutrophils": "90", "bands": "20"}, "exceeds 100%"),
+    ({"neutrophils": "50"}, "need --wbc"),
+    ({}, "give a count"),
+    ({"anc": "450", "unit": "furlongs"}, "unknown unit"),
+    ({"anc": "450", "ctcae_version": "4.0"}, "unknown CTCAE version"),
+    ({"anc": "450", "temp": "50"}, "outside 25"),
+    ({"anc": "450", "temp": "hot"}, "--temp expects"),
+    ({"anc": "450", "age": "-1"}, "cannot be negative"),
+    ({"wbc": "3.2"}, "--unit 10^9/L"),
+    ({"anc": "4500", "unit": "10^9/L"}, "--unit cells/uL"),
+    ({"anc": "5000000"}, "implausibly high"),
+    ({"anc": "450", "drug": "aspirin"}, "no monitoring table"),
+    ({"anc": "450", "sustained": True}, "add --temp"),
+])
+def test_bad_input_messages_name_the_fix(kb, kw, fragment):
+    with pytest.raises(InputError, match=fragment.replace("^", r"\^")):
+        assess(kb, _req(**kw))

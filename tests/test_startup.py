@@ -1,0 +1,226 @@
+"""Start-up guards (issue 7): what the hot paths import, fast path == Typer path, the KB cache.
+
+Timing lives in benchmarks/startup.py; these tests only check behaviour that can fail.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from leuko_cli import fastpath, kb as kbmod
+
+SRC = Path(__file__).resolve().parents[1] / "src" / "leuko_cli"
+
+PROBE = """
+import sys
+sys.argv = ["leuko", *{argv!r}]
+from leuko_cli.entry import main
+try:
+    main()
+except SystemExit:
+    pass
+loaded = sorted(m for m in sys.modules if m.split(".")[0] in ("rich", "typer", "pydantic"))
+sys.stderr.write("\\nMODULES " + " ".join(loaded) + "\\n")
+"""
+
+
+def _modules_after(argv: list[str], tmp_path) -> tuple[set[str], str]:
+    env = dict(os.environ, LEUKO_CACHE_DIR=str(tmp_path / "cache"),
+               LEUKO_CONFIG_DIR=str(tmp_path / "cfg"), LEUKO_DATA_DIR=str(tmp_path / "data"))
+    r = subprocess.run([sys.executable, "-c", PROBE.format(argv=argv)], env=env,
+                       capture_output=True, text=True, timeout=60)
+    line = r.stderr.rsplit("MODULES", 1)[1]
+    return set(line.split()), r.stdout
+
+
+FAST_JSON = [["assess", "--anc", "450", "--json"],
+             ["assess", "--wbc", "3.1", "--neutrophils", "20", "--unit", "G/L", "--json"],
+             ["causes", "--category", "drugs", "--json"], ["causes", "show", "clozapine", "--json"],
+             ["refs", "--json"]]
+
+
+@pytest.mark.parametrize("argv", FAST_JSON)
+def test_fast_json_path_imports_neither_rich_nor_typer(argv, tmp_path):
+    mods, out = _modules_after(argv, tmp_path)
+    json.loads(out)
+    assert not {m for m in mods if m.startswith(("rich", "typer", "pydantic"))}, mods
+
+
+@pytest.mark.parametrize("argv", [["classify", "--json"], ["workup", "--json"],
+                                  ["kb", "info", "--json"], ["scales", "--json"],
+                                  ["mascc", "--no-copd", "--json"]])
+def test_typer_json_path_imports_no_rich(argv, tmp_path):
+    mods, out = _modules_after(argv, tmp_path)
+    json.loads(out)
+    assert "typer" in mods  # these go through the full CLI
+    assert not {m for m in mods if m == "rich" or m.startswith("rich.")}, mods
+
+
+def test_human_output_does_load_rich(tmp_path):
+    mods, out = _modules_after(["assess", "--anc", "450"], tmp_path)
+    assert "rich" in mods and "typer" not in mods and "Grade 3" in out
+
+
+# --- the fast path gives exactly what the Typer CLI gives -----------------------------------
+
+SAME = [
+    ["assess", "--anc", "450"], ["assess", "--anc", "450", "--json"],
+    ["assess", "--anc", "0.8", "--unit", "10^9/L", "--ctcae-version", "5.0", "--json"],
+    ["assess", "--wbc", "5200", "--neutrophils", "15", "--bands", "4"],
+    ["assess", "--anc", "300", "--temp", "38.6", "--audience", "patient"],
+    ["assess", "--anc", "1200", "--drug", "clozapine", "--duffy-null", "--age", "40"],
+    ["assess", "--lymphocytes", "450", "--wbc", "2100", "--json"],
+    ["assess", "--anc", "-4"], ["assess", "--anc", "nan", "--json"], ["assess"],
+    ["assess", "--wbc", "3.2"], ["assess", "--anc", "450", "--unit", "parsecs"],
+    ["causes"], ["causes", "--category", "drugs"], ["causes", "-c", "infections", "--json"],
+    ["causes", "--search", "b12"], ["causes", "--category", "astrology"],
+    ["causes", "show", "clozapine"], ["causes", "show", "clozapine", "--audience", "patient"],
+    ["causes", "show", "nope-nope"], ["refs"], ["refs", "--json"],
+    ["refs", "--cause", "clozapine"],
+]
+
+
+@pytest.mark.parametrize("argv", SAME, ids=" ".join)
+def test_fast_path_matches_typer_cli(argv, invoke, capsys):
+    code = fastpath.run(argv)
+    assert code is not None, "the fast path should handle this form"
+    fast = capsys.readouterr()
+    typer_result = invoke(*argv)
+    assert code == typer_result.exit_code
+    assert fast.out == typer_result.stdout
+    assert fast.err == typer_result.stderr
+
+
+@pytest.mark.parametrize("argv", [
+    ["--help"], ["assess", "--help"], ["assess", "--anc=450"], ["assess", "--anc", "4", "--anc",
+                                                                  "5"],
+    ["assess", "--anc"], ["assess", "--audience", "robot", "--anc", "4"], ["classify"],
+    ["causes", "show"], ["causes", "show", "a", "b"], ["refs", "--format", "bibtex"], [],
+])
+def test_fast_path_declines_what_it_does_not_know(argv, capsys):
+    assert fastpath.run(argv) is None
+    assert capsys.readouterr().out == ""
+
+
+def test_fast_path_options_exist_on_typer_commands():
+    import typer.main
+
+    from leuko_cli.cli import app
+
+    root = typer.main.get_command(app)
+
+    def opts(*path):
+        cmd = root
+        for name in path:
+            cmd = cmd.commands[name] if hasattr(cmd, "commands") else cmd
+        return {o for p in cmd.params for o in getattr(p, "opts", [])}
+
+    assert set(fastpath.ASSESS) <= opts("assess")
+    assert set(fastpath.CAUSES) <= opts("causes")
+    assert set(fastpath.CAUSE_SHOW) <= opts("causes", "show")
+    assert set(fastpath.REFS) <= opts("refs")
+
+
+# --- cache ---------------------------------------------------------------------------------
+
+def _cache_files(tmp_path):
+    return list((tmp_path / "cache").glob("kb-*.json"))
+
+
+def test_cache_is_written_and_used(isolated_dirs):
+    first = kbmod.load()
+    files = _cache_files(isolated_dirs)
+    assert len(files) == 1
+    payload = json.loads(files[0].read_text())
+    assert payload["kb"] == first.data
+    assert kbmod.load().data == first.data
+
+
+def test_corrupt_cache_still_gives_the_right_answer(isolated_dirs, invoke):
+    expected = invoke("assess", "--anc", "800", "--json").stdout
+    for f in _cache_files(isolated_dirs):
+        f.write_bytes(b"\x00garbage{{{")
+    assert invoke("assess", "--anc", "800", "--json").stdout == expected
+    json.loads(_cache_files(isolated_dirs)[0].read_text())  # rebuilt
+
+
+def test_stale_cache_is_not_used_after_the_overlay_changes(isolated_dirs, invoke):
+    overlay = isolated_dirs / "data" / "overlay.toml"
+    overlay.parent.mkdir(parents=True, exist_ok=True)
+    assert invoke("causes", "--search", "zz-local-formulary-drug", "--json").stdout.strip() == "[]"
+    overlay.write_text(_local_cause("zz-local-formulary-drug"))
+    rows = json.loads(invoke("causes", "--search", "zz-local-formulary-drug", "--json").stdout)
+    assert [r["id"] for r in rows] == ["zz-local-formulary-drug"]
+
+
+def test_read_only_cache_dir_is_harmless(isolated_dirs, invoke):
+    cache = isolated_dirs / "cache"
+    cache.mkdir(parents=True, exist_ok=True)
+    cache.chmod(0o500)
+    try:
+        r = invoke("assess", "--anc", "450", "--json")
+        assert r.exit_code == 0 and json.loads(r.stdout)["ctcae_grade"] == 3
+    finally:
+        cache.chmod(0o700)
+
+
+def test_cache_can_be_disabled(isolated_dirs, monkeypatch):
+    monkeypatch.setenv("LEUKO_NO_CACHE", "1")
+    kbmod.load()
+    assert not _cache_files(isolated_dirs)
+
+
+def _local_cause(ident: str) -> str:
+    return f'''
+[[causes]]
+id = "{ident}"
+name = "Local formulary drug"
+category = "drugs"
+synonyms = []
+lineages = ["neutrophils"]
+summary = "A local entry."
+patient_summary = "A local entry."
+mechanism = "reduced-production"
+mechanism_detail = "Local."
+course = "transient"
+origin = "extrinsic"
+features = ["local"]
+workup = ["local"]
+management = ["local"]
+references = ["andersohn2007"]
+last_reviewed = 2026-11-22
+review_status = "draft"
+'''
+
+
+# --- lint guard (also enforced by ruff's banned-module-level-imports) ------------------------
+
+def _module_level_imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text("utf-8"))
+    names = set()
+    for node in tree.body:
+        if isinstance(node, ast.Import):
+            names |= {a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module.split(".")[0])
+        elif isinstance(node, ast.Try):
+            for sub in node.body:
+                if isinstance(sub, ast.ImportFrom) and sub.module:
+                    names.add(sub.module.split(".")[0])
+    return names
+
+
+@pytest.mark.parametrize("path", sorted(SRC.glob("*.py")), ids=lambda p: p.name)
+def test_no_module_level_rich_or_typer_outside_their_modules(path):
+    names = _module_level_imports(path)
+    if path.name != "render.py":
+        assert "rich" not in names, f"{path.name} imports rich at module level"
+    if path.name != "cli.py":
+        assert "typer" not in names, f"{path.name} imports typer at module level"
