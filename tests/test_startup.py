@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from leuko_cli import fastpath, kb as kbmod
+from leuko_cli import fastpath
+from leuko_cli import kb as kbmod
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "leuko_cli"
 
@@ -224,3 +225,19 @@ def test_no_module_level_rich_or_typer_outside_their_modules(path):
         assert "rich" not in names, f"{path.name} imports rich at module level"
     if path.name != "cli.py":
         assert "typer" not in names, f"{path.name} imports typer at module level"
+
+
+@pytest.mark.parametrize("xdg", [None, "", "   ", "/tmp/xdg-somewhere"])
+@pytest.mark.parametrize("kind", ["cache", "config", "data"])
+def test_linux_dirs_match_platformdirs(monkeypatch, kind, xdg):
+    import platformdirs
+
+    from leuko_cli import paths
+
+    var = paths._XDG[kind][0]
+    if xdg is None:
+        monkeypatch.delenv(var, raising=False)
+    else:
+        monkeypatch.setenv(var, xdg)
+    expected = getattr(platformdirs, f"user_{kind}_dir")("leuko", appauthor=False)
+    assert str(paths._platform(kind)) == expected

@@ -636,21 +636,29 @@ def _run_jsonl(grader: Grader, stream: Iterator[str], out: IO[str], fmt: str, su
             summary.graded += 1
         else:
             summary.errors += 1
-        if writer is None:
-            writer = Writer(out, fmt, _out_names(list(obj)) + list(RESULT_COLUMNS))
+        if writer is None and fmt != "jsonl":  # columns: the first object's keys + leuko's
+            own = list(obj)
+            have = {normalise_column(k) for k in own}
+            own += [c for c in COLUMNS if c not in have]
+            writer = Writer(out, fmt, _out_names(own) + list(RESULT_COLUMNS))
         if fmt == "jsonl":
             own = {(f"{k}_input" if k in RESULT_COLUMNS else k): v for k, v in obj.items()}
             out.write(json.dumps({**own, **dict(zip(RESULT_COLUMNS, result))},
                                  ensure_ascii=False) + "\n")
-        else:  # csv/table columns come from the first object; later extra keys are dropped
+        else:  # csv/table: other keys first seen after the first object are dropped
             own_cols = writer.columns[:-len(RESULT_COLUMNS)]
             values = {(f"{k}_input" if k in RESULT_COLUMNS else k): v for k, v in obj.items()}
+            if isinstance(obj, dict):
+                for k, v in obj.items():
+                    values.setdefault(normalise_column(k), v)
             writer.write([values.get(c) for c in own_cols] + list(result))
         if progress is not None and not n % 1000:
             progress(n)
     summary.rows = n
     if writer is not None:
         writer.flush()
+    elif fmt != "jsonl":  # no rows: still write the CSV header
+        Writer(out, fmt, _out_names(list(COLUMNS)) + list(RESULT_COLUMNS)).flush()
     if progress is not None:
         progress(n)
 
@@ -670,6 +678,8 @@ def dispatch(values: dict, *, input_file: str | None, fhir_file: str | None,
     from . import config
     from .kb import load
 
+    if input_file is None and fhir_file is None:
+        raise InputError("--format and --input-format need --input FILE")
     if input_file is not None and fhir_file is not None:
         raise InputError("give --input or --fhir, not both")
     opt = "--input" if input_file is not None else "--fhir"

@@ -23,6 +23,7 @@ except ImportError:  # pragma: no cover
 from . import __version__
 from .errors import LeukoError
 
+
 class LeukoGroup(TyperGroup):
     """Every error becomes one line on stderr: usage errors exit 2, KB/config errors exit 1."""
 
@@ -199,29 +200,58 @@ def assess(
                                                             "clozapine."),
     audience: Optional[Audience] = AUDIENCE_OPT,
     as_json: bool = JSON_OPT,
+    input_file: Optional[str] = typer.Option(
+        None, "--input", "-i", metavar="FILE",
+        help="Batch: grade every row of a CSV or JSON Lines lab export (- for stdin); the "
+             "flags above are defaults a row's own column overrides. See docs/batch.md."),
+    input_format: Optional[str] = typer.Option(None, "--input-format",
+                                               help="csv or jsonl (default: from the file)."),
+    out_format: Optional[str] = typer.Option(
+        None, "--format", help="Batch output: csv (default), jsonl (default with --json) or "
+                               "table."),
+    fhir_file: Optional[str] = typer.Option(
+        None, "--fhir", metavar="FILE",
+        help="Grade a FHIR R4 Observation or Bundle (JSON; - for stdin). See docs/fhir.md."),
 ) -> None:
     """Grade a neutrophil, white-cell or lymphocyte count: severity, CTCAE grade (version
     named), reference range, febrile neutropenia, and what to do next, with sources."""
+    values = dict(anc=anc, wbc=wbc, neutrophils=neutrophils, bands=bands,
+                  lymphocytes=lymphocytes, unit=unit, ctcae_version=ctcae_version, lln=lln,
+                  wbc_lln=wbc_lln, lymphocytes_lln=lymphocytes_lln, age=age,
+                  duffy_null=duffy_null, temp=temp, sustained=sustained, drug=drug)
+    if input_file is not None or fhir_file is not None or out_format is not None \
+            or input_format is not None:
+        from . import batch
+
+        code = batch.dispatch(values, input_file=input_file, fhir_file=fhir_file,
+                              input_format=input_format, out_format=out_format,
+                              as_json=as_json, audience=audience.value if audience else None)
+        if code:
+            raise typer.Exit(code)
+        return
     from . import commands
 
-    commands.run_assess(
-        dict(anc=anc, wbc=wbc, neutrophils=neutrophils, bands=bands, lymphocytes=lymphocytes,
-             unit=unit, ctcae_version=ctcae_version, lln=lln, wbc_lln=wbc_lln,
-             lymphocytes_lln=lymphocytes_lln, age=age, duffy_null=duffy_null, temp=temp,
-             sustained=sustained, drug=drug),
-        as_json=as_json, audience=audience.value if audience else None)
+    commands.run_assess(values, as_json=as_json, audience=audience.value if audience else None)
 
 
 # --- references --------------------------------------------------------------------------------
 
-@app.command(epilog="Examples:  leuko refs | leuko refs --json | leuko refs --cause clozapine")
+@app.command(epilog="Examples:  leuko refs | leuko refs --json | leuko refs --cause clozapine"
+                    " | leuko refs --format bibtex > leuko.bib | leuko refs --format ris")
 @guarded
 def refs(
     cause: Optional[str] = typer.Option(None, "--cause", help="Only the references one cause "
                                                               "cites."),
     as_json: bool = JSON_OPT,
+    out_format: Optional[str] = typer.Option(
+        None, "--format", help="text (default), json, bibtex, ris or csl-json."),
 ) -> None:
     """Numbered citations; PMID/DOI shown only where confirmed against a record."""
+    if out_format is not None:
+        from . import citations
+
+        citations.command(cause=cause, fmt=out_format, as_json=as_json)
+        return
     from . import commands
 
     commands.run_refs(cause=cause, as_json=as_json)
@@ -356,6 +386,31 @@ def mascc(
     from . import render
 
     render.score(kb, result)
+
+
+# --- search (issue 6) ---
+
+@app.command(epilog="Examples:  leuko search clozapine | leuko search \"febrile neutropenia\" "
+                    "--json | leuko search b12 --limit 3")
+@guarded
+def search(
+    query: list[str] = typer.Argument(..., metavar="QUERY", help="Words to look for."),
+    limit: int = typer.Option(10, "--limit", "-n", help="Most results to show."),
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Ranked offline search over causes, scales, workup, management, presentation and
+    classification (BM25)."""
+    from . import search as core
+
+    kb = load_kb()
+    text = " ".join(query)
+    results = core.search(kb, text, limit)
+    if as_json:
+        emit_json(results)
+        return
+    from . import render
+
+    render.search_results(kb, text, results)
 
 
 # --- knowledge base ----------------------------------------------------------------------------

@@ -34,7 +34,8 @@ MECHANISMS = [
     "reduced-production", "increased-destruction", "sequestration", "margination",
     "redistribution", "mixed", "artefact",
 ]
-REFERENCE_KINDS = ["article", "review", "guideline", "case-report", "label", "standard", "book", "web"]
+REFERENCE_KINDS = ["article", "review", "guideline", "case-report", "label", "standard", "book",
+                   "web"]
 
 _REFS = ("list[str]", True, {"ref": "references", "nonempty": True})
 
@@ -194,7 +195,8 @@ def _check_value(kind: str, value: Any, extra: dict, where: str, problems: list[
             problems.append(f"{where}: expected a non-empty string")
             return value
         if "enum" in extra and value not in extra["enum"]:
-            problems.append(f"{where}: unknown value {value!r} (allowed: {', '.join(extra['enum'])})")
+            allowed = ", ".join(extra["enum"])
+            problems.append(f"{where}: unknown value {value!r} (allowed: {allowed})")
         if "pattern" in extra and not re.match(extra["pattern"], value):
             problems.append(f"{where}: {value!r} is not in the expected form")
         return value

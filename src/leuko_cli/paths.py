@@ -7,13 +7,26 @@ LEUKO_NO_CACHE=1 disables the KB cache.
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 APP = "leuko"
 
+# On Linux, platformdirs applies the XDG rule below; importing platformdirs costs ~6 ms (it loads
+# tempfile, shutil, urllib) on every run, so the hot path applies the same rule itself.
+# tests/test_config.py checks both give the same directories.
+_XDG = {"cache": ("XDG_CACHE_HOME", "~/.cache"), "config": ("XDG_CONFIG_HOME", "~/.config"),
+        "data": ("XDG_DATA_HOME", "~/.local/share")}
+
 
 def _platform(kind: str) -> Path:
-    import platformdirs  # small, but only needed when a user dir is touched
+    if sys.platform == "linux" and "ANDROID_DATA" not in os.environ:
+        var, default = _XDG[kind]
+        base = os.environ.get(var, "")
+        if not base.strip():
+            base = os.path.expanduser(default)
+        return Path(base) / APP
+    import platformdirs
 
     return Path(getattr(platformdirs, f"user_{kind}_dir")(APP, appauthor=False))
 

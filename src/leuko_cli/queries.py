@@ -33,7 +33,8 @@ def find_causes(kb: KnowledgeBase, category: str | None = None, search: str | No
         cat = check_category(kb, category)
         causes = [c for c in causes if c["category"] == cat]
     if lineage:
-        causes = [c for c in causes if lineage in c["lineages"] or "all-leukocytes" in c["lineages"]]
+        causes = [c for c in causes
+                  if lineage in c["lineages"] or "all-leukocytes" in c["lineages"]]
     if search:
         needle = _fold(search)
         exact = []

@@ -22,7 +22,7 @@ SEVERITY_STYLE = {"normal": "green", "mild": "yellow", "moderate": "dark_orange"
 
 
 def console() -> Console:
-    return Console(highlight=False, soft_wrap=False)
+    return Console(highlight=False, soft_wrap=False, emoji=False)
 
 
 def _cites(kb: KnowledgeBase, ids: list[str]) -> str:
@@ -276,7 +276,10 @@ def batch_table(columns: list[str], rows: list[list]) -> None:
     con = console()
     table = Table(box=box.SIMPLE_HEAD, show_lines=False)
     for col in columns:
-        table.add_column(col, overflow="fold")
+        if col == "error":
+            table.add_column(col, overflow="fold", ratio=1)
+        else:
+            table.add_column(col, no_wrap=True, overflow="ellipsis")
     for row in rows:
         table.add_row(*("" if v is None else str(v).lower() if isinstance(v, bool) else str(v)
                         for v in row))
