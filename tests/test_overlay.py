@@ -286,3 +286,14 @@ def test_entry_without_id_is_located_by_its_header(invoke, tmp_path):
     result = invoke("kb", "check", str(bad))
     assert result.exit_code == 1
     assert f"{bad}:5: causes[#2].id: expected a non-empty string" in result.stdout
+
+
+def test_overlay_may_change_a_single_setting(isolated_dirs, invoke):
+    import json
+
+    overlay = isolated_dirs / "data" / "overlay.toml"
+    overlay.parent.mkdir(parents=True, exist_ok=True)
+    overlay.write_text('[settings]\nctcae_default_version = "5.0"\n')
+    r = invoke("assess", "--anc", "800", "--json")
+    assert r.exit_code == 0, r.stderr
+    assert json.loads(r.stdout)["ctcae_version"] == "5.0"

@@ -136,11 +136,17 @@ def resolve(key: str, flag: str | None = None, file_values: dict | None = None) 
     return KEYS[key][0], "default"
 
 
+# settings whose default comes from the KB's [settings] table (an overlay may change them)
+KB_DEFAULTS = {"unit": "default_unit", "ctcae_version": "ctcae_default_version"}
+
+
 def setting(key: str, flag: str | None = None, kb: KnowledgeBase | None = None) -> str:
     """The effective value of a setting. A bad value from the environment or the config file
     is refused with a message that names where it came from (the flag itself is validated by
     the command that uses it)."""
     value, source = resolve(key, flag)
+    if source == "default" and kb is not None and key in KB_DEFAULTS:
+        return kb.settings[KB_DEFAULTS[key]]  # the knowledge base owns clinical defaults
     if source in ("flag", "default"):
         return value
     try:

@@ -317,6 +317,8 @@ def validate(raw: dict, *, require_core: bool = True, label: str = "knowledge ba
             problems.append(f"unknown top-level table {key!r} (known: {', '.join(sorted(known))})")
     out: dict[str, Any] = {}
     for name, schema in (("meta", META), ("settings", SETTINGS)):
+        if not require_core:  # an overlay may set just the settings it changes
+            schema = {k: (kind, False, extra) for k, (kind, _req, extra) in schema.items()}
         if name in raw:
             out[name] = _check_entry(schema, raw[name], name, problems)
         elif require_core:

@@ -275,11 +275,20 @@ def batch_table(columns: list[str], rows: list[list]) -> None:
     """One chunk of `assess --input --format table` (each chunk is its own table)."""
     con = console()
     table = Table(box=box.SIMPLE_HEAD, show_lines=False)
+    # a readable summary: the row's first column (usually an id) and the results; the full
+    # row is in --format csv/jsonl. Result columns empty in this chunk are dropped.
+    results = {"anc", "severity", "ctcae_version", "ctcae_grade", "febrile_neutropenia",
+               "below_reference", "error"}
+    keep = [i for i, col in enumerate(columns)
+            if (i == 0 and col not in results) or col in ("anc", "severity")
+            or (col in results and any(row[i] not in (None, "") for row in rows))]
+    columns = [columns[i] for i in keep]
+    rows = [[row[i] for i in keep] for row in rows]
+    short = {"ctcae_version": "CTCAE", "ctcae_grade": "grade",
+             "febrile_neutropenia": "febrile", "below_reference": "below ref"}
     for col in columns:
-        if col == "error":
-            table.add_column(col, overflow="fold", ratio=1)
-        else:
-            table.add_column(col, no_wrap=True, overflow="ellipsis")
+        table.add_column(short.get(col, col), overflow="fold",
+                         min_width=None if col == "error" else min(len(short.get(col, col)), 9))
     for row in rows:
         table.add_row(*("" if v is None else str(v).lower() if isinstance(v, bool) else str(v)
                         for v in row))

@@ -1,0 +1,156 @@
+"""`leuko assess --fhir`: FHIR R4 Observation / Bundle input (issue 6)."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import pytest
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "docs" / "examples"
+
+
+def obs(ident, code, value, unit, *, subject="Patient/p1", when="2026-11-20T08:30:00Z",
+        status="final"):
+    return {"resourceType": "Observation", "id": ident, "status": status,
+            "code": {"coding": [{"system": "http://loinc.org", "code": code}]},
+            "subject": {"reference": subject}, "effectiveDateTime": when,
+            "valueQuantity": {"value": value, "unit": unit,
+                              "system": "http://unitsofmeasure.org", "code": unit}}
+
+
+def bundle(*resources):
+    return {"resourceType": "Bundle", "type": "collection",
+            "entry": [{"resource": r} for r in resources]}
+
+
+def write(tmp_path, doc, name="fhir.json"):
+    path = tmp_path / name
+    path.write_text(json.dumps(doc))
+    return str(path)
+
+
+def strip(result: dict) -> dict:
+    return {k: v for k, v in result.items() if k != "fhir"}
+
+
+def test_bundle_grades_like_numbers_typed_by_hand(invoke):
+    res = invoke("assess", "--fhir", str(EXAMPLES / "bundle.json"), "--json")
+    assert res.exit_code == 0, res.stderr
+    by_hand = invoke("assess", "--wbc", "5.2", "--neutrophils", "19", "--lymphocytes", "1.1",
+                     "--unit", "10^9/L", "--json")
+    got = json.loads(res.stdout)
+    assert strip(got) == json.loads(by_hand.stdout)
+    assert got["anc"] == 988 and got["severity"] == "moderate"
+    assert got["fhir"]["observations"] == ["wbc-1", "neut-pct-1", "lymph-1"]
+    assert got["fhir"]["loinc"] == {"wbc": "6690-2", "neutrophils": "770-8",
+                                    "lymphocytes": "731-0"}
+
+
+def test_single_observation_with_flags(invoke):
+    res = invoke("assess", "--fhir", str(EXAMPLES / "observation.json"), "--temp", "38.5",
+                 "--ctcae-version", "5.0", "--json")
+    by_hand = invoke("assess", "--anc", "0.45", "--unit", "10^9/L", "--temp", "38.5",
+                     "--ctcae-version", "5.0", "--json")
+    assert res.exit_code == 0, res.stderr
+    assert strip(json.loads(res.stdout)) == json.loads(by_hand.stdout)
+    assert json.loads(res.stdout)["febrile_neutropenia"] is True
+
+
+def test_human_output(invoke):
+    res = invoke("assess", "--fhir", str(EXAMPLES / "observation.json"))
+    assert res.exit_code == 0
+    assert "Patient/example" in res.stdout and "SEVERE" in res.stdout
+
+
+@pytest.mark.parametrize("unit, value", [("/uL", 450), ("/mm3", 450), ("10*9/L", 0.45),
+                                         ("10*3/uL", 0.45)])
+def test_ucum_units(invoke, tmp_path, unit, value):
+    res = invoke("assess", "--fhir", write(tmp_path, obs("a", "26499-4", value, unit)), "--json")
+    assert res.exit_code == 0, res.stderr
+    assert json.loads(res.stdout)["anc"] == 450
+
+
+def test_mixed_units_are_converted(invoke, tmp_path):
+    doc = bundle(obs("w", "6690-2", 5200, "/uL"), obs("n", "770-8", 19, "%"),
+                 obs("l", "26474-7", 1.1, "10*9/L"))
+    res = invoke("assess", "--fhir", write(tmp_path, doc), "--json")
+    got = json.loads(res.stdout)
+    assert got["anc"] == 988 and got["lymphocytes"]["value"] == 1100
+
+
+def test_anc_given_wins_over_percentage(invoke, tmp_path):
+    doc = bundle(obs("a", "751-8", 800, "/uL"), obs("w", "6690-2", 5000, "/uL"),
+                 obs("n", "770-8", 30, "%"))
+    got = json.loads(invoke("assess", "--fhir", write(tmp_path, doc), "--json").stdout)
+    assert got["anc"] == 800 and got["anc_source"]["method"] == "given"
+    assert any("neutrophil % ignored" in n for n in got["notes"])
+
+
+def test_groups_by_subject_and_time(invoke, tmp_path):
+    doc = bundle(obs("a1", "751-8", 400, "/uL", when="2026-11-01"),
+                 obs("a2", "751-8", 1600, "/uL", when="2026-11-08"))
+    got = json.loads(invoke("assess", "--fhir", write(tmp_path, doc), "--json").stdout)
+    assert isinstance(got, list) and [g["anc"] for g in got] == [400, 1600]
+    assert [g["fhir"]["effective"] for g in got] == ["2026-11-01", "2026-11-08"]
+
+
+def test_same_value_twice_is_fine_different_is_an_error(invoke, tmp_path):
+    same = bundle(obs("a", "751-8", 800, "/uL"), obs("b", "753-4", 0.8, "10*3/uL"))
+    assert invoke("assess", "--fhir", write(tmp_path, same), "--json").exit_code == 0
+    diff = bundle(obs("a", "751-8", 800, "/uL"), obs("b", "753-4", 900, "/uL"))
+    res = invoke("assess", "--fhir", write(tmp_path, diff, "d.json"), "--json")
+    assert res.exit_code == 2 and "second ANC value" in res.stderr
+
+
+def test_entered_in_error_is_skipped(invoke, tmp_path):
+    doc = bundle(obs("a", "751-8", 800, "/uL"),
+                 obs("b", "751-8", 100, "/uL", status="entered-in-error"))
+    got = json.loads(invoke("assess", "--fhir", write(tmp_path, doc), "--json").stdout)
+    assert got["anc"] == 800
+
+
+@pytest.mark.parametrize("doc, message", [
+    (obs("x", "718-7", 13.5, "g/dL"), "LOINC code 718-7 is not one leuko grades"),
+    (obs("x", "751-8", 450, "mg/dL"), "unit 'mg/dL' is not supported for ANC"),
+    (obs("x", "770-8", 40, "/uL"), "not a percentage"),
+    (obs("x", "751-8", 45, "%"), "unit '%' is not supported"),
+    (bundle(obs("n", "770-8", 40, "%")), "no ANC, WBC or lymphocyte count"),
+    ({"resourceType": "Patient"}, "resourceType 'Patient' is not supported"),
+    (bundle(), "no Observation entries"),
+])
+def test_bad_fhir_exits_2(invoke, tmp_path, doc, message):
+    res = invoke("assess", "--fhir", write(tmp_path, doc))
+    assert res.exit_code == 2, res.stdout
+    assert message in res.stderr and "Traceback" not in res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1
+
+
+def test_bad_flags_and_files(invoke, tmp_path):
+    path = write(tmp_path, obs("a", "751-8", 800, "/uL"))
+    for args, message in ((["--anc", "3"], "--anc cannot be combined with --fhir"),
+                          (["--unit", "10^9/L"], "--unit cannot be combined with --fhir"),
+                          (["--input", path], "not both"),
+                          (["--format", "csv"], "--format applies to --input")):
+        res = invoke("assess", "--fhir", path, *args)
+        assert res.exit_code == 2 and message in res.stderr, (args, res.stderr)
+    bad = tmp_path / "bad.json"
+    bad.write_text("{nope")
+    res = invoke("assess", "--fhir", str(bad))
+    assert res.exit_code == 2 and "not valid JSON" in res.stderr
+    assert invoke("assess", "--fhir", str(tmp_path / "none.json")).exit_code == 2
+
+
+def test_stdin(invoke):
+    doc = obs("a", "751-8", 450, "/uL")
+    res = invoke("assess", "--fhir", "-", "--json", input=json.dumps(doc))
+    assert res.exit_code == 0 and json.loads(res.stdout)["severity"] == "severe"
+
+
+def test_non_loinc_codings_are_ignored(invoke, tmp_path):
+    doc = obs("a", "751-8", 450, "/uL")
+    doc = copy.deepcopy(doc)
+    doc["code"]["coding"].insert(0, {"system": "http://snomed.info/sct", "code": "30630007"})
+    res = invoke("assess", "--fhir", write(tmp_path, doc), "--json")
+    assert res.exit_code == 0 and json.loads(res.stdout)["anc"] == 450

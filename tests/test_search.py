@@ -1,0 +1,125 @@
+"""`leuko search`: offline BM25 ranking over the knowledge base (issue 6)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from leuko_cli import search as core
+from leuko_cli.kb import KnowledgeBase
+
+
+def cause(ident, name, synonyms=(), summary="A cause.", features=("clue",)):
+    return {"id": ident, "name": name, "synonyms": list(synonyms), "summary": summary,
+            "patient_summary": "", "mechanism_detail": "", "features": list(features),
+            "workup": ["test"], "management": ["treat"], "references": ["r"]}
+
+
+def synthetic(*causes, **tables) -> KnowledgeBase:
+    return KnowledgeBase({"causes": list(causes), **tables})
+
+
+def ids(results):
+    return [r["id"] for r in results]
+
+
+def test_name_beats_a_mention_in_another_summary():
+    kb = synthetic(
+        cause("other", "Something else", summary="Unlike clozapine, this is rare. " * 3),
+        cause("clozapine", "Clozapine", ["Clozaril"]))
+    assert ids(core.search(kb, "clozapine")) == ["clozapine", "other"]
+
+
+def test_synonym_weighted_over_features():
+    kb = synthetic(cause("a", "Alpha", features=["seen after methimazole use"]),
+                   cause("b", "Antithyroid drugs", ["methimazole", "carbimazole"]))
+    assert ids(core.search(kb, "methimazole"))[0] == "b"
+
+
+def test_rarer_terms_weigh_more():
+    kb = synthetic(cause("a", "Neutropenia one", summary="neutropenia neutropenia"),
+                   cause("b", "Neutropenia two", summary="neutropenia with copper"),
+                   cause("c", "Neutropenia three", summary="neutropenia"))
+    assert ids(core.search(kb, "neutropenia copper"))[0] == "b"
+
+
+def test_stemming_and_casefolding():
+    kb = synthetic(cause("a", "Low counts", summary="Counts fall"), cause("b", "Other"))
+    assert ids(core.search(kb, "COUNT")) == ["a"]
+    assert core.tokens("B12-deficiency") == ["b12", "deficiency"]
+    assert core.stem("sepsis") == "sepsis" and core.stem("infections") == "infection"
+
+
+def test_other_kinds_are_indexed():
+    kb = synthetic(
+        cause("x", "Unrelated"),
+        fever_rules=[{"id": "fn", "name": "Febrile neutropenia (IDSA)", "summary": "Fever and "
+                      "a low ANC.", "emergency_action": "Antibiotics within 1 hour."}],
+        management=[{"id": "gcsf", "topic": "Growth factor", "summary": "Filgrastim dosing.",
+                     "items": []}])
+    res = core.search(kb, "febrile neutropenia")
+    assert res[0]["kind"] == "fever_rule" and res[0]["id"] == "fn"
+    assert ids(core.search(kb, "filgrastim")) == ["gcsf"]
+
+
+def test_limit_and_no_match():
+    kb = synthetic(*(cause(f"c{i}", f"Cause {i}", summary="shared word") for i in range(5)))
+    assert len(core.search(kb, "shared", limit=2)) == 2
+    assert core.search(kb, "zzzz") == []
+
+
+def test_result_shape():
+    kb = synthetic(cause("a", "Alpha", summary="A long enough summary about alpha "
+                                               "neutropenia and what it means here."))
+    (r,) = core.search(kb, "alpha")
+    assert set(r) == {"kind", "id", "title", "score", "snippet"}
+    assert r["kind"] == "cause" and r["title"] == "Alpha" and r["score"] > 0
+    assert "alpha" in r["snippet"].lower()
+
+
+# --- the bundled knowledge base -------------------------------------------------------------
+
+def test_cli_json_best_first(invoke, kb):
+    res = invoke("search", "neutropenia", "--json", "--limit", "5")
+    assert res.exit_code == 0
+    out = json.loads(res.stdout)
+    assert 0 < len(out) <= 5
+    assert [r["score"] for r in out] == sorted((r["score"] for r in out), reverse=True)
+
+
+def test_clozapine_cause_first(invoke, kb):
+    if kb.get("causes", "clozapine") is None:
+        pytest.skip("no clozapine cause in this KB yet")
+    out = json.loads(invoke("search", "clozapine", "--json").stdout)
+    assert (out[0]["kind"], out[0]["id"]) == ("cause", "clozapine")
+
+
+def test_b12_cause_first(invoke, kb):
+    b12 = [c["id"] for c in kb.table("causes") if "b12" in c["id"]]
+    if not b12:
+        pytest.skip("no B12 cause in this KB yet")
+    out = json.loads(invoke("search", "b12", "--json").stdout)
+    assert out[0]["kind"] == "cause" and out[0]["id"] in b12
+
+
+def test_febrile_neutropenia_surfaces_the_fever_rule(invoke, kb):
+    out = json.loads(invoke("search", "febrile", "neutropenia", "--json").stdout)
+    top = [(r["kind"], r["id"]) for r in out[:3]]
+    assert ("fever_rule", kb.settings["fever_rule"]) in top or \
+        any(kind == "fever_rule" for kind, _ in top)
+
+
+def test_human_output(invoke):
+    res = invoke("search", "agranulocytosis")
+    assert res.exit_code == 0 and "1." in res.stdout
+    res = invoke("search", "qqqqzzzz")
+    assert res.exit_code == 0 and "No matches" in res.stdout
+
+
+@pytest.mark.parametrize("args, message", [(["   "], "give a search query"),
+                                           (["clozapine", "--limit", "0"], "--limit"),
+                                           (["the", "of"], "no searchable words")])
+def test_bad_input_exit_2(invoke, args, message):
+    res = invoke("search", *args)
+    assert res.exit_code == 2 and message in res.stderr
