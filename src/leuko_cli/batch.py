@@ -123,11 +123,12 @@ class _RowContext:
     measure (anc, wbc, lymphocytes, pct) to {raw value: parsed value} for this unit; `lines`
     maps a raw ANC to the CSV text of its result columns (the CSV loop's shortcut)."""
 
-    __slots__ = ("unit", "memos", "ctx", "version", "lines")
+    __slots__ = ("unit", "memos", "ctx", "version", "lines", "wbc", "pct")
 
     def __init__(self, unit: dict, memos: dict, ctx: _Context, version: str, lines: dict):
         self.unit, self.memos, self.ctx, self.version = unit, memos, ctx, version
         self.lines = lines
+        self.wbc, self.pct = memos["wbc"], memos["pct"]
 
 
 def _memo(store: dict, key: Any, compute: Callable[[], Any]) -> Any:
@@ -555,10 +556,10 @@ def _run_csv(grader: Grader, stream: Iterator[str], first: str, out: IO[str], fm
                             write(line)
                             continue
                     elif not anc and (neut or bands):  # WBC + differential, all seen before
-                        memos = rc.memos
-                        w = memos["wbc"].get(wbc)
-                        sp = memos["pct"].get(neut) if neut else 0.0
-                        bp = memos["pct"].get(bands) if bands else 0.0
+                        pct = rc.pct
+                        w = rc.wbc.get(wbc)
+                        sp = pct.get(neut) if neut else 0.0
+                        bp = pct.get(bands) if bands else 0.0
                         if w is not None and sp is not None and bp is not None \
                                 and sp + bp <= 100:
                             cells = w * (sp + bp) / 100  # as assess computes it
@@ -567,8 +568,7 @@ def _run_csv(grader: Grader, stream: Iterator[str], first: str, out: IO[str], fm
                             if rest is not None:
                                 r = round(cells, 3)
                                 write_own(row)
-                                write(str(int(r) if r == int(r) else r))
-                                write(rest)
+                                write(str(int(r) if r == int(r) else r) + rest)
                                 continue
                 result = grade((anc, wbc, neut, bands, lym), known[0])
                 if rc is not None and not (wbc or lym or neut or bands) \
@@ -734,7 +734,7 @@ def command(kb: KnowledgeBase, path: str, *, input_format: str | None, fmt: str,
         except OSError as err:
             raise InputError(f"--input {path}: cannot read ({err.strerror})") from None
         name = path
-    out = sys.stdout
+    out = _buffered_stdout()
     try:
         if sys.stderr.isatty():
             from . import render
@@ -754,9 +754,26 @@ def command(kb: KnowledgeBase, path: str, *, input_format: str | None, fmt: str,
                 stream.detach()  # leave the caller's stdin open
             else:
                 stream.close()
-    out.flush()
+        out.flush()
     sys.stderr.write(summary.line() + "\n")
     return 1 if summary.errors else 0
+
+
+def _buffered_stdout():
+    """stdout with a real write buffer: under PYTHONUNBUFFERED (or -u) every row would be its
+    own system call. Rows are still written as they are graded, 64 KiB at a time."""
+    import sys
+
+    stdout = sys.stdout
+    if not getattr(stdout, "write_through", False):
+        return stdout
+    try:
+        fd = stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # e.g. a test runner's in-memory stdout
+        return stdout
+    stdout.flush()
+    return open(fd, "w", encoding=stdout.encoding or "utf-8", errors=stdout.errors,
+                newline="", closefd=False, buffering=1 << 16)
 
 
 def _fhir_command(kb: KnowledgeBase, path: str, base: dict, *, as_json: bool,
