@@ -21,6 +21,7 @@ except ImportError:  # pragma: no cover
     from click import exceptions as click_exc
 
 from . import __version__
+from .commands import emit_json, load_kb, setting
 from .errors import LeukoError
 
 
@@ -83,16 +84,6 @@ def guarded(fn):
     return wrapper
 
 
-def emit_json(obj) -> None:
-    sys.stdout.write(json.dumps(obj, indent=2, ensure_ascii=False) + "\n")
-
-
-def load_kb():
-    from . import kb
-
-    return kb.load()
-
-
 def _version_callback(value: bool) -> None:
     if value:
         typer.echo(f"leuko {__version__}")
@@ -112,11 +103,7 @@ class Audience(str, Enum):
     patient = "patient"
 
 
-def _setting(key: str, flag: Optional[str], kb=None) -> str:
-    """flag > env > config file > default; a bad env/config value names where it came from."""
-    from . import config
-
-    return config.setting(key, flag, kb)
+_setting = setting  # flag > env > config file > default (commands.setting)
 
 
 JSON_OPT = typer.Option(False, "--json", help="Print JSON (stable contract; see docs/usage.md).")
