@@ -421,7 +421,7 @@ def kb_info(as_json: bool = JSON_OPT) -> None:
     rows = [(k, v) for k, v in info.items() if not isinstance(v, dict)]
     rows += [(f"category {k}", v) for k, v in info["by_category"].items()]
     rows += [(f"review {k}", v) for k, v in info["by_review_status"].items()]
-    render.key_values(load_kb(), "Knowledge base", rows)
+    render.key_values("Knowledge base", rows)
 
 
 # --- config (issue 5) ---

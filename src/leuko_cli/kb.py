@@ -729,7 +729,3 @@ def dumps(data: dict, fmt: str = "toml") -> str:
               f"{doc['meta']['schema']}.\n# Valid as a personal overlay "
               "(see docs/knowledge-base.md, \"Add your own entries\").\n\n")
     return header + tomli_w.dumps(doc)
-
-
-def today() -> str:
-    return _dt.date.today().isoformat()

@@ -244,7 +244,7 @@ def score(kb: KnowledgeBase, r: dict) -> None:
     _disclaimer(con, kb)
 
 
-def key_values(kb: KnowledgeBase, title: str, rows: list[tuple[str, str]]) -> None:
+def key_values(title: str, rows: list[tuple[str, str]]) -> None:
     con = console()
     con.print(Text(title, style="bold"))
     for k, v in rows:
