@@ -129,6 +129,13 @@ def test_rejects_duplicate_id(raw):
     assert any("duplicate id" in p for p in _problems(data))
 
 
+@pytest.mark.parametrize("bad_id", ["two words", "tab\there", "sep\x1ehidden", "line\nbreak"])
+def test_rejects_ids_with_spaces_or_control_characters(raw, bad_id):
+    data = copy.deepcopy(raw)
+    _first_cause(data)["id"] = bad_id
+    assert any("must not contain spaces or control characters" in p for p in _problems(data))
+
+
 def test_rejects_bad_date(raw):
     data = copy.deepcopy(raw)
     _first_cause(data)["last_reviewed"] = "yesterday"

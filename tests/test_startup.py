@@ -82,6 +82,7 @@ SAME = [
     ["assess", "--wbc", "3.2"], ["assess", "--anc", "450", "--unit", "parsecs"],
     ["causes"], ["causes", "--category", "drugs"], ["causes", "-c", "infections", "--json"],
     ["causes", "--search", "b12"], ["causes", "--category", "astrology"],
+    ["causes", "--lineage", "lymphocytes", "--json"], ["causes", "--lineage", "platelets"],
     ["causes", "show", "clozapine"], ["causes", "show", "clozapine", "--audience", "patient"],
     ["causes", "show", "nope-nope"], ["refs"], ["refs", "--json"],
     ["refs", "--cause", "clozapine"],
@@ -132,24 +133,71 @@ def test_fast_path_options_exist_on_typer_commands():
 # --- cache ---------------------------------------------------------------------------------
 
 def _cache_files(tmp_path):
-    return list((tmp_path / "cache").glob("kb-*.json"))
+    return list((tmp_path / "cache").glob("kb-*.cache"))
 
 
 def test_cache_is_written_and_used(isolated_dirs):
-    first = kbmod.load()
+    fresh = kbmod.load(use_cache=False).data
+    kbmod.load()
     files = _cache_files(isolated_dirs)
     assert len(files) == 1
-    payload = json.loads(files[0].read_text())
-    assert payload["kb"] == first.data
-    assert kbmod.load().data == first.data
+    head = json.loads(files[0].read_bytes().split(b"\n", 1)[0])
+    assert head["format"] == kbmod.CACHE_FORMAT and head["causes"] == len(fresh["causes"])
+    cached = kbmod.load()
+    assert cached._index_text is not None, "second load should come from the cache"
+    assert cached.data == fresh
 
 
-def test_corrupt_cache_still_gives_the_right_answer(isolated_dirs, invoke):
-    expected = invoke("assess", "--anc", "800", "--json").stdout
+def _damage_truncate(raw: bytes) -> bytes:
+    return raw[:-200]
+
+
+def _damage_flip_in_cause(raw: bytes) -> bytes:
+    at = raw.rindex(b'"summary":"') + 15  # inside the last cause's JSON line
+    return raw[:at] + bytes([raw[at] ^ 0x01]) + raw[at + 1:]
+
+
+def _damage_flip_in_clozapine(raw: bytes) -> bytes:
+    at = raw.index(b'{"id":"clozapine"') + 30  # inside one cause that `causes show` decodes
+    return raw[:at] + bytes([raw[at] ^ 0x01]) + raw[at + 1:]
+
+
+def _damage_table(raw: bytes) -> bytes:
+    head = json.loads(raw[:raw.index(b"\n")])
+    at = head["table"] + 5  # the end offset of the first cause
+    return raw[:at] + bytes([raw[at] ^ 0x40]) + raw[at + 1:]
+
+
+def _damage_header(raw: bytes) -> bytes:
+    return b"{not json" + raw[raw.index(b"\n"):]
+
+
+def _damage_index(raw: bytes) -> bytes:
+    end = raw.index(b"\n")
+    return raw[:end + 1] + raw[end + 2:]  # one byte gone from the first index row
+
+
+@pytest.mark.parametrize("damage", [
+    lambda raw: b"\x00garbage{{{", _damage_truncate, _damage_flip_in_cause,
+    _damage_flip_in_clozapine, _damage_table, _damage_header, _damage_index,
+], ids=["garbage", "truncated", "flipped-cause", "flipped-clozapine", "table", "header", "index"])
+def test_corrupt_cache_still_gives_the_right_answer(isolated_dirs, invoke, damage):
+    queries = [("assess", "--anc", "800", "--json"), ("causes", "show", "clozapine", "--json"),
+               ("causes", "--json")]
+    expected = [invoke(*q).stdout for q in queries]
     for f in _cache_files(isolated_dirs):
-        f.write_bytes(b"\x00garbage{{{")
-    assert invoke("assess", "--anc", "800", "--json").stdout == expected
-    json.loads(_cache_files(isolated_dirs)[0].read_text())  # rebuilt
+        f.write_bytes(damage(f.read_bytes()))
+    assert [invoke(*q).stdout for q in queries] == expected
+    assert kbmod.load()._index_text is not None  # rebuilt and readable again
+
+
+def test_cache_from_an_older_format_is_replaced(isolated_dirs, invoke):
+    cache = isolated_dirs / "cache"
+    cache.mkdir(parents=True)
+    old = cache / "kb-0123456789abcdef0123456789abcdef.json"
+    old.write_text('{"key": "x", "kb": {}}')
+    assert invoke("assess", "--anc", "800", "--json").exit_code == 0
+    assert not old.exists() and len(_cache_files(isolated_dirs)) == 1
 
 
 def test_stale_cache_is_not_used_after_the_overlay_changes(isolated_dirs, invoke):

@@ -5,7 +5,8 @@ ISO strings, absent optional fields are None) wrapped in `KnowledgeBase` for loo
 
 Load path: bundled `causes.toml` (+ optional personal overlay) -> content hash -> cache hit
 (JSON in the user cache dir) or parse + validate + write cache. A corrupt, stale or unwritable
-cache is never fatal: it is ignored and rebuilt.
+cache is never fatal: it is ignored and rebuilt. Causes stay undecoded JSON behind a folded
+search index until a query needs them (see "cause index" below).
 """
 
 from __future__ import annotations
@@ -249,6 +250,9 @@ def _check_value(kind: str, value: Any, extra: dict, where: str, problems: list[
     raise AssertionError(kind)  # pragma: no cover - schema bug
 
 
+_ID_SAFE = re.compile(r"[^\s\x00-\x1f\x7f]+")
+
+
 def _check_entry(schema: dict, entry: Any, where: str, problems: list[str]) -> dict:
     if not isinstance(entry, dict):
         problems.append(f"{where}: expected a table")
@@ -257,6 +261,10 @@ def _check_entry(schema: dict, entry: Any, where: str, problems: list[str]) -> d
     for key in entry:
         if key not in schema and key != "source":
             problems.append(f"{where}: unknown field {key!r}")
+    ident = entry.get("id")
+    if isinstance(ident, str) and ident.strip() and not _ID_SAFE.fullmatch(ident):
+        # ids are typed on command lines and stored raw in the cause index
+        problems.append(f"{where}.id: {ident!r} must not contain spaces or control characters")
     for key, (kind, required, extra) in schema.items():
         if key not in entry:
             if required:
@@ -513,25 +521,110 @@ def load_file(path: Path, *, require_core: bool) -> dict:
                       str(path)) from None
 
 
+# --- cause index ----------------------------------------------------------------------------
+# With a 5,000-cause overlay most of a query's time went to decoding every cause from the cache
+# (json.loads of 3 MB). So causes stay undecoded JSON lines until needed, beside a search index of
+# one bytes row per cause:
+#     id RS category RS US lineage US lineage US RS UNIT name UNIT synonym UNIT RS summary
+# with names and summary folded (fold()). The separators (RS \x1e, US \x1d, UNIT \x1f) are
+# whitespace to str.split(), so folded text cannot contain them, and validate() keeps them out
+# of ids; a category and a lineage come from fixed lists. A substring test on a row is therefore
+# an exact test on one field, and a scan of 5,000 rows takes well under a millisecond.
+
+_RS, _US, _UNIT = "\x1e", "\x1d", "\x1f"
+
+
+def fold(text: str) -> str:
+    """Case- and hyphen-insensitive form used to match cause names and search text."""
+    return " ".join(text.casefold().replace("-", " ").split())
+
+
+def index_row(cause: dict) -> bytes:
+    names = _UNIT.join([fold(cause["id"]), fold(cause["name"]),
+                        *(fold(s) for s in cause["synonyms"])])
+    return _RS.join([cause["id"], cause["category"], _US + _US.join(cause["lineages"]) + _US,
+                     _UNIT + names + _UNIT, fold(cause["summary"])]).encode()
+
+
 # --- cache ----------------------------------------------------------------------------------
+# One file, kb-<key>.cache, in four sections:
+#   1. a JSON header line: format, key, the KB without its causes, the cause count, section
+#      offsets and a crc32 of sections 2-3;
+#   2. the index rows (above), one per line;
+#   3. a table of 12 bytes per cause: start and end offset of its JSON line, and its crc32;
+#   4. one JSON line per cause, in KB order.
+# Sections 2-3 are checked on every load; a cause line is checked when it is decoded. Anything
+# damaged or stale means a rebuild from the TOML sources, never a wrong answer. JSON and integers
+# only: never pickle from a user-writable directory.
+
+CACHE_FORMAT = 3
+_ENTRY = 12  # bytes per cause in the offset table: start, end, crc32 (unsigned 32-bit, little)
+
+
+class CacheDamaged(Exception):
+    """A cause line in the cache does not match its checksum (internal: triggers a rebuild)."""
+
 
 def _cache_file(key: str) -> Path | None:
     base = paths.cache_dir()
-    return base / f"kb-{key[:32]}.json" if base else None
+    return base / f"kb-{key[:32]}.cache" if base else None
 
 
-def _read_cache(key: str) -> dict | None:
+def _read_cache(key: str) -> tuple[dict, bytes, memoryview, bytes] | None:
+    """(KB without causes, index text, offset table, whole file), or None when the cache is
+    missing, stale or damaged."""
     path = _cache_file(key)
     if path is None:
         return None
     try:
-        with open(path, encoding="utf-8") as fh:
-            payload = json.load(fh)
-        if payload.get("key") == key and isinstance(payload.get("kb"), dict):
-            return payload["kb"]
-    except (OSError, ValueError, AttributeError):
-        pass  # missing, unreadable or corrupt: rebuild
-    return None
+        with open(path, "rb") as fh:
+            raw = fh.read()
+        end = raw.index(b"\n")
+        head = json.loads(raw[:end])
+        if head.get("format") != CACHE_FORMAT or head.get("key") != key:
+            return None
+        from zlib import crc32
+
+        index_at, table_at, lines_at = head["index"], head["table"], head["lines"]
+        count = head["causes"]
+        if not (end < index_at <= table_at == lines_at - count * _ENTRY and lines_at <= len(raw)):
+            return None
+        view = memoryview(raw)
+        if crc32(view[index_at:lines_at]) != head["crc32"]:
+            return None
+        index = raw[index_at - 1:table_at]  # from the header's newline: "\n" row "\n" row ...
+        data = head["kb"]
+        if index.count(b"\n") != count + 1 or not isinstance(data, dict) or "causes" in data:
+            return None
+        return data, index, view[table_at:lines_at], raw
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None  # missing, unreadable or corrupt: rebuild
+
+
+def _cache_bytes(key: str, kb: dict) -> bytes:
+    from zlib import crc32
+
+    causes = kb.get("causes", [])
+    index = b"".join(index_row(c) + b"\n" for c in causes)
+    lines = [json.dumps(c, separators=(",", ":"), ensure_ascii=False).encode() + b"\n"
+             for c in causes]
+    head = {"format": CACHE_FORMAT, "key": key,
+            "kb": {k: v for k, v in kb.items() if k != "causes"}, "causes": len(causes)}
+    # the header holds its own section offsets, so size it with wide placeholders first
+    probe = dict(head, index=10**12, table=10**12, lines=10**12, crc32=2**32)
+    index_at = len(json.dumps(probe, separators=(",", ":"), ensure_ascii=False).encode()) + 1
+    table_at = index_at + len(index)
+    lines_at = table_at + _ENTRY * len(causes)
+    table = bytearray()
+    at = lines_at
+    for line in lines:
+        table += at.to_bytes(4, "little") + (at + len(line)).to_bytes(4, "little")
+        table += crc32(line).to_bytes(4, "little")
+        at += len(line)
+    head.update(index=index_at, table=table_at, lines=lines_at, crc32=crc32(index + table))
+    header = json.dumps(head, separators=(",", ":"), ensure_ascii=False).encode()
+    header += b" " * (index_at - 1 - len(header))  # JSON allows trailing spaces
+    return header + b"\n" + index + bytes(table) + b"".join(lines)
 
 
 def _write_cache(key: str, kb: dict) -> None:
@@ -539,50 +632,164 @@ def _write_cache(key: str, kb: dict) -> None:
     if path is None:
         return
     try:
+        payload = _cache_bytes(key, kb)
         path.parent.mkdir(parents=True, exist_ok=True)
-        for old in path.parent.glob("kb-*.json"):  # keep one entry: the KB in use
-            if old != path:
+        for old in path.parent.glob("kb-*"):  # keep one entry: the KB in use
+            if old != path and old.suffix in (".cache", ".json"):
                 old.unlink(missing_ok=True)
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps({"key": key, "kb": kb}, separators=(",", ":")), "utf-8")
+        tmp.write_bytes(payload)
         os.replace(tmp, path)
-    except OSError:
-        pass  # read-only or full cache dir: run uncached
+    except (OSError, OverflowError):
+        pass  # read-only or full cache dir (or a KB over 4 GB): run uncached
 
 
 # --- the loaded KB --------------------------------------------------------------------------
 
 class KnowledgeBase:
-    """The loaded KB with id look-ups. A plain class: dataclass code generation costs
-    start-up time on every run."""
+    """The loaded KB with id look-ups and the cause index. A plain class: dataclass code
+    generation costs start-up time on every run.
+
+    From the cache, causes arrive undecoded: `index` is the index text ("\n" row "\n" row ...
+    "\n"), `table` the offset table and `raw` the cache file. A cause is decoded, and its
+    checksum checked, when a query returns it; `table("causes")` and `data` decode them all.
+    `rebuild` re-reads the TOML sources if a cause line turns out to be damaged."""
 
     def __init__(self, data: dict, overlay_path: Path | None = None,
-                 overlay_status: str = "absent") -> None:
-        self.data = data
+                 overlay_status: str = "absent", *, index: bytes | None = None,
+                 table: memoryview | None = None, raw: bytes | None = None,
+                 rebuild=None) -> None:
+        self._data = data
         self.overlay_path = overlay_path
         self.overlay_status = overlay_status  # absent | loaded
-        self._index: dict = {}
+        self._by_id: dict = {}
+        self._index_text = index
+        self._table = table
+        self._raw = raw
+        self._rebuild = rebuild
+        self._causes: list[dict | None] = \
+            data["causes"] if index is None else [None] * (index.count(b"\n") - 1)
+
+    @property
+    def data(self) -> dict:
+        """Every table as a plain dict (decodes all causes)."""
+        if "causes" not in self._data:
+            causes = [self.cause(i) for i in range(len(self._causes))]
+            self._data.setdefault("causes", causes)  # a rebuild may have set it meanwhile
+        return self._data
 
     def table(self, name: str) -> list[dict]:
-        return self.data.get(name, [])
+        if name == "causes":
+            return self.data["causes"]
+        return self._data.get(name, [])
 
     def get(self, table: str, ident: str) -> dict | None:
-        idx = self._index.get(table)
+        if table == "causes":
+            if any(ch in ident for ch in (_RS, _US, _UNIT, "\n")):
+                return None
+            text = self._index_bytes()
+            at = text.find(f"\n{ident}{_RS}".encode())  # ids are unique; the id leads its row
+            return None if at == -1 else self.cause(text.count(b"\n", 0, at))
+        idx = self._by_id.get(table)
         if idx is None:
-            idx = self._index[table] = {e["id"]: e for e in self.table(table)}
+            idx = self._by_id[table] = {e["id"]: e for e in self.table(table)}
         return idx.get(ident)
 
     @property
     def meta(self) -> dict:
-        return self.data["meta"]
+        return self._data["meta"]
 
     @property
     def settings(self) -> dict:
-        return self.data["settings"]
+        return self._data["settings"]
 
     def reference_numbers(self) -> dict[str, int]:
         """Stable citation numbers: the order of [[references]] in the KB."""
         return {r["id"]: n for n, r in enumerate(self.table("references"), start=1)}
+
+    # causes, through the index
+
+    def cause(self, position: int) -> dict:
+        cause = self._causes[position]
+        if cause is None:
+            try:
+                cause = self._causes[position] = self._decode(position)
+            except CacheDamaged:
+                self._replace_damaged_cache()
+                cause = self._causes[position]
+        return cause
+
+    def _decode(self, position: int) -> dict:
+        from zlib import crc32
+
+        at = position * _ENTRY
+        entry = self._table[at:at + _ENTRY]
+        start = int.from_bytes(entry[0:4], "little")
+        end = int.from_bytes(entry[4:8], "little")
+        line = self._raw[start:end]
+        if crc32(line) != int.from_bytes(entry[8:12], "little"):
+            raise CacheDamaged(position)
+        return json.loads(line)
+
+    def _replace_damaged_cache(self) -> None:
+        fresh = self._rebuild()  # same key, so the same causes at the same positions
+        self._causes = fresh["causes"]
+        self._data["causes"] = fresh["causes"]
+        self._table = self._raw = None
+        self._index_text = None
+
+    def _index_bytes(self) -> bytes:
+        if self._index_text is None:
+            self._index_text = b"\n" + b"".join(index_row(c) + b"\n" for c in self._causes)
+        return self._index_text
+
+    def _rows_containing(self, probe: bytes) -> list[tuple[int, bytes]]:
+        """(position, row) of each index row containing `probe` (not empty, no newline): a
+        few C-level finds over the whole index instead of a Python test per row."""
+        text = self._index_bytes()
+        found = []
+        position, counted = -1, 0
+        at = text.find(probe)
+        while at != -1:
+            start = text.rfind(b"\n", 0, at) + 1
+            end = text.find(b"\n", at)
+            position += text.count(b"\n", counted, start)
+            counted = start
+            found.append((position, text[start:end]))
+            at = text.find(probe, end)
+        return found
+
+    def match_causes(self, *, category: str | None = None, lineage: str | None = None,
+                     needle: str | None = None) -> list[dict]:
+        """Causes in KB order, filtered by category id and lineage (a cause affecting all
+        leukocytes matches every lineage); with a folded `needle`, those whose id, name or a
+        synonym equals it come first, then those where it occurs in a name or the summary."""
+        if any(ch in (arg or "") for arg in (category, lineage, needle)
+               for ch in (_RS, _US, _UNIT, "\n")):
+            return []  # cannot occur in a field; would otherwise match across one
+        cat = f"{_RS}{category}{_RS}".encode() if category else None
+        lin = f"{_US}{lineage}{_US}".encode() if lineage else None
+        every = f"{_US}all-leukocytes{_US}".encode()
+        word = needle.encode() if needle is not None else None
+        whole = f"{_UNIT}{needle}{_UNIT}".encode() if needle is not None else None
+        names_start = f"{_RS}{_UNIT}".encode()
+        probe = word or cat  # most selective filter present: only rows holding it are tested
+        if probe:
+            candidates = self._rows_containing(probe)
+        else:
+            candidates = enumerate(self._index_bytes()[1:].split(b"\n")[:-1])
+        exact: list[int] = []
+        partial: list[int] = []
+        for i, row in candidates:
+            if cat is not None and cat not in row:
+                continue
+            if lin is not None and lin not in row and every not in row:
+                continue
+            if word is None or whole in row:
+                exact.append(i)
+            elif row.find(word, row.find(names_start)) != -1:
+                partial.append(i)
+        return [self.cause(i) for i in exact + partial]
 
 
 OVERLAY_HINT = ("your personal overlay is broken: `leuko kb check` lists every problem; fix "
@@ -624,8 +831,7 @@ def load(*, overlay: Path | None | bool = True, use_cache: bool = True) -> Knowl
     key = digest.hexdigest()
     status = "loaded" if overlay_path is not None else "absent"
 
-    data = _read_cache(key) if use_cache else None
-    if data is None:
+    def from_sources() -> dict:
         try:
             data = build(bundled_bytes, str(bundled), overlay_bytes if overlay_path else None,
                          str(overlay_path) if overlay_path else None)
@@ -636,7 +842,14 @@ def load(*, overlay: Path | None | bool = True, use_cache: bool = True) -> Knowl
                 from None
         if use_cache:
             _write_cache(key, data)
-    return KnowledgeBase(data, overlay_path, status)
+        return data
+
+    cached = _read_cache(key) if use_cache else None
+    if cached is not None:
+        data, index, table, raw = cached
+        return KnowledgeBase(data, overlay_path, status, index=index, table=table, raw=raw,
+                             rebuild=from_sources)
+    return KnowledgeBase(from_sources(), overlay_path, status)
 
 
 def build(bundled_bytes: bytes, bundled_name: str, overlay_bytes: bytes | None,

@@ -4,15 +4,12 @@ build the JSON-ready views that the CLI prints or renders."""
 from __future__ import annotations
 
 from .errors import InputError
-from .kb import KnowledgeBase
+from .kb import LINEAGES, KnowledgeBase
+from .kb import fold as _fold
 
 CAUSE_FIELDS = ["id", "name", "category", "synonyms", "lineages", "summary", "patient_summary",
                 "mechanism", "mechanism_detail", "course", "origin", "features", "workup",
                 "management", "references", "last_reviewed", "review_status", "source"]
-
-
-def _fold(text: str) -> str:
-    return " ".join(text.casefold().replace("-", " ").split())
 
 
 def check_category(kb: KnowledgeBase, category: str) -> str:
@@ -26,27 +23,21 @@ def check_category(kb: KnowledgeBase, category: str) -> str:
     raise InputError(f"unknown category {category!r}; use one of: {', '.join(ids)}")
 
 
+def check_lineage(lineage: str) -> str:
+    wanted = lineage.strip().lower()
+    if wanted not in LINEAGES:
+        raise InputError(f"unknown lineage {lineage!r}; use one of: {', '.join(LINEAGES)}")
+    return wanted
+
+
 def find_causes(kb: KnowledgeBase, category: str | None = None, search: str | None = None,
                 lineage: str | None = None) -> list[dict]:
-    causes = kb.table("causes")
-    if category:
-        cat = check_category(kb, category)
-        causes = [c for c in causes if c["category"] == cat]
-    if lineage:
-        causes = [c for c in causes
-                  if lineage in c["lineages"] or "all-leukocytes" in c["lineages"]]
-    if search:
-        needle = _fold(search)
-        exact = []
-        partial = []
-        for c in causes:
-            names = [_fold(c["id"]), _fold(c["name"]), *(_fold(s) for s in c["synonyms"])]
-            if needle in names:
-                exact.append(c)
-            elif any(needle in n for n in names) or needle in _fold(c["summary"]):
-                partial.append(c)
-        causes = exact + partial
-    return [cause_view(c) for c in causes]
+    """Causes filtered by category and lineage; with `search`, exact id/name/synonym matches
+    first, then partial matches in a name or the summary (case- and hyphen-insensitive)."""
+    found = kb.match_causes(category=check_category(kb, category) if category else None,
+                            lineage=check_lineage(lineage) if lineage else None,
+                            needle=_fold(search) if search else None)
+    return [cause_view(c) for c in found]
 
 
 def cause_view(cause: dict) -> dict:
