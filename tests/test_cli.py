@@ -191,3 +191,33 @@ def test_bad_input_exit_2_one_line(invoke, args, fragment):
     assert len(lines) == 1, r.stderr
     assert fragment in lines[0]
     assert "Traceback" not in r.stderr and r.stdout == ""
+
+
+# --- width: readable from 40 columns up, ids never cut --------------------------------------
+
+@pytest.mark.parametrize("columns", [40, 59, 60, 80, 100, 160])
+@pytest.mark.parametrize("argv", [["causes"], ["causes", "show", "clozapine"], ["refs"],
+                                  ["assess", "--anc", "450", "--temp", "38.5"], ["workup"]],
+                         ids=" ".join)
+def test_no_line_wider_than_the_terminal(invoke, argv, columns):
+    res = invoke(*argv, env={"COLUMNS": str(columns)})
+    assert res.exit_code == 0, res.stderr
+    assert max(len(line) for line in res.stdout.splitlines()) <= columns
+
+
+@pytest.mark.parametrize("columns", [80, 100, 160])
+def test_cause_table_shows_every_id_whole(invoke, kb, columns):
+    out = invoke("causes", env={"COLUMNS": str(columns)}).stdout
+    assert "…" not in out
+    words = set(out.split())
+    assert [c["id"] for c in kb.table("causes") if c["id"] not in words] == []
+
+
+@pytest.mark.parametrize("width", range(60, 200, 7))
+@pytest.mark.parametrize("content", [(10, 7, 4, 10), (45, 35, 30, 34), (200, 200, 200, 60)])
+def test_cause_table_widths_fill_at_most_the_terminal(width, content):
+    from leuko_cli.render import TABLE_OVERHEAD, cause_table_widths
+
+    widths = cause_table_widths(width, *content)
+    assert sum(widths) + TABLE_OVERHEAD <= width
+    assert min(widths) >= 4

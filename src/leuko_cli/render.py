@@ -73,24 +73,47 @@ def causes(kb: KnowledgeBase, rows: list[dict]) -> None:
             con.print(f"  {names.get(c['category'], c['category'])}; {', '.join(c['lineages'])}; "
                       f"{c['course']} {_cites(kb, c['references'])}")
     else:
-        # Three columns, not five: Rich's table layout cost grows with cells, and this is the
-        # most-run human command (issue 7 start-up budget).
+        # Three columns, not five, and widths computed here rather than measured by Rich:
+        # Rich's layout cost grows with cells, and this is the most-run human command (issue 7
+        # start-up budget; measuring took about a third of the render time).
+        names = [c["name"] + (" *" if c.get("source") == "overlay" else "") for c in rows]
+        details = [f"{c['category']} · "
+                   f"{', '.join(LINEAGE_SHORT.get(x, x) for x in c['lineages'])} · {c['course']}"
+                   for c in rows]
+        refs = [_cites(kb, c["references"]) for c in rows]
+        longest_id = max(len(c["id"]) for c in rows)
+        widths = cause_table_widths(con.width, max(longest_id, *map(len, names)),
+                                    max(map(len, details)), max(map(len, refs)), longest_id)
         table = Table(box=box.SIMPLE_HEAD, show_lines=False, expand=False)
-        table.add_column("Cause (id)", ratio=5)
-        table.add_column("Details", ratio=4)
-        table.add_column("Refs", ratio=2)
-        for c in rows:
-            marker = " *" if c.get("source") == "overlay" else ""
-            cell = Text(c["name"] + marker, style="bold")
+        for title, width in zip(("Cause (id)", "Details", "Refs"), widths):
+            table.add_column(title, width=width, overflow="fold")  # never cut an id short
+        for name, c, detail, ref in zip(names, rows, details, refs):
+            cell = Text(name, style="bold")
             cell.append("\n" + c["id"], style="cyan")
-            lineage = ", ".join(LINEAGE_SHORT.get(x, x) for x in c["lineages"])
-            table.add_row(cell, f"{c['category']} · {lineage} · {c['course']}",
-                          _cites(kb, c["references"]))
+            table.add_row(cell, detail, ref)
         con.print(table)
         if any(c.get("source") == "overlay" for c in rows):
             con.print("* from your personal overlay")
     con.print(Text(f"{len(rows)} cause(s). Details: leuko causes show ID", style="dim"))
     _disclaimer(con, kb)
+
+
+TABLE_OVERHEAD = 10  # a three-column SIMPLE_HEAD table: cell padding, edges and separators
+
+
+def cause_table_widths(width: int, cause: int, details: int, refs: int,
+                       longest_id: int) -> list[int]:
+    """Column widths for the cause table: the content's own widths when they fit; otherwise
+    Refs gets up to a sixth and the rest is shared about 5:4, never more than a column needs,
+    and the cause column is widened to the longest id when Details keeps 12 columns."""
+    cause, details, refs = (max(n, w) for n, w in zip((cause, details, refs), (10, 7, 4)))
+    room = width - TABLE_OVERHEAD
+    if cause + details + refs <= room:
+        return [cause, details, refs]
+    refs = min(refs, max(4, room // 6))
+    rest = room - refs
+    cause = min(cause, max(rest * 5 // 9, rest - details, min(longest_id, rest - 12)))
+    return [cause, rest - cause, refs]
 
 
 def cause_detail(kb: KnowledgeBase, c: dict, audience: str) -> None:
