@@ -5,7 +5,7 @@ leaves no room for a 6x `assess --json`. For the plain forms of `assess`, `cause
 and `refs`, this module parses argv itself and calls the same handlers as the Typer commands
 (`commands.py`). Anything it does not recognise exactly -- help, completion, an unknown or
 repeated option, `--opt=value`, a batch/FHIR/format option -- returns None and the full Typer CLI
-handles it, so behaviour never depends on which path ran. tests/test_fastpath.py checks that both
+handles it, so behaviour never depends on which path ran. tests/test_startup.py checks that both
 paths give byte-identical output and that every option here exists on the Typer command.
 """
 

@@ -4,7 +4,7 @@ Pure Python: no Typer, no Rich. The knowledge base is a plain dict (JSON-compati
 ISO strings, absent optional fields are None) wrapped in `KnowledgeBase` for look-ups.
 
 Load path: bundled `causes.toml` (+ optional personal overlay) -> content hash -> cache hit
-(JSON in the user cache dir) or parse + validate + write cache. A corrupt, stale or unwritable
+(JSON and integers in the user cache dir) or parse + validate + write cache. A corrupt, stale or unwritable
 cache is never fatal: it is ignored and rebuilt. Causes stay undecoded JSON behind a folded
 search index until a query needs them (see "cause index" below).
 """
