@@ -131,3 +131,14 @@ def test_lineage_filter_and_its_errors(invoke):
     res = invoke("causes", "--lineage", "platelets")
     assert res.exit_code == 2 and "unknown lineage 'platelets'" in res.stderr
     assert "neutrophils, lymphocytes, all-leukocytes" in res.stderr
+
+
+def test_cache_file_gone_after_load_still_answers(both):
+    """Another process may replace the cache (a different KB) between load and decode."""
+    direct, cached = both
+    import os
+
+    os.unlink(cached._cache_file)
+    assert [c["id"] for c in find_causes(cached, search="b12")] == \
+        [c["id"] for c in find_causes(direct, search="b12")]
+    assert cached.data["causes"] == direct.data["causes"]

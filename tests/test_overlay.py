@@ -7,6 +7,7 @@ cause), so they keep working as the content grows. Every file lives in conftest'
 from __future__ import annotations
 
 import copy
+import datetime
 import json
 import tomllib
 
@@ -57,7 +58,7 @@ def local_cause(kb, **changes) -> dict:
         "workup": ["Repeat the count"],
         "management": ["Discuss with haematology"],
         "references": [kb.table("references")[0]["id"]],
-        "last_reviewed": kbmod._dt.date(2026, 1, 15),
+        "last_reviewed": datetime.date(2026, 1, 15),
         "review_status": "draft",
     }
     cause.update(changes)
@@ -210,7 +211,7 @@ def test_export_toml_round_trips(invoke, kb):
     assert result.exit_code == 0, result.stderr
     doc = tomllib.loads(result.stdout)
     assert "source" not in doc["causes"][0]
-    assert isinstance(doc["meta"]["last_updated"], kbmod._dt.date)  # dates back as TOML dates
+    assert isinstance(doc["meta"]["last_updated"], datetime.date)  # dates back as TOML dates
     assert all(None not in row.values() for t in kbmod.TABLES for row in doc.get(t, []))
     assert kbmod.validate(doc) == strip_source(kb.data)
     kbmod.check_references(kbmod.validate(doc))

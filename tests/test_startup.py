@@ -27,15 +27,20 @@ try:
     main()
 except SystemExit:
     pass
-loaded = sorted(m for m in sys.modules if m.split(".")[0] in ("rich", "typer", "pydantic"))
+loaded = sorted(m for m in sys.modules if m.split(".")[0] in {roots!r})
 sys.stderr.write("\\nMODULES " + " ".join(loaded) + "\\n")
 """
 
 
-def _modules_after(argv: list[str], tmp_path) -> tuple[set[str], str]:
+UI = ("rich", "typer", "pydantic")
+# stdlib modules the cached start-up path does without (about 10 ms together; see paths.py)
+HEAVY_STDLIB = ("pathlib", "typing", "datetime", "dataclasses", "hashlib", "tomllib")
+
+
+def _modules_after(argv: list[str], tmp_path, roots=UI) -> tuple[set[str], str]:
     env = dict(os.environ, LEUKO_CACHE_DIR=str(tmp_path / "cache"),
                LEUKO_CONFIG_DIR=str(tmp_path / "cfg"), LEUKO_DATA_DIR=str(tmp_path / "data"))
-    r = subprocess.run([sys.executable, "-c", PROBE.format(argv=argv)], env=env,
+    r = subprocess.run([sys.executable, "-c", PROBE.format(argv=argv, roots=roots)], env=env,
                        capture_output=True, text=True, timeout=60)
     line = r.stderr.rsplit("MODULES", 1)[1]
     return set(line.split()), r.stdout
@@ -52,6 +57,14 @@ def test_fast_json_path_imports_neither_rich_nor_typer(argv, tmp_path):
     mods, out = _modules_after(argv, tmp_path)
     json.loads(out)
     assert not {m for m in mods if m.startswith(("rich", "typer", "pydantic"))}, mods
+
+
+@pytest.mark.parametrize("argv", FAST_JSON)
+def test_warm_json_path_skips_heavy_stdlib_modules(argv, tmp_path):
+    _modules_after(argv, tmp_path)  # the first run builds the KB cache (that may import them)
+    mods, out = _modules_after(argv, tmp_path, roots=HEAVY_STDLIB)
+    json.loads(out)
+    assert not mods, f"the cached JSON path imported {sorted(mods)}"
 
 
 @pytest.mark.parametrize("argv", [["classify", "--json"], ["workup", "--json"],
@@ -207,6 +220,62 @@ def test_stale_cache_is_not_used_after_the_overlay_changes(isolated_dirs, invoke
     overlay.write_text(_local_cause("zz-local-formulary-drug"))
     rows = json.loads(invoke("causes", "--search", "zz-local-formulary-drug", "--json").stdout)
     assert [r["id"] for r in rows] == ["zz-local-formulary-drug"]
+
+
+# --- overlay hash memo ------------------------------------------------------------------------
+
+def _overlay_with(isolated_dirs, ident: str):
+    overlay = isolated_dirs / "data" / "overlay.toml"
+    overlay.parent.mkdir(parents=True, exist_ok=True)
+    overlay.write_text(_local_cause(ident))
+    return overlay
+
+
+def _ids(kb, needle):
+    return [c["id"] for c in kb.match_causes(needle=kbmod.fold(needle))]
+
+
+def test_remembered_overlay_hash_skips_reading_the_overlay(isolated_dirs, monkeypatch):
+    monkeypatch.setattr(kbmod, "RACY_SECONDS", 0)
+    overlay = _overlay_with(isolated_dirs, "zz-memo-drug")
+    kbmod.load()  # hashes, remembers, builds the cache
+    assert (isolated_dirs / "cache" / kbmod.OVERLAY_MEMO).exists()
+    real = kbmod._read_bytes
+
+    def refuse_overlay(path):
+        assert str(path) != str(overlay), "the overlay was read although it had not changed"
+        return real(path)
+
+    monkeypatch.setattr(kbmod, "_read_bytes", refuse_overlay)
+    assert _ids(kbmod.load(), "zz-memo-drug") == ["zz-memo-drug"]
+
+
+def test_same_size_edit_with_mtime_put_back_is_still_seen(isolated_dirs, monkeypatch):
+    monkeypatch.setattr(kbmod, "RACY_SECONDS", 0)
+    overlay = _overlay_with(isolated_dirs, "zz-memo-aaaa")
+    kbmod.load()
+    before = overlay.stat()
+    overlay.write_text(_local_cause("zz-memo-bbbb"))  # same length
+    os.utime(overlay, ns=(before.st_atime_ns, before.st_mtime_ns))
+    after = overlay.stat()
+    assert (after.st_size, after.st_mtime_ns) == (before.st_size, before.st_mtime_ns)
+    assert _ids(kbmod.load(), "zz-memo-bbbb") == ["zz-memo-bbbb"]  # ctime moved on
+
+
+def test_a_just_written_overlay_is_not_remembered(isolated_dirs):
+    _overlay_with(isolated_dirs, "zz-memo-fresh")
+    kbmod.load()
+    assert not (isolated_dirs / "cache" / kbmod.OVERLAY_MEMO).exists()  # racy window
+
+
+@pytest.mark.parametrize("junk", [b"", b"{", b"[]", b'{"signature": 1, "blake2b": 2}'])
+def test_damaged_memo_is_ignored(isolated_dirs, monkeypatch, junk):
+    monkeypatch.setattr(kbmod, "RACY_SECONDS", 0)
+    overlay = _overlay_with(isolated_dirs, "zz-memo-junk")
+    kbmod.load()
+    (isolated_dirs / "cache" / kbmod.OVERLAY_MEMO).write_bytes(junk)
+    overlay.write_text(_local_cause("zz-memo-knuj"))
+    assert _ids(kbmod.load(), "zz-memo-knuj") == ["zz-memo-knuj"]
 
 
 def test_read_only_cache_dir_is_harmless(isolated_dirs, invoke):

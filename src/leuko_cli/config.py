@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import os
 import re
-from pathlib import Path
-from typing import TYPE_CHECKING
 
 from . import paths
 from .errors import InputError, KBError
 
+TYPE_CHECKING = False  # typing and pathlib stay off the start-up path (see paths.py)
 if TYPE_CHECKING:  # pragma: no cover
+    from pathlib import Path
+
     from .kb import KnowledgeBase
 
 # key -> (default, allowed values or None when the knowledge base decides, description)
@@ -54,15 +55,16 @@ def key_line(text: str, key: str) -> int | None:
     return None
 
 
-def _at(path: Path, line: int | None) -> str:
+def _at(path: str | Path, line: int | None) -> str:
     return f"{path}:{line}" if line else str(path)
 
 
-def read_file(path: Path | None = None) -> dict:
+def read_file(path: str | Path | None = None) -> dict:
     """The config file as a dict ({} when absent). A broken file raises KBError naming it."""
-    path = path or paths.config_path()
+    path = path or paths.config_file()
     try:
-        data = path.read_bytes()
+        with open(path, "rb") as fh:
+            data = fh.read()
     except FileNotFoundError:
         return {}
     except OSError as err:

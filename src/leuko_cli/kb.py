@@ -4,22 +4,26 @@ Pure Python: no Typer, no Rich. The knowledge base is a plain dict (JSON-compati
 ISO strings, absent optional fields are None) wrapped in `KnowledgeBase` for look-ups.
 
 Load path: bundled `causes.toml` (+ optional personal overlay) -> content hash -> cache hit
-(JSON and integers in the user cache dir) or parse + validate + write cache. A corrupt, stale or unwritable
-cache is never fatal: it is ignored and rebuilt. Causes stay undecoded JSON behind a folded
-search index until a query needs them (see "cause index" below).
+(JSON and integers in the user cache dir) or parse + validate + write cache. A corrupt, stale
+or unwritable cache is never fatal: it is ignored and rebuilt. Causes stay undecoded JSON
+behind a folded search index until a query needs them (see "cause index" below).
 """
 
 from __future__ import annotations
 
-import datetime as _dt
 import json
 import os
 import re
-from pathlib import Path
-from typing import Any
 
 from . import __version__, paths
 from .errors import KBError
+
+# pathlib, typing and datetime cost about 8 ms to import together; the cached load path needs
+# none of them (validation imports datetime when it runs).
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # pragma: no cover
+    from pathlib import Path
+    from typing import Any
 
 SCHEMA_VERSION = 1
 LLN = "LLN"  # symbolic band bound: the laboratory's lower limit of normal
@@ -216,6 +220,8 @@ def _check_value(kind: str, value: Any, extra: dict, where: str, problems: list[
             problems.append(f"{where}: expected true or false")
         return value
     if kind in ("date", "date|false"):
+        import datetime as _dt
+
         if kind == "date|false" and value is False:
             return False
         if isinstance(value, _dt.date) and not isinstance(value, _dt.datetime):
@@ -409,12 +415,20 @@ def merge(bundled: dict, overlay: dict | None) -> dict:
 
 # --- parsing and files ----------------------------------------------------------------------
 
-def bundled_path() -> Path:
+def bundled_file() -> str:
     """The KB shipped with the package; in an editable install, the repo-root data/ file."""
-    packaged = Path(__file__).with_name("data") / "causes.toml"
-    if packaged.is_file():
+    here = os.path.dirname(os.path.abspath(__file__))
+    packaged = os.path.join(here, "data", "causes.toml")
+    if os.path.isfile(packaged):
         return packaged
-    return Path(__file__).resolve().parents[2] / "data" / "causes.toml"
+    return os.path.join(os.path.dirname(os.path.dirname(os.path.realpath(here))), "data",
+                        "causes.toml")
+
+
+def bundled_path() -> Path:
+    from pathlib import Path
+
+    return Path(bundled_file())
 
 
 def toml_problem(data: bytes, path: str) -> tuple[dict | None, str | None]:
@@ -553,50 +567,53 @@ def index_row(cause: dict) -> bytes:
 #   2. the index rows (above), one per line;
 #   3. a table of 12 bytes per cause: start and end offset of its JSON line, and its crc32;
 #   4. one JSON line per cause, in KB order.
-# Sections 2-3 are checked on every load; a cause line is checked when it is decoded. Anything
-# damaged or stale means a rebuild from the TOML sources, never a wrong answer. JSON and integers
-# only: never pickle from a user-writable directory.
+# A load reads sections 1-3 and checks them; cause lines are read, checked and decoded only
+# when a query returns them. Anything damaged or stale means a rebuild from the TOML sources,
+# never a wrong answer. JSON and integers only: never pickle from a user-writable directory.
 
-CACHE_FORMAT = 3
+CACHE_FORMAT = 4
 _ENTRY = 12  # bytes per cause in the offset table: start, end, crc32 (unsigned 32-bit, little)
+_BULK = 64  # decoding more causes than this reads the cause section in one go
 
 
 class CacheDamaged(Exception):
-    """A cause line in the cache does not match its checksum (internal: triggers a rebuild)."""
+    """A cause line in the cache is missing or fails its checksum (internal: means rebuild)."""
 
 
-def _cache_file(key: str) -> Path | None:
-    base = paths.cache_dir()
-    return base / f"kb-{key[:32]}.cache" if base else None
+class _Rebuilt(Exception):
+    """The causes were rebuilt from the sources mid-query: positions found so far are void."""
 
 
-def _read_cache(key: str) -> tuple[dict, bytes, memoryview, bytes] | None:
-    """(KB without causes, index text, offset table, whole file), or None when the cache is
+def _cache_file(key: str) -> str | None:
+    base = paths.cache_root()
+    return os.path.join(base, f"kb-{key[:32]}.cache") if base else None
+
+
+def _read_cache(key: str) -> tuple[dict, bytes, bytes, str] | None:
+    """(KB without causes, index text, offset table, cache file), or None when the cache is
     missing, stale or damaged."""
     path = _cache_file(key)
     if path is None:
         return None
     try:
         with open(path, "rb") as fh:
-            raw = fh.read()
-        end = raw.index(b"\n")
-        head = json.loads(raw[:end])
-        if head.get("format") != CACHE_FORMAT or head.get("key") != key:
-            return None
+            header = fh.readline()
+            head = json.loads(header)
+            if head.get("format") != CACHE_FORMAT or head.get("key") != key:
+                return None
+            count, index_at, table_at = head["causes"], head["index"], head["table"]
+            if index_at != len(header) or head["lines"] != table_at + count * _ENTRY:
+                return None
+            index = fh.read(table_at - index_at)
+            table = fh.read(count * _ENTRY)
         from zlib import crc32
 
-        index_at, table_at, lines_at = head["index"], head["table"], head["lines"]
-        count = head["causes"]
-        if not (end < index_at <= table_at == lines_at - count * _ENTRY and lines_at <= len(raw)):
-            return None
-        view = memoryview(raw)
-        if crc32(view[index_at:lines_at]) != head["crc32"]:
-            return None
-        index = raw[index_at - 1:table_at]  # from the header's newline: "\n" row "\n" row ...
         data = head["kb"]
-        if index.count(b"\n") != count + 1 or not isinstance(data, dict) or "causes" in data:
+        if (len(index) != table_at - index_at or len(table) != count * _ENTRY
+                or crc32(table, crc32(index)) != head["crc32"]
+                or index.count(b"\n") != count or not isinstance(data, dict) or "causes" in data):
             return None
-        return data, index, view[table_at:lines_at], raw
+        return data, index, table, path
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None  # missing, unreadable or corrupt: rebuild
 
@@ -628,9 +645,12 @@ def _cache_bytes(key: str, kb: dict) -> bytes:
 
 
 def _write_cache(key: str, kb: dict) -> None:
-    path = _cache_file(key)
-    if path is None:
+    file = _cache_file(key)
+    if file is None:
         return
+    from pathlib import Path
+
+    path = Path(file)
     try:
         payload = _cache_bytes(key, kb)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -650,14 +670,14 @@ class KnowledgeBase:
     """The loaded KB with id look-ups and the cause index. A plain class: dataclass code
     generation costs start-up time on every run.
 
-    From the cache, causes arrive undecoded: `index` is the index text ("\n" row "\n" row ...
-    "\n"), `table` the offset table and `raw` the cache file. A cause is decoded, and its
-    checksum checked, when a query returns it; `table("causes")` and `data` decode them all.
-    `rebuild` re-reads the TOML sources if a cause line turns out to be damaged."""
+    From the cache, causes arrive undecoded: `index` is the index text (one row per line),
+    `table` the offset table and `cache_file` where the cause lines are. A cause is read,
+    checked and decoded when a query returns it; `table("causes")` and `data` decode them all.
+    `rebuild` re-reads the TOML sources if a cause line turns out to be damaged or gone."""
 
-    def __init__(self, data: dict, overlay_path: Path | None = None,
+    def __init__(self, data: dict, overlay_path: str | Path | None = None,
                  overlay_status: str = "absent", *, index: bytes | None = None,
-                 table: memoryview | None = None, raw: bytes | None = None,
+                 table: bytes | None = None, cache_file: str | None = None,
                  rebuild=None) -> None:
         self._data = data
         self.overlay_path = overlay_path
@@ -665,17 +685,20 @@ class KnowledgeBase:
         self._by_id: dict = {}
         self._index_text = index
         self._table = table
-        self._raw = raw
+        self._cache_file = cache_file
         self._rebuild = rebuild
         self._causes: list[dict | None] = \
-            data["causes"] if index is None else [None] * (index.count(b"\n") - 1)
+            data["causes"] if index is None else [None] * index.count(b"\n")
 
     @property
     def data(self) -> dict:
         """Every table as a plain dict (decodes all causes)."""
         if "causes" not in self._data:
-            causes = [self.cause(i) for i in range(len(self._causes))]
-            self._data.setdefault("causes", causes)  # a rebuild may have set it meanwhile
+            try:
+                self._decode(range(len(self._causes)))
+            except _Rebuilt:
+                pass  # the rebuild set data["causes"]
+            self._data.setdefault("causes", self._causes)
         return self._data
 
     def table(self, name: str) -> list[dict]:
@@ -685,11 +708,7 @@ class KnowledgeBase:
 
     def get(self, table: str, ident: str) -> dict | None:
         if table == "causes":
-            if any(ch in ident for ch in (_RS, _US, _UNIT, "\n")):
-                return None
-            text = self._index_bytes()
-            at = text.find(f"\n{ident}{_RS}".encode())  # ids are unique; the id leads its row
-            return None if at == -1 else self.cause(text.count(b"\n", 0, at))
+            return self._cause_by_id(ident)
         idx = self._by_id.get(table)
         if idx is None:
             idx = self._by_id[table] = {e["id"]: e for e in self.table(table)}
@@ -709,46 +728,81 @@ class KnowledgeBase:
 
     # causes, through the index
 
-    def cause(self, position: int) -> dict:
-        cause = self._causes[position]
-        if cause is None:
+    def _decode(self, positions) -> list[dict]:
+        """The causes at these positions, reading and checking any not yet decoded."""
+        missing = [p for p in positions if self._causes[p] is None]
+        if missing:
             try:
-                cause = self._causes[position] = self._decode(position)
+                for position, cause in zip(missing, self._read_lines(missing)):
+                    self._causes[position] = cause
             except CacheDamaged:
                 self._replace_damaged_cache()
-                cause = self._causes[position]
-        return cause
+                raise _Rebuilt from None
+        return [self._causes[p] for p in positions]
 
-    def _decode(self, position: int) -> dict:
+    def _read_lines(self, positions: list[int]) -> list[dict]:
         from zlib import crc32
 
-        at = position * _ENTRY
-        entry = self._table[at:at + _ENTRY]
-        start = int.from_bytes(entry[0:4], "little")
-        end = int.from_bytes(entry[4:8], "little")
-        line = self._raw[start:end]
-        if crc32(line) != int.from_bytes(entry[8:12], "little"):
-            raise CacheDamaged(position)
-        return json.loads(line)
+        spans = []
+        for position in positions:
+            entry = self._table[position * _ENTRY:(position + 1) * _ENTRY]
+            spans.append((int.from_bytes(entry[0:4], "little"),
+                          int.from_bytes(entry[4:8], "little"),
+                          int.from_bytes(entry[8:12], "little")))
+        try:
+            with open(self._cache_file, "rb") as fh:
+                if len(spans) > _BULK:  # one read of the whole span, then slices
+                    first = min(start for start, _, _ in spans)
+                    fh.seek(first)
+                    blob = fh.read(max(end for _, end, _ in spans) - first)
+                    lines = [blob[start - first:end - first] for start, end, _ in spans]
+                else:
+                    lines = []
+                    for start, end, _ in spans:
+                        fh.seek(start)
+                        lines.append(fh.read(end - start))
+        except OSError:
+            raise CacheDamaged from None  # replaced by another KB's cache, or removed
+        causes = []
+        for line, (_, _, checksum) in zip(lines, spans):
+            if crc32(line) != checksum:
+                raise CacheDamaged
+            causes.append(json.loads(line))
+        return causes
 
     def _replace_damaged_cache(self) -> None:
-        fresh = self._rebuild()  # same key, so the same causes at the same positions
+        fresh = self._rebuild()  # normally the same causes; the overlay may have changed since
         self._causes = fresh["causes"]
         self._data["causes"] = fresh["causes"]
-        self._table = self._raw = None
-        self._index_text = None
+        self._table = self._cache_file = self._index_text = None
 
     def _index_bytes(self) -> bytes:
         if self._index_text is None:
-            self._index_text = b"\n" + b"".join(index_row(c) + b"\n" for c in self._causes)
+            self._index_text = b"".join(index_row(c) + b"\n" for c in self._causes)
         return self._index_text
+
+    def _cause_by_id(self, ident: str) -> dict | None:
+        try:
+            return self._find_cause_by_id(ident)
+        except _Rebuilt:
+            return self._find_cause_by_id(ident)  # everything is decoded now: cannot recur
+
+    def _find_cause_by_id(self, ident: str) -> dict | None:
+        if any(ch in ident for ch in (_RS, _US, _UNIT, "\n")):
+            return None
+        text = self._index_bytes()
+        key = f"{ident}{_RS}".encode()  # ids are unique and lead their row
+        if text.startswith(key):
+            return self._decode([0])[0]
+        at = text.find(b"\n" + key)
+        return None if at == -1 else self._decode([text.count(b"\n", 0, at + 1)])[0]
 
     def _rows_containing(self, probe: bytes) -> list[tuple[int, bytes]]:
         """(position, row) of each index row containing `probe` (not empty, no newline): a
         few C-level finds over the whole index instead of a Python test per row."""
         text = self._index_bytes()
         found = []
-        position, counted = -1, 0
+        position, counted = 0, 0
         at = text.find(probe)
         while at != -1:
             start = text.rfind(b"\n", 0, at) + 1
@@ -764,6 +818,13 @@ class KnowledgeBase:
         """Causes in KB order, filtered by category id and lineage (a cause affecting all
         leukocytes matches every lineage); with a folded `needle`, those whose id, name or a
         synonym equals it come first, then those where it occurs in a name or the summary."""
+        try:
+            return self._match(category, lineage, needle)
+        except _Rebuilt:
+            return self._match(category, lineage, needle)  # all decoded now: cannot recur
+
+    def _match(self, category: str | None, lineage: str | None,
+               needle: str | None) -> list[dict]:
         if any(ch in (arg or "") for arg in (category, lineage, needle)
                for ch in (_RS, _US, _UNIT, "\n")):
             return []  # cannot occur in a field; would otherwise match across one
@@ -777,7 +838,7 @@ class KnowledgeBase:
         if probe:
             candidates = self._rows_containing(probe)
         else:
-            candidates = enumerate(self._index_bytes()[1:].split(b"\n")[:-1])
+            candidates = enumerate(self._index_bytes().split(b"\n")[:-1])
         exact: list[int] = []
         partial: list[int] = []
         for i, row in candidates:
@@ -789,66 +850,152 @@ class KnowledgeBase:
                 exact.append(i)
             elif row.find(word, row.find(names_start)) != -1:
                 partial.append(i)
-        return [self.cause(i) for i in exact + partial]
+        return self._decode(exact + partial)
 
 
 OVERLAY_HINT = ("your personal overlay is broken: `leuko kb check` lists every problem; fix "
                 "them, or move {path} away to use the bundled knowledge base alone")
 
 
-def load(*, overlay: Path | None | bool = True, use_cache: bool = True) -> KnowledgeBase:
-    """Load the bundled KB merged with the personal overlay (if present).
+def _read_bytes(path: str | Path) -> bytes:
+    with open(path, "rb") as fh:
+        return fh.read()
 
-    overlay=True uses the platform overlay path; a Path uses that file; False/None skips it.
-    """
-    bundled = bundled_path()
-    try:
-        bundled_bytes = bundled.read_bytes()
-    except OSError as err:
-        raise KBError(f"{bundled}: cannot read the bundled knowledge base ({err.strerror}); "
-                      "reinstall leuko", str(bundled)) from None
-    overlay_path = paths.overlay_path() if overlay is True else (overlay or None)
-    overlay_bytes = b""
-    if overlay_path is not None:
-        try:
-            overlay_bytes = overlay_path.read_bytes()
-        except FileNotFoundError:
-            overlay_path = None
-        except OSError as err:
-            raise KBError(f"{overlay_path}: cannot read the overlay ({err.strerror})",
-                          str(overlay_path),
-                          hint=OVERLAY_HINT.format(path=overlay_path)) from None
+
+def _blake2b():
     # blake2b: a content hash without importing hashlib's OpenSSL backend (~2 ms per run)
     try:
         from _blake2 import blake2b
     except ImportError:  # pragma: no cover - other interpreters
         from hashlib import blake2b
+    return blake2b(digest_size=32)
 
-    digest = blake2b(digest_size=32)
-    for part in (__version__.encode(), str(SCHEMA_VERSION).encode(), bundled_bytes, overlay_bytes):
+
+def _content_hash(data: bytes) -> str:
+    digest = _blake2b()
+    digest.update(data)
+    return digest.hexdigest()
+
+
+def _cache_key(bundled_bytes: bytes, overlay_hash: str) -> str:
+    digest = _blake2b()
+    for part in (__version__.encode(), str(SCHEMA_VERSION).encode(), bundled_bytes,
+                 overlay_hash.encode()):
         digest.update(len(part).to_bytes(8, "big"))
         digest.update(part)
-    key = digest.hexdigest()
+    return digest.hexdigest()
+
+
+# --- overlay hash memo --------------------------------------------------------------------
+# Hashing a 5 MB overlay costs more than the rest of a cached query. As git does for its
+# index, the overlay's content hash is remembered with the file's stat signature (path, size,
+# mtime, ctime, inode, device) and reused while the signature is unchanged. Any write changes
+# ctime, which no user call can set back; and a file changed within RACY_SECONDS of being hashed
+# is not remembered, so a coarse timestamp cannot hide a same-size edit.
+
+OVERLAY_MEMO = "overlay-hash.json"
+RACY_SECONDS = 2.0
+
+
+def _signature(stat, path) -> list:
+    return [str(path), stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino,
+            stat.st_dev]
+
+
+def _remembered_hash(signature: list) -> str | None:
+    base = paths.cache_root()
+    if base is None:
+        return None
+    try:
+        with open(os.path.join(base, OVERLAY_MEMO), "rb") as fh:
+            memo = json.loads(fh.read())
+        if memo.get("signature") == signature and isinstance(memo.get("blake2b"), str):
+            return memo["blake2b"]
+    except (OSError, ValueError, AttributeError):
+        pass  # missing or damaged: hash the file
+    return None
+
+
+def _remember_hash(signature: list, content_hash: str, stat) -> None:
+    import time
+
+    base = paths.cache_root()
+    if base is None or time.time_ns() - max(stat.st_mtime_ns, stat.st_ctime_ns) \
+            < RACY_SECONDS * 1e9:
+        return
+    try:
+        os.makedirs(base, exist_ok=True)
+        memo = os.path.join(base, OVERLAY_MEMO)
+        tmp = f"{memo}.{os.getpid()}.tmp"
+        with open(tmp, "w", encoding="utf-8") as fh:
+            json.dump({"signature": signature, "blake2b": content_hash}, fh)
+        os.replace(tmp, memo)
+    except OSError:
+        pass  # read-only cache dir: hash every time
+
+
+def load(*, overlay: str | Path | None | bool = True, use_cache: bool = True) -> KnowledgeBase:
+    """Load the bundled KB merged with the personal overlay (if present).
+
+    overlay=True uses the platform overlay path; a path uses that file; False/None skips it.
+    """
+    bundled = bundled_file()
+    try:
+        bundled_bytes = _read_bytes(bundled)
+    except OSError as err:
+        raise KBError(f"{bundled}: cannot read the bundled knowledge base ({err.strerror}); "
+                      "reinstall leuko", str(bundled)) from None
+    overlay_path = paths.overlay_file() if overlay is True else (overlay or None)
+
+    def read_overlay() -> bytes:
+        try:
+            return _read_bytes(overlay_path)
+        except OSError as err:
+            raise KBError(f"{overlay_path}: cannot read the overlay ({err.strerror})",
+                          str(overlay_path),
+                          hint=OVERLAY_HINT.format(path=overlay_path)) from None
+
+    overlay_bytes: bytes | None = None
+    overlay_hash = ""
+    if overlay_path is not None:
+        try:
+            stat = os.stat(overlay_path)
+        except FileNotFoundError:
+            overlay_path = None
+        except OSError:
+            stat = None  # let the read below report it
+        if overlay_path is not None:
+            signature = _signature(stat, overlay_path) if stat and use_cache else None
+            overlay_hash = (_remembered_hash(signature) if signature else None) or ""
+            if not overlay_hash:
+                overlay_bytes = read_overlay()
+                overlay_hash = _content_hash(overlay_bytes)
+                if signature:
+                    _remember_hash(signature, overlay_hash, stat)
     status = "loaded" if overlay_path is not None else "absent"
 
     def from_sources() -> dict:
+        nonlocal overlay_bytes
+        if overlay_path is not None and overlay_bytes is None:
+            overlay_bytes = read_overlay()
         try:
-            data = build(bundled_bytes, str(bundled), overlay_bytes if overlay_path else None,
+            data = build(bundled_bytes, str(bundled), overlay_bytes,
                          str(overlay_path) if overlay_path else None)
         except KBError as err:
             if overlay_path is None or err.path != str(overlay_path):
                 raise
             raise KBError(err.problems, err.path, hint=OVERLAY_HINT.format(path=overlay_path)) \
                 from None
-        if use_cache:
-            _write_cache(key, data)
+        if use_cache:  # keyed by the bytes just built from, even if the file changed meanwhile
+            _write_cache(_cache_key(bundled_bytes, _content_hash(overlay_bytes)
+                                    if overlay_bytes is not None else ""), data)
         return data
 
-    cached = _read_cache(key) if use_cache else None
+    cached = _read_cache(_cache_key(bundled_bytes, overlay_hash)) if use_cache else None
     if cached is not None:
-        data, index, table, raw = cached
-        return KnowledgeBase(data, overlay_path, status, index=index, table=table, raw=raw,
-                             rebuild=from_sources)
+        data, index, table, cache_file = cached
+        return KnowledgeBase(data, overlay_path, status, index=index, table=table,
+                             cache_file=cache_file, rebuild=from_sources)
     return KnowledgeBase(from_sources(), overlay_path, status)
 
 
@@ -907,6 +1054,8 @@ def _export_entry(schema: dict, entry: dict) -> dict:
         if kind == "table":
             value = [_export_entry(extra, row) for row in value]
         elif kind in ("date", "date|false") and isinstance(value, str):
+            import datetime as _dt
+
             value = _dt.date.fromisoformat(value)
         elif isinstance(value, list):
             value = list(value)
