@@ -78,6 +78,9 @@ def main() -> int:
     env = dict(os.environ, LEUKO_CACHE_DIR=str(tmp / "cache"), LEUKO_CONFIG_DIR=str(tmp / "cfg"),
                LEUKO_DATA_DIR=str(tmp / "data"), COLUMNS="100")
     env.pop("PYTHONDONTWRITEBYTECODE", None)  # measure what an installed tool does: with .pyc
+    configured = dict(env, LEUKO_CONFIG_DIR=str(tmp / "cfg-set"))
+    (tmp / "cfg-set").mkdir()
+    (tmp / "cfg-set" / "config.toml").write_text('unit = "10^9/L"\n')  # as `config set` writes
     big = dict(env, LEUKO_DATA_DIR=str(tmp / "data-big"))
     (tmp / "data-big").mkdir()
     (tmp / "data-big" / "overlay.toml").write_text(overlay_text(5000))
@@ -91,6 +94,8 @@ def main() -> int:
         ("bare Typer app (reference)", [py, str(bare_typer)], env, None),
         ("leuko --help", [LEUKO, "--help"], env, None),
         ("leuko assess --anc 450 --json", [LEUKO, "assess", "--anc", "450", "--json"], env, 6),
+        ("leuko assess --anc 0.45 --json (config file: unit)",
+         [LEUKO, "assess", "--anc", "0.45", "--json"], configured, 6),
         ("leuko assess --anc 450", [LEUKO, "assess", "--anc", "450"], env, 8),
         ("leuko causes --category drugs", [LEUKO, "causes", "--category", "drugs"], env, 8),
         ("leuko refs", [LEUKO, "refs"], env, None),

@@ -258,3 +258,44 @@ def test_junk_config_never_tracebacks(invoke, data):
             assert len(result.stderr.strip().splitlines()) == 1, result.stderr
         if result.exit_code == 1 and args[1] == "set":
             assert cfg_path().read_bytes() == data  # a broken file is never overwritten
+
+
+# --- the tomllib-free reader agrees with tomllib ------------------------------------------------
+
+_KEY = st.from_regex(r"[A-Za-z0-9_-]{1,12}", fullmatch=True)
+_LINE = st.one_of(
+    st.builds(lambda k, v, sp: f'{k}{sp}={sp}"{v}"', _KEY, st.text(max_size=12),
+              st.sampled_from(["", " ", "\t"])),
+    st.builds(lambda c: "#" + c, st.text(max_size=12)),
+    st.just(""), st.text(max_size=12),
+    st.builds(lambda k, n: f"{k} = {n}", _KEY, st.integers()),
+)
+
+
+@settings(max_examples=400)
+@given(lines=st.lists(_LINE, max_size=6), crlf=st.booleans())
+def test_simple_reader_agrees_with_tomllib_or_declines(lines, crlf):
+    import tomllib
+
+    text = ("\r\n" if crlf else "\n").join(lines)
+    fast = config.parse_simple(text)
+    if fast is None:
+        return  # tomllib decides, and words any error
+    assert fast == tomllib.loads(text)
+
+
+@settings(max_examples=200)
+@given(values=st.dictionaries(st.sampled_from(list(config.KEYS)),
+                              st.text(alphabet=st.characters(blacklist_categories=["Cs"]),
+                                      min_size=1, max_size=20)))
+def test_files_written_by_config_set_read_back_the_same(values):
+    import tomllib
+
+    import tomli_w
+
+    text = tomli_w.dumps(values)
+    fast = config.parse_simple(text)
+    assert (fast if fast is not None else tomllib.loads(text)) == values
+    if all(ch not in v for v in values.values() for ch in '"\\') and \
+            all(ord(ch) >= 0x20 and ch != "\x7f" for v in values.values() for ch in v):
+        assert fast == values  # the common case never needs tomllib

@@ -59,6 +59,16 @@ def test_fast_json_path_imports_neither_rich_nor_typer(argv, tmp_path):
     assert not {m for m in mods if m.startswith(("rich", "typer", "pydantic"))}, mods
 
 
+def test_a_config_file_does_not_bring_tomllib_back(tmp_path):
+    (tmp_path / "cfg").mkdir()
+    (tmp_path / "cfg" / "config.toml").write_text('# written by hand\nunit = "10^9/L"\n')
+    argv = ["assess", "--anc", "0.45", "--json"]
+    _modules_after(argv, tmp_path)
+    mods, out = _modules_after(argv, tmp_path, roots=HEAVY_STDLIB)
+    assert json.loads(out)["ctcae_grade"] == 3
+    assert not mods, f"the cached JSON path imported {sorted(mods)}"
+
+
 @pytest.mark.parametrize("argv", FAST_JSON)
 def test_warm_json_path_skips_heavy_stdlib_modules(argv, tmp_path):
     _modules_after(argv, tmp_path)  # the first run builds the KB cache (that may import them)

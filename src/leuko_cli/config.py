@@ -59,6 +59,28 @@ def _at(path: str | Path, line: int | None) -> str:
     return f"{path}:{line}" if line else str(path)
 
 
+# What `config set` writes: comments, blank lines and `key = "plain string"`. Read without
+# tomllib, whose import costs about 7 ms on every command; anything else (escapes, other types,
+# tables, quoted keys, a repeated key) goes to tomllib, which also words the errors.
+_SIMPLE_LINE = re.compile(r'[ \t]*(?:([A-Za-z0-9_-]+)[ \t]*=[ \t]*"([^"\\\x00-\x1f\x7f]*)"[ \t]*)?'
+                          r'(?:#[^\x00-\x08\x0a-\x1f\x7f]*)?')
+
+
+def parse_simple(text: str) -> dict | None:
+    """The config as a dict when every line is in the simple form, else None."""
+    out: dict = {}
+    for line in text.split("\n"):
+        m = _SIMPLE_LINE.fullmatch(line[:-1] if line.endswith("\r") else line)
+        if m is None:
+            return None
+        key, value = m.groups()
+        if key is not None:
+            if key in out:
+                return None
+            out[key] = value
+    return out
+
+
 def read_file(path: str | Path | None = None) -> dict:
     """The config file as a dict ({} when absent). A broken file raises KBError naming it."""
     path = path or paths.config_file()
@@ -70,11 +92,16 @@ def read_file(path: str | Path | None = None) -> dict:
     except OSError as err:
         raise KBError(f"{path}: cannot read the config file ({err.strerror}); fix its "
                       "permissions, or move it away to use the defaults", str(path)) from None
-    from .kb import toml_problem
+    try:
+        raw = parse_simple(data.decode("utf-8"))
+    except UnicodeDecodeError:
+        raw = None
+    if raw is None:
+        from .kb import toml_problem
 
-    raw, problem = toml_problem(data, str(path))
-    if problem is not None:
-        raise KBError(f"{problem}; {_RESET}", str(path))
+        raw, problem = toml_problem(data, str(path))
+        if problem is not None:
+            raise KBError(f"{problem}; {_RESET}", str(path))
     text = data.decode("utf-8")
     for key, value in raw.items():
         where = _at(path, key_line(text, key))
