@@ -245,6 +245,7 @@ def _ids(kb, needle):
     return [c["id"] for c in kb.match_causes(needle=kbmod.fold(needle))]
 
 
+@pytest.mark.skipif(os.name != "posix", reason="the hash is remembered on POSIX only")
 def test_remembered_overlay_hash_skips_reading_the_overlay(isolated_dirs, monkeypatch):
     monkeypatch.setattr(kbmod, "RACY_SECONDS", 0)
     overlay = _overlay_with(isolated_dirs, "zz-memo-drug")

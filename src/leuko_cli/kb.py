@@ -889,9 +889,10 @@ def _cache_key(bundled_bytes: bytes, overlay_hash: str) -> str:
 # --- overlay hash memo --------------------------------------------------------------------
 # Hashing a 5 MB overlay costs more than the rest of a cached query. As git does for its
 # index, the overlay's content hash is remembered with the file's stat signature (path, size,
-# mtime, ctime, inode, device) and reused while the signature is unchanged. Any write changes
-# ctime, which no user call can set back; and a file changed within RACY_SECONDS of being hashed
-# is not remembered, so a coarse timestamp cannot hide a same-size edit.
+# mtime, ctime, inode, device) and reused while the signature is unchanged. On POSIX any write
+# changes ctime, which no user call can set back; and a file changed within RACY_SECONDS of
+# being hashed is not remembered, so a coarse timestamp cannot hide a same-size edit. Elsewhere
+# the overlay is hashed on every run.
 
 OVERLAY_MEMO = "overlay-hash.json"
 RACY_SECONDS = 2.0
@@ -965,7 +966,9 @@ def load(*, overlay: str | Path | None | bool = True, use_cache: bool = True) ->
         except OSError:
             stat = None  # let the read below report it
         if overlay_path is not None:
-            signature = _signature(stat, overlay_path) if stat and use_cache else None
+            # POSIX only: on Windows st_ctime is the creation time, which a write does not move
+            signature = _signature(stat, overlay_path) \
+                if stat and use_cache and os.name == "posix" else None
             overlay_hash = (_remembered_hash(signature) if signature else None) or ""
             if not overlay_hash:
                 overlay_bytes = read_overlay()
