@@ -93,16 +93,16 @@ def read_file(path: str | Path | None = None) -> dict:
         raise KBError(f"{path}: cannot read the config file ({err.strerror}); fix its "
                       "permissions, or move it away to use the defaults", str(path)) from None
     try:
-        raw = parse_simple(data.decode("utf-8"))
+        text = data.decode("utf-8")
     except UnicodeDecodeError:
-        raw = None
+        text = None
+    raw = parse_simple(text) if text is not None else None
     if raw is None:
         from .kb import toml_problem
 
-        raw, problem = toml_problem(data, str(path))
+        raw, problem = toml_problem(data, str(path))  # words the error, including bad UTF-8
         if problem is not None:
             raise KBError(f"{problem}; {_RESET}", str(path))
-    text = data.decode("utf-8")
     for key, value in raw.items():
         where = _at(path, key_line(text, key))
         if key not in KEYS:

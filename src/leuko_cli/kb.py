@@ -548,6 +548,12 @@ def load_file(path: Path, *, require_core: bool) -> dict:
 _RS, _US, _UNIT = "\x1e", "\x1d", "\x1f"
 
 
+def _has_separator(*texts: str | None) -> bool:
+    """True when a query term holds an index separator or newline: it cannot occur inside a
+    field, and would otherwise match across one."""
+    return any(ch in (text or "") for text in texts for ch in (_RS, _US, _UNIT, "\n"))
+
+
 def fold(text: str) -> str:
     """Case- and hyphen-insensitive form used to match cause names and search text."""
     return " ".join(text.casefold().replace("-", " ").split())
@@ -644,22 +650,27 @@ def _cache_bytes(key: str, kb: dict) -> bytes:
     return header + b"\n" + index + bytes(table) + b"".join(lines)
 
 
-def _write_cache(key: str, kb: dict) -> None:
-    file = _cache_file(key)
-    if file is None:
-        return
-    from pathlib import Path
+def _replace_cache_file(path: str, payload: bytes) -> None:
+    """Write a file in the cache dir whole or not at all (temp file, then os.replace). No
+    fsync: a cache lost in a crash is rebuilt. OSError propagates."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    tmp = f"{path}.{os.getpid()}.tmp"
+    with open(tmp, "wb") as fh:
+        fh.write(payload)
+    os.replace(tmp, path)
 
-    path = Path(file)
+
+def _write_cache(key: str, kb: dict) -> None:
+    path = _cache_file(key)
+    if path is None:
+        return
     try:
-        payload = _cache_bytes(key, kb)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        for old in path.parent.glob("kb-*"):  # keep one entry: the KB in use
-            if old != path and old.suffix in (".cache", ".json"):
-                old.unlink(missing_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_bytes(payload)
-        os.replace(tmp, path)
+        _replace_cache_file(path, _cache_bytes(key, kb))
+        base = os.path.dirname(path)
+        for old in os.listdir(base):  # keep one entry: the KB in use
+            if old.startswith("kb-") and old.endswith((".cache", ".json")) \
+                    and os.path.join(base, old) != path:
+                os.unlink(os.path.join(base, old))
     except (OSError, OverflowError):
         pass  # read-only or full cache dir (or a KB over 4 GB): run uncached
 
@@ -788,7 +799,7 @@ class KnowledgeBase:
             return self._find_cause_by_id(ident)  # everything is decoded now: cannot recur
 
     def _find_cause_by_id(self, ident: str) -> dict | None:
-        if any(ch in ident for ch in (_RS, _US, _UNIT, "\n")):
+        if _has_separator(ident):
             return None
         text = self._index_bytes()
         key = f"{ident}{_RS}".encode()  # ids are unique and lead their row
@@ -825,9 +836,8 @@ class KnowledgeBase:
 
     def _match(self, category: str | None, lineage: str | None,
                needle: str | None) -> list[dict]:
-        if any(ch in (arg or "") for arg in (category, lineage, needle)
-               for ch in (_RS, _US, _UNIT, "\n")):
-            return []  # cannot occur in a field; would otherwise match across one
+        if _has_separator(category, lineage, needle):
+            return []
         cat = f"{_RS}{category}{_RS}".encode() if category else None
         lin = f"{_US}{lineage}{_US}".encode() if lineage else None
         every = f"{_US}all-leukocytes{_US}".encode()
@@ -925,12 +935,8 @@ def _remember_hash(signature: list, content_hash: str, stat) -> None:
             < RACY_SECONDS * 1e9:
         return
     try:
-        os.makedirs(base, exist_ok=True)
-        memo = os.path.join(base, OVERLAY_MEMO)
-        tmp = f"{memo}.{os.getpid()}.tmp"
-        with open(tmp, "w", encoding="utf-8") as fh:
-            json.dump({"signature": signature, "blake2b": content_hash}, fh)
-        os.replace(tmp, memo)
+        _replace_cache_file(os.path.join(base, OVERLAY_MEMO), json.dumps(
+            {"signature": signature, "blake2b": content_hash}).encode())
     except OSError:
         pass  # read-only cache dir: hash every time
 
@@ -978,9 +984,10 @@ def load(*, overlay: str | Path | None | bool = True, use_cache: bool = True) ->
     status = "loaded" if overlay_path is not None else "absent"
 
     def from_sources() -> dict:
-        nonlocal overlay_bytes
-        if overlay_path is not None and overlay_bytes is None:
+        nonlocal overlay_bytes, overlay_hash
+        if overlay_path is not None and overlay_bytes is None:  # the hash came from the memo
             overlay_bytes = read_overlay()
+            overlay_hash = _content_hash(overlay_bytes)  # the file may have changed since
         try:
             data = build(bundled_bytes, str(bundled), overlay_bytes,
                          str(overlay_path) if overlay_path else None)
@@ -989,9 +996,8 @@ def load(*, overlay: str | Path | None | bool = True, use_cache: bool = True) ->
                 raise
             raise KBError(err.problems, err.path, hint=OVERLAY_HINT.format(path=overlay_path)) \
                 from None
-        if use_cache:  # keyed by the bytes just built from, even if the file changed meanwhile
-            _write_cache(_cache_key(bundled_bytes, _content_hash(overlay_bytes)
-                                    if overlay_bytes is not None else ""), data)
+        if use_cache:  # keyed by the bytes just built from
+            _write_cache(_cache_key(bundled_bytes, overlay_hash), data)
         return data
 
     cached = _read_cache(_cache_key(bundled_bytes, overlay_hash)) if use_cache else None

@@ -76,19 +76,19 @@ def causes(kb: KnowledgeBase, rows: list[dict]) -> None:
         # Three columns, not five, and widths computed here rather than measured by Rich:
         # Rich's layout cost grows with cells, and this is the most-run human command (issue 7
         # start-up budget; measuring took about a third of the render time).
-        names = [c["name"] + (" *" if c.get("source") == "overlay" else "") for c in rows]
+        titles = [c["name"] + (" *" if c.get("source") == "overlay" else "") for c in rows]
         details = [f"{c['category']} · "
                    f"{', '.join(LINEAGE_SHORT.get(x, x) for x in c['lineages'])} · {c['course']}"
                    for c in rows]
         refs = [_cites(kb, c["references"]) for c in rows]
         longest_id = max(len(c["id"]) for c in rows)
-        widths = cause_table_widths(con.width, max(longest_id, *map(len, names)),
+        widths = cause_table_widths(con.width, max(longest_id, *map(len, titles)),
                                     max(map(len, details)), max(map(len, refs)), longest_id)
         table = Table(box=box.SIMPLE_HEAD, show_lines=False, expand=False)
-        for title, width in zip(("Cause (id)", "Details", "Refs"), widths):
-            table.add_column(title, width=width, overflow="fold")  # never cut an id short
-        for name, c, detail, ref in zip(names, rows, details, refs):
-            cell = Text(name, style="bold")
+        for header, width in zip(("Cause (id)", "Details", "Refs"), widths):
+            table.add_column(header, width=width, overflow="fold")  # never cut an id short
+        for title, c, detail, ref in zip(titles, rows, details, refs):
+            cell = Text(title, style="bold")
             cell.append("\n" + c["id"], style="cyan")
             table.add_row(cell, detail, ref)
         con.print(table)
