@@ -9,6 +9,7 @@ import json
 import os
 
 import pytest
+from helpers import one_line_error
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -17,14 +18,6 @@ from leuko_cli import config, paths
 
 def cfg_path():
     return paths.config_path()
-
-
-def one_line_error(result, code: int) -> str:
-    assert result.exit_code == code, (result.stdout, result.stderr)
-    assert "Traceback" not in result.stderr + result.stdout
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    return lines[0]
 
 
 # --- path, show, get ------------------------------------------------------------------------

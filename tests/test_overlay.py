@@ -13,6 +13,7 @@ import tomllib
 
 import pytest
 import tomli_w
+from helpers import one_line_error
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -31,14 +32,6 @@ def write_overlay(doc: dict | str | bytes):
         doc = tomli_w.dumps(doc)
     path.write_bytes(doc if isinstance(doc, bytes) else doc.encode())
     return path
-
-
-def one_line_error(result, code: int) -> str:
-    assert result.exit_code == code, (result.stdout, result.stderr)
-    assert "Traceback" not in result.stderr + result.stdout
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    return lines[0]
 
 
 def local_cause(kb, **changes) -> dict:
