@@ -12,7 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from leuko_cli import batch
+from leuko_cli.batch.command import grade_stream
+from leuko_cli.batch.grade import Grader
+from leuko_cli.settings import resolve_all
+
+
+def stream(kb, lines, out, *, fmt="csv", memo=True):
+    grader = Grader(kb, resolve_all(kb), memo=memo)
+    return grade_stream(grader, lines, out, fmt=fmt)
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "docs" / "examples"
 
@@ -140,8 +147,10 @@ def test_decimal_comma_is_refused_not_misread(invoke, tmp_path):
     path = tmp_path / "labs.csv"
     path.write_text('id,anc,unit\na,"0,8",10^9/L\nb,"1,500",\n')
     out = rows(invoke("assess", "--input", str(path)).stdout)
-    assert "decimals with a point" in out[0]["error"]
-    assert out[1]["anc"] == "1500" and out[1]["error"] == ""
+    assert "decimal comma; use a dot: 0.8" in out[0]["error"]
+    # a thousands separator may be a decimal comma elsewhere: refused too (one parser for
+    # every channel; issue 13)
+    assert "thousands separator" in out[1]["error"] and out[1]["anc"] == ""
 
 
 def test_ragged_row_is_an_error_row(invoke, tmp_path):
@@ -238,13 +247,12 @@ def _random_export(seed: int, n: int) -> str:
 
 
 @pytest.mark.parametrize("fmt", ["csv", "jsonl"])
-def test_fast_path_matches_assess_on_every_row(kb, fmt):
-    """The interval cache must give exactly what assess.assess gives, bounds and errors
-    included."""
+def test_memo_matches_assess_on_every_row(kb, fmt):
+    """The memo must give exactly what assess.assess gives, bounds and errors included."""
     text = _random_export(6, 3000)
     fast, slow = io.StringIO(), io.StringIO()
-    s1 = batch.run(kb, io.StringIO(text), fast, fmt=fmt)
-    s2 = batch.run(kb, io.StringIO(text), slow, fmt=fmt, fast=False)
+    s1 = stream(kb, io.StringIO(text), fast, fmt=fmt)
+    s2 = stream(kb, io.StringIO(text), slow, fmt=fmt, memo=False)
     assert fast.getvalue() == slow.getvalue()
     assert (s1.rows, s1.graded, s1.errors) == (s2.rows, s2.graded, s2.errors) == \
         (3000, s2.graded, 3000 - s2.graded)
@@ -265,7 +273,7 @@ def test_streams_without_reading_everything(kb):
                 assert out.getvalue().count("\n") == i + 1  # header + rows so far
             yield f"r{i},{400 + i}\n"
 
-    batch.run(kb, lines(), out, fmt="csv")
+    stream(kb, lines(), out, fmt="csv")
     assert len(seen) == 5
 
 

@@ -14,6 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from leuko_cli import config, paths
+from leuko_cli import settings as leuko_settings
+from leuko_cli.fields import SETTINGS_KEYS
 
 
 def cfg_path():
@@ -34,9 +36,9 @@ def test_show_defaults_without_a_file(invoke):
     out = json.loads(result.stdout)
     assert out["exists"] is False
     rows = {r["key"]: r for r in out["settings"]}
-    assert set(rows) == set(config.KEYS)
+    assert set(rows) == set(SETTINGS_KEYS)
     assert rows["unit"]["value"] == "cells/uL"
-    assert all(r["source"] == "default" for r in rows.values())
+    assert all(r["origin"] == "default" for r in rows.values())
     assert not cfg_path().exists()  # reading never creates the file
 
 
@@ -46,15 +48,15 @@ def test_show_human_names_sources(invoke, monkeypatch):
     out = invoke("config", "show").stdout
     assert str(cfg_path()) in out
     lines = {ln.split("=")[0].strip(): ln for ln in out.splitlines() if "=" in ln}
-    assert lines["unit"].endswith("# config file")
-    assert lines["audience"].endswith("# env LEUKO_AUDIENCE")
+    assert lines["unit"].endswith(f"# config file {cfg_path()}:2")
+    assert lines["audience"].endswith("# environment LEUKO_AUDIENCE")
     assert lines["ctcae_version"].endswith("# default")
 
 
 def test_get_plain_and_json(invoke):
     assert invoke("config", "get", "ctcae_version").stdout == "6.0\n"
     out = json.loads(invoke("config", "get", "audience", "--json").stdout)
-    assert out == {"key": "audience", "value": "clinician", "source": "default"}
+    assert out == {"key": "audience", "value": "clinician", "origin": "default"}
 
 
 def test_unknown_key_is_a_usage_error(invoke):
@@ -107,22 +109,26 @@ def test_set_warns_when_env_overrides(invoke, monkeypatch):
 
 # --- precedence ----------------------------------------------------------------------------
 
-def test_precedence_flag_env_file_default(invoke, monkeypatch):
+def test_precedence_flag_env_file_default(invoke, monkeypatch, kb):
     def unit_used(*flags):
         result = invoke("assess", "--anc", "1", *flags, "--json")
         return result.exit_code, result.stdout and json.loads(result.stdout).get("input_unit")
 
-    assert config.resolve("unit") == ("cells/uL", "default")
+    def resolve(*flag):
+        s = leuko_settings.resolve(kb, "unit", *flag)
+        return s.value, s.origin
+
+    assert resolve() == ("cells/uL", "default")
     invoke("config", "set", "unit", "10^9/L")
-    assert config.resolve("unit") == ("10^9/L", "config file")
+    assert resolve() == ("10^9/L", f"config file {cfg_path()}:2")
     assert unit_used() == (0, "10^9/L")
     monkeypatch.setenv("LEUKO_UNIT", "cells/uL")
-    assert config.resolve("unit") == ("cells/uL", "env LEUKO_UNIT")
+    assert resolve() == ("cells/uL", "environment LEUKO_UNIT")
     assert unit_used()[0] == 2  # 1 cell/uL is implausible: the env value won over the file
-    assert config.resolve("unit", "G/L") == ("G/L", "flag")
+    assert resolve("G/L") == ("10^9/L", "flag")
     assert unit_used("--unit", "G/L") == (0, "10^9/L")
     rows = {r["key"]: r for r in json.loads(invoke("config", "show", "--json").stdout)["settings"]}
-    assert rows["unit"]["source"] == "env LEUKO_UNIT"
+    assert rows["unit"]["origin"] == "environment LEUKO_UNIT"
 
 
 def test_bad_env_value_names_the_variable(invoke, monkeypatch):
@@ -137,7 +143,7 @@ def test_bad_env_value_names_the_variable(invoke, monkeypatch):
 def test_bad_value_in_file_names_file_and_line(invoke):
     cfg_path().parent.mkdir(parents=True)
     cfg_path().write_text('# mine\naudience = "clinician"\nunit = "furlongs"\n')
-    line = one_line_error(invoke("assess", "--anc", "450"), 1)
+    line = one_line_error(invoke("assess", "--anc", "450"), 3)
     assert f"{cfg_path()}:3:" in line and "furlongs" in line and "config set unit" in line
     # a well-formed file with a bad value can be repaired with set
     assert invoke("config", "set", "unit", "cells/uL").exit_code == 0
@@ -173,9 +179,9 @@ def test_interrupted_write_leaves_old_file_intact(invoke, monkeypatch):
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(os, "replace", boom)
-    line = one_line_error(invoke("config", "set", "audience", "patient"), 1)
+    line = one_line_error(invoke("config", "set", "audience", "patient"), 3)
     assert str(cfg_path()) in line and "unchanged" in line
-    line = one_line_error(invoke("config", "unset", "unit"), 1)
+    line = one_line_error(invoke("config", "unset", "unit"), 3)
     monkeypatch.setattr(os, "replace", real)  # not monkeypatch.undo(): that drops the test dirs
     assert cfg_path().read_bytes() == before
     assert sorted(os.listdir(cfg_path().parent)) == ["config.toml"]
@@ -214,7 +220,7 @@ def test_broken_file_is_reported_and_never_overwritten(invoke, text, line_no, wh
     for args in (("config", "show"), ("config", "get", "unit"), ("assess", "--anc", "450"),
                  ("config", "set", "unit", "cells/uL"), ("config", "unset", "unit"),
                  ("config", "set", "audience", "patient")):
-        line = one_line_error(invoke(*args), 1)
+        line = one_line_error(invoke(*args), 3)
         assert line.startswith(f"leuko: error: {cfg_path()}:{line_no}:"), line
         assert what in line and "delete the file" in line
         assert cfg_path().read_text() == text
@@ -224,7 +230,7 @@ def test_broken_file_is_reported_and_never_overwritten(invoke, text, line_no, wh
 def test_non_utf8_config(invoke):
     cfg_path().parent.mkdir(parents=True)
     cfg_path().write_bytes(b'unit = "10^9/L"\n\xff\xfe\n')
-    line = one_line_error(invoke("config", "show"), 1)
+    line = one_line_error(invoke("config", "show"), 3)
     assert f"{cfg_path()}:2:" in line and "UTF-8" in line
 
 
@@ -247,9 +253,9 @@ def test_junk_config_never_tracebacks(invoke, data):
             result.exception
         assert "Traceback" not in result.stdout + result.stderr
         if result.exit_code:
-            assert result.exit_code in (1, 2)
+            assert result.exit_code in (1, 2, 3)
             assert len(result.stderr.strip().splitlines()) == 1, result.stderr
-        if result.exit_code == 1 and args[1] == "set":
+        if result.exit_code == 3 and args[1] == "set":
             assert cfg_path().read_bytes() == data  # a broken file is never overwritten
 
 
@@ -278,7 +284,7 @@ def test_simple_reader_agrees_with_tomllib_or_declines(lines, crlf):
 
 
 @settings(max_examples=200)
-@given(values=st.dictionaries(st.sampled_from(list(config.KEYS)),
+@given(values=st.dictionaries(st.sampled_from(list(SETTINGS_KEYS)),
                               st.text(alphabet=st.characters(blacklist_categories=["Cs"]),
                                       min_size=1, max_size=20)))
 def test_files_written_by_config_set_read_back_the_same(values):

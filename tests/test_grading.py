@@ -12,9 +12,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from leuko_cli import grading
-from leuko_cli.assess import AssessRequest, assess
+from leuko_cli import assess as core
+from leuko_cli import grading, inputs
 from leuko_cli.errors import InputError
+from leuko_cli.settings import resolve_all
 
 # (ANC cells/uL, three-tier severity, CTCAE 5.0 grade without LLN, CTCAE 6.0 grade)
 ANC_TABLE = [
@@ -35,7 +36,12 @@ ANC_TABLE = [
 
 
 def _req(**kw):
-    return AssessRequest(**kw)
+    """A request as the CLI passes it: field name -> value as typed (False switch = absent)."""
+    return {k: v for k, v in kw.items() if v is not False}
+
+
+def assess(kb, values: dict) -> dict:
+    return core.assess(kb, values, resolve_all(kb))
 
 
 @pytest.mark.parametrize("unit,factor", [("cells/uL", 1), ("10^9/L", 1000)])
@@ -198,9 +204,9 @@ def test_unit_round_trip(value):
     from leuko_cli import kb as kbmod
 
     kb = _cached_kb(kbmod)
-    giga = grading.find_unit(kb, "10^9/L")
-    cells = grading.to_cells(kb, "anc", value, giga, "--anc")
-    assert math.isclose(grading.from_cells(cells, giga), value, rel_tol=1e-12)
+    giga = inputs.find_unit(kb, "10^9/L")
+    cells = inputs.to_cells(kb, "anc", value, giga, "--anc")
+    assert math.isclose(inputs.from_cells(cells, giga), value, rel_tol=1e-12)
     r1 = assess(kb, _req(anc=repr(value), unit="G/L"))
     r2 = assess(kb, _req(anc=repr(cells), unit="/uL")) if cells >= 10 else r1
     assert r1["severity"] == r2["severity"] and r1["ctcae_grade"] == r2["ctcae_grade"]

@@ -1,17 +1,14 @@
-"""Command handlers shared by the Typer CLI and the start-up fast path.
+"""Command handlers: plain values in, an `Answer` out. No printing, no Typer, no Rich.
 
-No Typer here: a handler takes plain values, prints JSON (json.dumps) or hands a result to
-`render` (imported only for human output), and raises LeukoError on bad input.
+The Typer CLI (`cli.py`) and the start-up fast path (`fastpath.py`) call the same handlers and
+pass the answer to `output.emit`, so behaviour never depends on which path ran.
 """
 
 from __future__ import annotations
 
-import json
-import sys
-
-
-def emit_json(obj) -> None:
-    sys.stdout.write(json.dumps(obj, indent=2, ensure_ascii=False) + "\n")
+from .errors import InputError
+from .fields import REQUEST_FIELDS
+from .output import Answer
 
 
 def load_kb():
@@ -20,70 +17,246 @@ def load_kb():
     return kb.load()
 
 
-def setting(key: str, flag: str | None, kb=None) -> str:
-    """flag > env > config file > default, validated (a bad value names where it came from)."""
-    from . import config
+def _settings(kb, flags: dict | None = None):
+    from . import settings
 
-    return config.setting(key, flag, kb)
+    return settings.resolve_all(kb, flags)
 
 
-def run_assess(values: dict, *, as_json: bool, audience: str | None) -> None:
-    """values: AssessRequest fields as typed (unit/ctcae_version may be None -> settings)."""
+def _audience(kb, flag: str | None) -> str:
+    from . import settings
+
+    return settings.resolve(kb, "audience", flag).value
+
+
+def assess(values: dict, *, audience: str | None = None) -> Answer:
+    """values: the request fields as typed (None when absent; unit/ctcae_version from flags)."""
     from . import assess as core
 
     kb = load_kb()
-    values = dict(values)
-    values["unit"] = setting("unit", values.get("unit"), kb)
-    values["ctcae_version"] = setting("ctcae_version", values.get("ctcae_version"), kb)
-    result = core.assess(kb, core.AssessRequest(**values))
-    aud = setting("audience", audience, kb)
-    if as_json:
-        out = {k: v for k, v in result.items() if k != "severity_detail"}
-        emit_json({**out, "audience": aud, "disclaimer": kb.settings["disclaimer"]})
-        return
-    from . import render
-
-    render.assess(kb, result, aud)
+    resolved = _settings(kb, {"unit": values.get("unit"),
+                              "ctcae_version": values.get("ctcae_version"),
+                              "audience": audience})
+    request = {k: values.get(k) for k in REQUEST_FIELDS if k not in ("unit", "ctcae_version")}
+    result = core.assess(kb, request, resolved)
+    aud = resolved["audience"]
+    result["settings"]["audience"] = aud.as_dict()
+    data = {**result, "audience": aud.value, "disclaimer": kb.settings["disclaimer"]}
+    return Answer("assess", data, kb, audience=aud.value)
 
 
-def run_causes(*, category: str | None, search: str | None, lineage: str | None,
-               as_json: bool) -> None:
+def causes(*, category: str | None = None, search: str | None = None,
+           lineage: str | None = None) -> Answer:
     from . import queries
 
     kb = load_kb()
-    rows = queries.find_causes(kb, category=category, search=search, lineage=lineage)
-    if as_json:
-        emit_json(rows)
-        return
-    from . import render
-
-    render.causes(kb, rows)
+    return Answer("causes", queries.find_causes(kb, category=category, search=search,
+                                                lineage=lineage), kb)
 
 
-def run_cause_show(ident: str, *, audience: str | None, as_json: bool) -> None:
+def cause_show(ident: str, *, audience: str | None = None) -> Answer:
     from . import queries
 
     kb = load_kb()
     cause = queries.get_cause(kb, ident)
-    aud = setting("audience", audience, kb)
-    if as_json:
-        emit_json({**cause, "references_full": queries.references(kb, cause["references"]),
-                   "audience": aud, "disclaimer": kb.settings["disclaimer"]})
-        return
-    from . import render
-
-    render.cause_detail(kb, cause, aud)
+    aud = _audience(kb, audience)
+    data = {**cause, "references_full": queries.references(kb, cause["references"]),
+            "audience": aud, "disclaimer": kb.settings["disclaimer"]}
+    return Answer("cause_detail", data, kb, audience=aud)
 
 
-def run_refs(*, cause: str | None, as_json: bool) -> None:
+REF_FORMATS = ("text", "json", "bibtex", "ris", "csl-json")
+
+
+def refs(*, cause: str | None = None, fmt: str | None = None, as_json: bool = False) -> Answer:
+    """--format text/json: the numbered listing; bibtex, ris, csl-json: an export."""
     from . import queries
 
+    if fmt is not None:
+        fmt = fmt.strip().lower()
+        if fmt not in REF_FORMATS:
+            raise InputError(f"unknown --format {fmt!r}; use one of: {', '.join(REF_FORMATS)}")
+        if as_json and fmt != "json":
+            raise InputError(f"--json means --format json; drop --json or --format {fmt}")
+    fmt = fmt or ("json" if as_json else "text")
     kb = load_kb()
     ids = queries.get_cause(kb, cause)["references"] if cause else None
     rows = queries.references(kb, ids)
-    if as_json:
-        emit_json(rows)
-        return
-    from . import render
+    if fmt in ("text", "json"):
+        return Answer("json" if fmt == "json" else "references", rows, kb)
+    from . import citations
 
-    render.references(kb, rows)
+    return Answer("text", citations.export(rows, fmt), kb)
+
+
+def classify() -> Answer:
+    from . import queries
+
+    kb = load_kb()
+    return Answer("classify", {"axes": kb.table("classification"), "scales": queries.scales(kb),
+                               "disclaimer": kb.settings["disclaimer"]}, kb)
+
+
+def workup() -> Answer:
+    kb = load_kb()
+    steps = sorted(kb.table("workup"), key=lambda s: s["step"])
+    return Answer("workup", {"steps": steps, "disclaimer": kb.settings["disclaimer"]}, kb)
+
+
+def manage(*, audience: str | None = None) -> Answer:
+    kb = load_kb()
+    aud = _audience(kb, audience)
+    return Answer("manage", {"presentation": kb.table("presentation"),
+                             "management": kb.table("management"), "audience": aud,
+                             "disclaimer": kb.settings["disclaimer"]}, kb, audience=aud)
+
+
+def scales() -> Answer:
+    from . import queries
+
+    kb = load_kb()
+    return Answer("scales", queries.scales(kb), kb)
+
+
+def mascc(answers: dict[str, bool]) -> Answer:
+    from . import grading
+
+    kb = load_kb()
+    result = grading.score(kb, "mascc", answers)
+    return Answer("score", {**result, "disclaimer": kb.settings["disclaimer"]}, kb)
+
+
+def search(query: str, limit: int = 10) -> Answer:
+    kb = load_kb()
+    if limit < 1:
+        raise InputError(f"--limit must be at least 1 (got {limit})")
+    from . import search as engine
+
+    return Answer("search_results", engine.search(kb, query, limit), kb,
+                  context={"query": query})
+
+
+def kb_info() -> Answer:
+    from . import queries
+
+    return Answer("kb_info", queries.kb_info(load_kb()))
+
+
+def kb_check(file: str | None) -> Answer:
+    import os
+
+    from . import kb as kbmod
+    from . import paths
+
+    if file is None:
+        overlay = paths.overlay_path()
+        target = overlay if overlay.exists() else kbmod.bundled_path()
+    else:
+        from pathlib import Path
+
+        target = Path(file)
+        if not target.is_file():
+            raise InputError(f"{file}: no such file; give a knowledge-base or overlay TOML file")
+    problems = kbmod.check_file(target)
+    data = {"file": os.fspath(target), "ok": not problems, "problems": problems}
+    if not problems:
+        return Answer("lines", data, lines=[f"OK: {target} is valid"])
+    n = len(problems)
+    return Answer("lines", data, lines=problems, exit_code=1,
+                  note=f"leuko: error: {n} problem{'s' if n > 1 else ''} in {target}")
+
+
+def kb_export(fmt: str, output: str | None) -> Answer:
+    from pathlib import Path
+
+    from . import kb as kbmod
+    from . import paths
+    from .errors import KBError
+
+    loaded = load_kb()
+    text = kbmod.dumps(loaded.data, fmt)
+    if output is None:
+        return Answer("text", text)
+    path = Path(output)
+    if path.is_dir():
+        raise InputError(f"--output {output}: is a directory; give a file name")
+    if not path.parent.is_dir():
+        raise InputError(f"--output {output}: directory {path.parent} does not exist")
+    if path.exists() and path.resolve() == kbmod.bundled_path().resolve():
+        raise InputError(f"--output {output}: refusing to overwrite the bundled knowledge base; "
+                         "put your changes in the overlay (`leuko kb path`)")
+    try:
+        paths.write_atomic(path, text.encode("utf-8"))
+    except OSError as err:
+        raise KBError(f"{path}: cannot write ({err.strerror or err}); nothing was written",
+                      str(path)) from None
+    message = (f"Exported {len(loaded.table('causes'))} causes and "
+               f"{len(loaded.table('references'))} references ({fmt}) to {path}")
+    return Answer("lines", {"file": str(path), "format": fmt}, lines=[message])
+
+
+# --- settings -----------------------------------------------------------------------------------
+
+def config_show() -> Answer:
+    import json
+
+    from . import paths, settings
+
+    kb = load_kb()
+    path = paths.config_path()
+    rows = [{"key": key, "value": s.value, "origin": s.origin,
+             "default": settings.default(kb, key).value, "description": settings.describe(key)}
+            for key, s in _settings(kb).items()]
+    lines = [f"# {path}" + ("" if path.is_file() else " (not created yet)")]
+    width = max(len(r["key"]) for r in rows)
+    values = [json.dumps(r["value"], ensure_ascii=False) for r in rows]
+    vwidth = max(map(len, values))
+    lines += [f"{r['key']:<{width}} = {value:<{vwidth}}  # {r['origin']}"
+              for r, value in zip(rows, values)]
+    return Answer("lines", {"config_path": str(path), "exists": path.is_file(),
+                            "settings": rows}, lines=lines)
+
+
+def config_get(key: str, *, show_origin: bool = False) -> Answer:
+    from . import settings
+
+    settings.check_key(key)
+    s = settings.resolve(load_kb(), key)
+    line = f"{s.origin}\t{s.value}" if show_origin else s.value
+    return Answer("lines", {"key": key, "value": s.value, "origin": s.origin}, lines=[line])
+
+
+def config_set(key: str, value: str) -> Answer:
+    import os
+
+    from . import config, settings
+
+    settings.check_key(key)
+    normal = settings.normalise(load_kb(), key, value)
+
+    def change(values: dict) -> None:
+        values[key] = normal
+
+    path = config.update(change)
+    env = settings.env_var(key)
+    note = f"leuko: note: {env} is set and takes precedence over the file" \
+        if os.environ.get(env) else None
+    return Answer("lines", {"key": key, "value": normal, "file": str(path)},
+                  lines=[f"{key} = {normal} (saved in {path})"], note=note)
+
+
+def config_unset(key: str) -> Answer:
+    from . import config, settings
+
+    settings.check_key(key)
+    removed: list[bool] = []
+
+    def change(values: dict) -> None:
+        removed.append(values.pop(key, None) is not None)
+
+    path = config.update(change)
+    s = settings.resolve(load_kb(), key)
+    line = f"{key} unset; now {s.value} ({s.origin})" if removed[0] else \
+        f"{key} was not set in {path}; it is {s.value} ({s.origin})"
+    return Answer("lines", {"key": key, "removed": removed[0], "value": s.value,
+                            "origin": s.origin}, lines=[line])

@@ -1,48 +1,32 @@
-"""User settings: command-line flag > environment (LEUKO_<KEY>) > config file > default.
+"""The config file: reading, and locked atomic writes. Resolution lives in `settings.py`.
 
-Pure Python. The config file is TOML in platformdirs' user config dir (see `paths`), written
-with tomli-w, atomically (temp file in the same directory, fsync, os.replace).
+The file is TOML in the user config dir (see `paths`), written with tomli-w atomically (temp
+file in the same directory, fsync, os.replace) while holding an exclusive lock on a sibling
+lock file, so concurrent `leuko config set` runs of different keys keep every key.
 
 A broken file (not TOML, unknown key, wrong type) is never overwritten: reading it raises
-KBError (exit 1) naming the file and line, and `set`/`unset` refuse until it is fixed or deleted.
-A well-formed file with a value that is not valid (say `unit = "furlongs"`) is reported when the
-value is used, and `leuko config set`/`unset` can repair it.
+KBError (exit 3) naming the file and line, and `set`/`unset` refuse until it is fixed or
+deleted. A well-formed file with a value that is not valid (say `unit = "furlongs"`) is
+reported when the value is used, and `leuko config set`/`unset` can repair it.
 """
 
 from __future__ import annotations
 
-import os
 import re
 
 from . import paths
-from .errors import InputError, KBError
+from .errors import KBError
+from .fields import SETTINGS_KEYS
 
 TYPE_CHECKING = False  # typing and pathlib stay off the start-up path (see paths.py)
 if TYPE_CHECKING:  # pragma: no cover
     from pathlib import Path
 
-    from .kb import KnowledgeBase
-
-# key -> (default, allowed values or None when the knowledge base decides, description)
-KEYS: dict[str, tuple[str, tuple[str, ...] | None, str]] = {
-    "unit": ("cells/uL", None, "unit for counts: a unit or alias from the KB units table "
-                               "(cells/uL, 10^9/L, G/L, K/uL ...)"),
-    "ctcae_version": ("6.0", None, "CTCAE version for grades: one of the KB's "
-                                   "settings.ctcae_versions"),
-    "audience": ("clinician", ("clinician", "patient"), "wording of clinical text"),
-}
-SOURCES = ("flag", "env", "config file", "default")
 _RESET = "fix that line, or delete the file to reset every setting to its default"
 
 
-def env_var(key: str) -> str:
-    return f"LEUKO_{key.upper()}"
-
-
-def check_key(key: str) -> str:
-    if key not in KEYS:
-        raise InputError(f"unknown config key {key!r}; use one of: {', '.join(KEYS)}")
-    return key
+def config_file() -> str:
+    return paths.config_file()
 
 
 def key_line(text: str, key: str) -> int | None:
@@ -105,12 +89,13 @@ def read_file(path: str | Path | None = None) -> dict:
             raise KBError(f"{problem}; {_RESET}", str(path))
     for key, value in raw.items():
         where = _at(path, key_line(text, key))
-        if key not in KEYS:
-            raise KBError(f"{where}: unknown config key {key!r} (known: {', '.join(KEYS)}); "
-                          f"{_RESET}", str(path))
+        if key not in SETTINGS_KEYS:
+            known = ", ".join(SETTINGS_KEYS)
+            raise KBError(f"{where}: unknown config key {key!r} (known: {known}); {_RESET}",
+                          str(path))
         if not isinstance(value, str) or not value.strip():
             raise KBError(f"{where}: {key} must be a non-empty string, e.g. "
-                          f'{key} = "{KEYS[key][0]}"; {_RESET}', str(path))
+                          f'{key} = "VALUE"; {_RESET}', str(path))
     return raw
 
 
@@ -119,7 +104,7 @@ def write_file(values: dict, path: Path | None = None) -> Path:
     import tomli_w
 
     path = path or paths.config_path()
-    body = tomli_w.dumps({k: values[k] for k in KEYS if k in values})
+    body = tomli_w.dumps({k: values[k] for k in SETTINGS_KEYS if k in values})
     header = "# leuko settings: edit with `leuko config set KEY VALUE` / `leuko config unset KEY`\n"
     try:
         paths.write_atomic(path, (header + body).encode("utf-8"))
@@ -129,102 +114,62 @@ def write_file(values: dict, path: Path | None = None) -> Path:
     return path
 
 
-def check_value(key: str, value: str, kb: KnowledgeBase | None = None) -> str:
-    """Validate a value for `key` and return its normal form (InputError when refused).
-
-    `unit` and `ctcae_version` are checked against the knowledge base when one is given
-    (a unit alias becomes the unit's id); without one only the static choices are checked."""
-    check_key(key)
-    allowed = KEYS[key][1]
-    if allowed is not None:
-        wanted = value.strip().lower()
-        if wanted not in allowed:
-            raise InputError(f"{key} must be one of: {', '.join(allowed)} (got {value!r})")
-        return wanted
-    if kb is None:
-        return value
-    from . import grading
-
-    if key == "unit":
-        return grading.find_unit(kb, value)["id"]
-    if key == "ctcae_version":
-        return grading.check_ctcae_version(kb, value)
-    return value  # pragma: no cover - every key is handled above
 
 
-def resolve(key: str, flag: str | None = None, file_values: dict | None = None) -> tuple[str, str]:
-    """(value, where it came from): flag, env LEUKO_<KEY>, config file, or default."""
-    if flag is not None:
-        return flag, "flag"
-    env = os.environ.get(env_var(key))
-    if env:
-        return env, f"env {env_var(key)}"
-    values = read_file() if file_values is None else file_values
-    if key in values:
-        return values[key], "config file"
-    return KEYS[key][0], "default"
-
-
-# settings whose default comes from the KB's [settings] table (an overlay may change them)
-KB_DEFAULTS = {"unit": "default_unit", "ctcae_version": "ctcae_default_version"}
-
-
-def setting(key: str, flag: str | None = None, kb: KnowledgeBase | None = None) -> str:
-    """The effective value of a setting. A bad value from the environment or the config file
-    is refused with a message that names where it came from (the flag itself is validated by
-    the command that uses it)."""
-    value, source = resolve(key, flag)
-    if source == "default" and kb is not None and key in KB_DEFAULTS:
-        return kb.settings[KB_DEFAULTS[key]]  # the knowledge base owns clinical defaults
-    if source in ("flag", "default"):
-        return value
+def location(key: str) -> str:
+    """`PATH:LINE` of a key in the config file (`PATH` when the line cannot be found)."""
+    path = paths.config_file()
     try:
-        return check_value(key, value, kb)
-    except InputError as err:
-        if source == "config file":
-            path = paths.config_path()
-            try:
-                line = key_line(path.read_text("utf-8"), key)
-            except (OSError, UnicodeDecodeError):
-                line = None
-            raise KBError(f"{_at(path, line)}: {err}; fix it with `leuko config set {key} VALUE`"
-                          f" or `leuko config unset {key}`", str(path)) from None
-        raise InputError(f"{env_var(key)}={value!r}: {err}; change or unset {env_var(key)}") \
-            from None
+        with open(path, encoding="utf-8") as fh:
+            return _at(path, key_line(fh.read(), key))
+    except (OSError, UnicodeDecodeError):
+        return path
 
 
-def show() -> list[dict]:
-    """Every setting with its effective value, where it came from, and its description."""
-    values = read_file()
-    rows = []
-    for key, (default, _allowed, description) in KEYS.items():
-        value, source = resolve(key, None, values)
-        rows.append({"key": key, "value": value, "source": source, "default": default,
-                     "description": description})
-    return rows
+def update(change) -> Path:
+    """Read, change and write the config file under an exclusive lock, so that concurrent
+    updates of different keys all survive. `change(values)` edits the dict in place (and may
+    raise to refuse: the file is then left as it was). Returns the file's path."""
+    from contextlib import nullcontext
+
+    path = paths.config_path()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise KBError(f"{path.parent}: cannot create the config directory ({err.strerror}); "
+                      "nothing was written", str(path)) from None
+    with _locked(str(path.parent)) if _can_lock() else nullcontext():
+        values = read_file(path)  # a broken file refuses here, before anything is written
+        before = dict(values)
+        change(values)
+        if values != before:
+            write_file(values, path)
+    return path
 
 
-def get(key: str) -> dict:
-    check_key(key)
-    value, source = resolve(key, None)
-    return {"key": key, "value": value, "source": source}
-
-
-def set_value(key: str, value: str, kb: KnowledgeBase | None = None) -> tuple[str, Path]:
-    """Validate and store one setting; a refused value leaves the file byte-identical."""
-    check_key(key)
-    values = read_file()  # a broken file refuses here, before anything is written
-    normal = check_value(key, value, kb)
-    values[key] = normal
-    return normal, write_file(values)
-
-
-def unset_value(key: str) -> bool:
-    """Remove one setting (back to env/default). False when it was not set."""
-    check_key(key)
-    values = read_file()
-    if key not in values:
+def _can_lock() -> bool:
+    try:
+        import fcntl  # noqa: F401  (POSIX)
+    except ImportError:  # pragma: no cover - Windows: atomic replace without a lock
         return False
-    del values[key]
-    write_file(values)
     return True
+
+
+def _locked(directory: str):
+    """fcntl.flock on the config directory itself (the standard library's POSIX lock). The
+    file is replaced on every write, so its own inode cannot be the lock; the directory's
+    stays the same, and no lock file is left behind."""
+    import fcntl
+    import os
+    from contextlib import contextmanager
+
+    @contextmanager
+    def hold():
+        fd = os.open(directory, os.O_RDONLY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # closing releases the lock
+
+    return hold()

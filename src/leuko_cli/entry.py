@@ -1,4 +1,8 @@
-"""Console-script entry point: the Typer-free fast path first, the full CLI otherwise."""
+"""Console-script entry point: the Typer-free fast path first, the full CLI otherwise.
+
+Both paths end in `errors.run_guarded`, so an error is one line and an exit code wherever it
+happened.
+"""
 
 from __future__ import annotations
 
@@ -13,5 +17,4 @@ def main() -> None:
         from .cli import main as cli_main
 
         cli_main()
-    else:
-        sys.exit(code)
+    sys.exit(code)

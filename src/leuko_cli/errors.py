@@ -1,24 +1,44 @@
-"""Exceptions the CLI turns into one-line messages and exit codes (no tracebacks)."""
+"""One exception family, one exit-code table, one place that turns an error into a line.
+
+Every command, whichever path ran it (the start-up fast path or Typer), ends in `report`: one
+line on stderr, the exit code from EXIT_CODES, never a traceback. docs/usage.md lists the table
+(generated from EXIT_CODES; a test keeps them in step).
+"""
 
 from __future__ import annotations
+
+import sys
+
+# exit code -> meaning (docs/usage.md "Exit codes" is generated from this table)
+EXIT_CODES = {
+    0: "success",
+    1: "the command ran, but some input rows failed (batch) or a checked file has problems "
+       "(`kb check`)",
+    2: "bad input or usage: the message names the fix",
+    3: "an unreadable or invalid data file: the knowledge base, your overlay, your config file, "
+       "or an input file that cannot be read",
+    4: "output could not be written (disk full, closed output)",
+    130: "interrupted (Ctrl-C)",
+}
 
 
 class LeukoError(Exception):
     """Base class: `str(err)` is the one line shown to the user."""
 
-    exit_code = 1
+    exit_code = 2
 
 
 class InputError(LeukoError):
-    """Bad command-line input: exit 2, the message names the fix."""
+    """Bad command-line or row input: exit 2, the message names the fix."""
 
     exit_code = 2
 
 
 class KBError(LeukoError):
-    """A knowledge-base (or overlay/config) file is unreadable or breaks the schema: exit 1."""
+    """A data file (knowledge base, overlay, config, input file) is unreadable or breaks its
+    schema: exit 3. `problems` holds every problem found; the message shows the first."""
 
-    exit_code = 1
+    exit_code = 3
 
     def __init__(self, problems: list[str] | str, path: str | None = None,
                  hint: str | None = None):
@@ -33,3 +53,68 @@ class KBError(LeukoError):
         more = (f" (+{len(self.problems) - 1} more; run `leuko kb check`)"
                 if len(self.problems) > 1 else "")
         super().__init__(first + more)
+
+
+DataFileError = KBError  # the name says what it covers; KBError stays for existing imports
+
+
+class OutputError(LeukoError):
+    """Writing the answer failed (e.g. ENOSPC): exit 4."""
+
+    exit_code = 4
+
+
+def one_line(text: str) -> str:
+    """Messages may quote user input: keep them on one line, control characters visible."""
+    from .sanitize import inert
+
+    return inert(" ".join(str(text).split("\n")))
+
+
+def report(err: BaseException, prefix: str = "leuko: error: ") -> int:
+    """Write the one-line message for `err` on stderr and return its exit code."""
+    if isinstance(err, KeyboardInterrupt):
+        message, code = "leuko: interrupted", 130
+    elif isinstance(err, BrokenPipeError):
+        return 0  # `leuko ... | head`: the reader has what it wanted
+    elif isinstance(err, LeukoError):
+        message, code = prefix + one_line(str(err)), err.exit_code
+    elif isinstance(err, OSError):  # e.g. writing to a full disk or a closed stdout
+        reason = err.strerror or err.__class__.__name__
+        message, code = f"{prefix}cannot write the output ({reason})", 4
+    else:  # pragma: no cover - a bug: still one line, never a traceback
+        message, code = f"{prefix}internal error ({err.__class__.__name__}: {err}); please " \
+                        "report it", 70
+    try:
+        sys.stderr.write(message + "\n")
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        pass
+    return code
+
+
+def silence_stdout() -> None:
+    """After EPIPE or a failed write, point stdout at /dev/null so the interpreter's final
+    flush cannot print a traceback."""
+    import os
+
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
+def run_guarded(fn) -> int:
+    """Run `fn()` (which returns an exit code) and flush stdout; any error becomes one line
+    on stderr and its exit code. The one wrapper both the fast path and Typer use."""
+    try:
+        code = fn()
+        sys.stdout.flush()
+        return code
+    except SystemExit:
+        raise
+    except BaseException as err:  # noqa: BLE001 - LeukoError, OSError, KeyboardInterrupt
+        code = report(err)
+        if isinstance(err, OSError):
+            silence_stdout()
+        return code

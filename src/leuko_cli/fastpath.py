@@ -1,36 +1,24 @@
 """Start-up fast path: the commands run dozens of times a shift, without importing Typer.
 
-Importing Typer costs about 5x a bare interpreter start on its own (docs/performance.md), which
-leaves no room for a 6x `assess --json`. For the plain forms of `assess`, `causes`, `causes show`
-and `refs`, this module parses argv itself and calls the same handlers as the Typer commands
-(`commands.py`). Anything it does not recognise exactly -- help, completion, an unknown or
-repeated option, `--opt=value`, a batch/FHIR/format option -- returns None and the full Typer CLI
-handles it, so behaviour never depends on which path ran. tests/test_startup.py checks that both
-paths give byte-identical output and that every option here exists on the Typer command.
+Importing Typer costs about 5x a bare interpreter start (docs/performance.md). For the plain
+forms of `assess`, `causes`, `causes show` and `refs`, this module parses argv itself and calls
+the same handlers as the Typer commands, through the same emitter. The assess options come from
+the field table, as Typer's do. Anything it does not recognise exactly (help, completion, an
+unknown or repeated option, `--opt=value`, a batch option) returns None and the Typer CLI
+handles it, so behaviour never depends on which path ran; tests/test_startup.py checks that both
+paths give byte-identical output.
 """
 
 from __future__ import annotations
 
-import sys
-
-from .errors import LeukoError
+from .fields import AUDIENCES, INPUTS
 
 # option -> (handler keyword, takes a value)
-ASSESS = {
-    "--anc": ("anc", True), "--wbc": ("wbc", True), "--neutrophils": ("neutrophils", True),
-    "--bands": ("bands", True), "--lymphocytes": ("lymphocytes", True),
-    "--unit": ("unit", True), "-u": ("unit", True),
-    "--ctcae-version": ("ctcae_version", True), "--lln": ("lln", True),
-    "--wbc-lln": ("wbc_lln", True), "--lymphocytes-lln": ("lymphocytes_lln", True),
-    "--age": ("age", True), "--duffy-null": ("duffy_null", False), "--temp": ("temp", True),
-    "--sustained": ("sustained", False), "--drug": ("drug", True),
-    "--audience": ("audience", True), "--json": ("as_json", False),
-}
-CAUSES = {
-    "--category": ("category", True), "-c": ("category", True),
-    "--search": ("search", True), "-s": ("search", True),
-    "--lineage": ("lineage", True), "--json": ("as_json", False),
-}
+ASSESS = {flag: (f.name, f.takes_value) for f in INPUTS for flag in f.flags}
+ASSESS["--json"] = ("as_json", False)
+CAUSES = {"--category": ("category", True), "-c": ("category", True),
+          "--search": ("search", True), "-s": ("search", True),
+          "--lineage": ("lineage", True), "--json": ("as_json", False)}
 CAUSE_SHOW = {"--audience": ("audience", True), "--json": ("as_json", False)}
 REFS = {"--cause": ("cause", True), "--json": ("as_json", False)}
 
@@ -47,7 +35,7 @@ def _parse(args: list[str], spec: dict, positional: int = 0) -> dict | None:
                 return None
             key, takes_value = spec[arg]
             if key in out:
-                return None  # repeated: let Typer apply its own rule
+                return None  # repeated: Typer words the answer
             if takes_value:
                 if i + 1 >= len(args):
                     return None
@@ -73,56 +61,65 @@ def _is_number(text: str) -> bool:
     return True
 
 
-def _dispatch(argv: list[str]) -> bool:
+def _audience(opts: dict) -> tuple[bool, str | None]:
+    """(valid here, value): an unknown audience goes to Typer, which words the choices."""
+    audience = opts.pop("audience", None)
+    if audience is None:
+        return True, None
+    return audience.lower() in AUDIENCES, audience.lower()
+
+
+def _answer(argv: list[str]):
+    """(answer, as_json), or None to fall through to Typer."""
     from . import commands
 
     if not argv:
-        return False
+        return None
     cmd, args = argv[0], argv[1:]
     if cmd == "assess":
         opts = _parse(args, ASSESS)
         if opts is None:
-            return False
+            return None
         as_json = opts.pop("as_json", False)
-        audience = opts.pop("audience", None)
-        if audience is not None and audience.lower() not in ("clinician", "patient"):
-            return False  # Typer's enum check words the error
-        commands.run_assess(opts, as_json=as_json,
-                            audience=audience.lower() if audience else None)
-        return True
+        ok, audience = _audience(opts)
+        if not ok:
+            return None
+        return commands.assess(opts, audience=audience), as_json
+    if cmd == "causes" and args[:1] == ["show"]:
+        opts = _parse(args[1:], CAUSE_SHOW, positional=1)
+        if opts is None:
+            return None
+        ok, audience = _audience(opts)
+        if not ok:
+            return None
+        return (commands.cause_show(opts["_positional"][0], audience=audience),
+                opts.get("as_json", False))
     if cmd == "causes":
-        if args[:1] == ["show"]:
-            opts = _parse(args[1:], CAUSE_SHOW, positional=1)
-            if opts is None:
-                return False
-            audience = opts.get("audience")
-            if audience is not None and audience.lower() not in ("clinician", "patient"):
-                return False
-            commands.run_cause_show(opts["_positional"][0],
-                                    audience=audience.lower() if audience else None,
-                                    as_json=opts.get("as_json", False))
-            return True
         opts = _parse(args, CAUSES)
         if opts is None:
-            return False
-        commands.run_causes(category=opts.get("category"), search=opts.get("search"),
-                            lineage=opts.get("lineage"), as_json=opts.get("as_json", False))
-        return True
+            return None
+        as_json = opts.pop("as_json", False)
+        return commands.causes(**opts), as_json
     if cmd == "refs":
         opts = _parse(args, REFS)
         if opts is None:
-            return False
-        commands.run_refs(cause=opts.get("cause"), as_json=opts.get("as_json", False))
-        return True
-    return False
+            return None
+        return commands.refs(cause=opts.get("cause"), as_json=opts.get("as_json", False)), False
+    return None
 
 
 def run(argv: list[str]) -> int | None:
-    """Exit code when handled here, None to fall through to the Typer CLI."""
-    try:
-        return 0 if _dispatch(argv) else None
-    except LeukoError as err:
-        sys.stderr.write(f"leuko: error: {err}\n")
-        return err.exit_code
-    except BrokenPipeError:
-        return 0
+    """Exit code when handled here, None to fall through to the Typer CLI. Errors end in
+    `errors.run_guarded`, as they do on the Typer path."""
+    from .errors import run_guarded
+    from .output import emit
+
+    handled: list[bool] = []
+
+    def attempt() -> int:
+        answered = _answer(argv)
+        handled.append(answered is not None)
+        return 0 if answered is None else emit(*answered)
+
+    code = run_guarded(attempt)
+    return None if handled == [False] else code

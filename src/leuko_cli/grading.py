@@ -5,109 +5,22 @@ Pure Python (no Typer, no Rich). Counts are handled in cells/µL internally; uni
 
 from __future__ import annotations
 
-import math
-import re
-
 from .errors import InputError
+from .inputs import DAYS_PER_YEAR
 from .kb import LLN, KnowledgeBase
+
+ADULT_DAYS = DAYS_PER_YEAR * 40
+ANC_FORMULA = "ANC = WBC x (segmented % + band %) / 100"
+
+
+def anc_from_differential(wbc_cells: float, segs_pct: float, bands_pct: float) -> float:
+    """The ANC formula, written once: segmented plus band neutrophils as a share of the WBC
+    (metamyelocytes and younger forms excluded; clinical-facts 8.1)."""
+    return wbc_cells * (segs_pct + bands_pct) / 100
 
 TYPE_CHECKING = False  # typing stays off the start-up path (about 3 ms)
 if TYPE_CHECKING:  # pragma: no cover
     from typing import Any
-
-DAYS_PER_YEAR = 365.25
-
-
-# --- parsing user input -----------------------------------------------------------------------
-
-def parse_number(text: str | float | int, flag: str) -> float:
-    """A finite, non-negative number, or InputError naming the flag."""
-    if isinstance(text, (int, float)) and not isinstance(text, bool):
-        value = float(text)
-    else:
-        s = str(text).strip().replace(",", "") if isinstance(text, str) else ""
-        try:
-            value = float(s)
-        except ValueError:
-            raise InputError(f"{flag} expects a number, got {text!r}") from None
-        if s.lower().lstrip("+-") in ("nan", "inf", "infinity"):
-            raise InputError(f"{flag} must be a finite number, got {text!r}")
-    if math.isnan(value) or math.isinf(value):
-        raise InputError(f"{flag} must be a finite number, got {text!r}")
-    if value < 0:
-        raise InputError(f"{flag} cannot be negative (got {text}); give the count as reported")
-    return value
-
-
-def _norm_unit(text: str) -> str:
-    s = text.strip().lower().replace(" ", "")
-    s = s.replace("µ", "u").replace("μ", "u").replace("mcl", "ul").replace("×", "x")
-    s = s.replace("cells/", "/").replace("e9", "^9").replace("e3", "^3").replace("*", "^")
-    return s
-
-
-def find_unit(kb: KnowledgeBase, text: str) -> dict:
-    wanted = _norm_unit(text)
-    for unit in kb.table("units"):
-        if wanted in {_norm_unit(a) for a in [unit["id"], *unit["aliases"]]}:
-            return unit
-    names = ", ".join(u["id"] for u in kb.table("units"))
-    raise InputError(f"unknown unit {text!r}; use one of: {names}")
-
-
-def _other_unit(kb: KnowledgeBase, unit: dict) -> dict | None:
-    return next((u for u in kb.table("units") if u["id"] != unit["id"]), None)
-
-
-def to_cells(kb: KnowledgeBase, measure_id: str, value: float, unit: dict, flag: str) -> float:
-    """Convert to cells/µL and refuse values implausible in the chosen unit (never reinterpret)."""
-    measure = kb.get("measures", measure_id)
-    cells = value * unit["factor_to_cells_per_ul"]
-    other = _other_unit(kb, unit)
-    hint = f"; if it is in {other['id']}, add --unit {other['id']}" if other else ""
-    if 0 < cells < measure["min_positive_cells_per_ul"]:
-        raise InputError(f"{flag} {value:g} {unit['id']} is implausibly low for a "
-                         f"{measure['name'].lower()}{hint}")
-    if cells > measure["max_cells_per_ul"]:
-        raise InputError(f"{flag} {value:g} {unit['id']} is implausibly high for a "
-                         f"{measure['name'].lower()}{hint}")
-    return cells
-
-
-def from_cells(cells: float, unit: dict) -> float:
-    return cells / unit["factor_to_cells_per_ul"]
-
-
-def parse_percent(text: str | float, flag: str) -> float:
-    value = parse_number(text, flag)
-    if value > 100:
-        raise InputError(f"{flag} is a percentage of the white count and cannot exceed 100 "
-                         f"(got {value:g})")
-    return value
-
-
-_TEMP = re.compile(r"^\s*([+-]?\d+(?:\.\d+)?)\s*°?\s*([cCfF]?)\s*$")
-
-
-def parse_temperature(text: str | float, low: float = 25.0, high: float = 45.0) -> float:
-    """°C by default; a trailing F means Fahrenheit. Refuses values outside low–high °C."""
-    m = _TEMP.match(str(text))
-    if not m:
-        raise InputError(f"--temp expects a temperature like 38.4 or 101.2F, got {text!r}")
-    value = float(m.group(1))
-    celsius = (value - 32) * 5 / 9 if m.group(2).lower() == "f" else value
-    if not low <= celsius <= high:
-        raise InputError(f"--temp {text} is outside {low:g}–{high:g} °C; give °C, or add F "
-                         "for Fahrenheit (e.g. 101.2F)")
-    return round(celsius, 2)
-
-
-def parse_age_days(text: str | float) -> float:
-    years = parse_number(text, "--age")
-    if years > 130:
-        raise InputError(f"--age is in years and must be at most 130 (got {years:g})")
-    return years * DAYS_PER_YEAR
-
 
 # --- grading ----------------------------------------------------------------------------------
 
@@ -176,7 +89,7 @@ def reference_range(kb: KnowledgeBase, measure: str, age_days: float | None,
     established range (e.g. Duffy-null children) and the general one was used instead."""
     def fits(r: dict) -> bool:
         lo, hi = r.get("age_min_days"), r.get("age_max_days")
-        age = DAYS_PER_YEAR * 40 if age_days is None else age_days  # adult default
+        age = ADULT_DAYS if age_days is None else age_days  # no age given: an adult
         return (lo is None or age >= lo) and (hi is None or age < hi)
 
     candidates = [r for r in kb.table("reference_ranges") if r["measure"] == measure and fits(r)]

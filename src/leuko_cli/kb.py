@@ -177,6 +177,7 @@ SETTINGS = {
     "ctcae_default_version": ("str", True, {}),
     "fever_rule": ("str", True, {"ref": "fever_rules"}),
     "default_unit": ("str", True, {"ref": "units"}),
+    "default_audience": ("str", True, {"enum": ["clinician", "patient"]}),
 }
 TABLES = list(SCHEMA)
 

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from rich import box
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
 from .kb import KnowledgeBase
+from .output import Answer
 from .queries import citation_numbers
+from .sanitize import inert, inert_tree
 
 NARROW = 60
 LINEAGE_SHORT = {"neutrophils": "neutro", "lymphocytes": "lympho", "all-leukocytes": "all WBC"}
@@ -22,7 +23,13 @@ SEVERITY_STYLE = {"normal": "green", "mild": "yellow", "moderate": "dark_orange"
 
 
 def console() -> Console:
-    return Console(highlight=False, soft_wrap=False, emoji=False)
+    # markup off: no text, from the KB or outside, is ever read as Rich markup
+    return Console(highlight=False, soft_wrap=False, emoji=False, markup=False)
+
+
+def _prepared(answer: Answer):
+    """(kb, data) with every string of the data made inert (control characters visible)."""
+    return answer.kb, inert_tree(answer.data)
 
 
 def _cites(kb: KnowledgeBase, ids: list[str]) -> str:
@@ -32,7 +39,7 @@ def _cites(kb: KnowledgeBase, ids: list[str]) -> str:
 
 def _disclaimer(con: Console, kb: KnowledgeBase, audience: str = "clinician") -> None:
     key = "patient_disclaimer" if audience == "patient" else "disclaimer"
-    con.print(Text(kb.settings[key], style="dim italic"))
+    con.print(Text(inert(kb.settings[key]), style="dim italic"))
 
 
 def _references(con: Console, kb: KnowledgeBase, ids: list[str]) -> None:
@@ -43,7 +50,7 @@ def _references(con: Console, kb: KnowledgeBase, ids: list[str]) -> None:
         return
     con.print(Text("References", style="bold"))
     for r in refs:
-        con.print(f"  [{r['number']}] " + escape(short_citation(r)))
+        con.print(f"  [{r['number']}] " + inert(short_citation(r)))
 
 
 def short_citation(r: dict) -> str:
@@ -58,9 +65,10 @@ def short_citation(r: dict) -> str:
     return ". ".join(parts) + "." + (" " + "; ".join(ids) if ids else "")
 
 
-def causes(kb: KnowledgeBase, rows: list[dict]) -> None:
+def causes(answer: Answer) -> None:
+    kb, rows = _prepared(answer)
     con = console()
-    names = {c["id"]: c["name"] for c in kb.table("categories")}
+    names = {c["id"]: inert(c["name"]) for c in kb.table("categories")}
     if not rows:
         con.print("No matching causes.")
         _disclaimer(con, kb)
@@ -116,19 +124,22 @@ def cause_table_widths(width: int, cause: int, details: int, refs: int,
     return [cause, rest - cause, refs]
 
 
-def cause_detail(kb: KnowledgeBase, c: dict, audience: str) -> None:
+def cause_detail(answer: Answer) -> None:
+    kb, c = _prepared(answer)
+    audience = answer.audience
     con = console()
     cat = kb.get("categories", c["category"])
     con.print(Text(c["name"], style="bold"))
     origin = " (from your overlay)" if c.get("source") == "overlay" else ""
-    con.print(Text(f"{cat['name'] if cat else c['category']} · {c['id']}{origin}", style="dim"))
+    category = inert(cat["name"]) if cat else c["category"]
+    con.print(Text(f"{category} · {c['id']}{origin}", style="dim"))
     cites = _cites(kb, c["references"])
     if audience == "patient":
-        con.print(escape(c["patient_summary"]) + f" {cites}")
+        con.print((c["patient_summary"]) + f" {cites}")
         _references(con, kb, c["references"])
         _disclaimer(con, kb, audience)
         return
-    con.print(escape(c["summary"]) + f" {cites}")
+    con.print((c["summary"]) + f" {cites}")
     con.print()
     for label, value in (("Synonyms", ", ".join(c["synonyms"]) or "-"),
                          ("Lineages", ", ".join(c["lineages"])),
@@ -140,12 +151,13 @@ def cause_detail(kb: KnowledgeBase, c: dict, audience: str) -> None:
                          ("Management", c["management"])):
         con.print(Text(label, style="bold"))
         for item in items:
-            con.print("  • " + escape(item))
+            con.print("  • " + (item))
     _references(con, kb, c["references"])
     _disclaimer(con, kb)
 
 
-def references(kb: KnowledgeBase, refs: list[dict]) -> None:
+def references(answer: Answer) -> None:
+    refs = inert_tree(answer.data)
     con = console()
     for r in refs:
         line = Text(f"[{r['number']}] ", style="bold")
@@ -170,9 +182,13 @@ def _grade_line(g: dict, audience: str) -> Text:
     return t
 
 
-def assess(kb: KnowledgeBase, r: dict, audience: str) -> None:
+def assess(answer: Answer) -> None:
+    kb, r = _prepared(answer)
+    audience = answer.audience
     con = console()
     patient = audience == "patient"
+    severity_scale = kb.settings["severity_scale"]
+    sev = next((g for g in r["grades"] if g["scale"] == severity_scale), None)
     src = r.get("anc_source")
     if r["anc"] is not None:
         value = f"{r['anc']:g} cells/µL"
@@ -180,17 +196,16 @@ def assess(kb: KnowledgeBase, r: dict, audience: str) -> None:
             value += f" ({r['anc_in_input_unit']:g} {r['input_unit']})"
         how = "given" if src["method"] == "given" else f"computed: {src['arithmetic']}"
         con.print(Text("ANC ", style="bold") + Text(value) + Text(f"  ({how})", style="dim"))
-        sev = r["severity_detail"]
         word = Text(r["severity"].upper(), style=SEVERITY_STYLE.get(r["severity"], "bold"))
         con.print(Text("Severity: ", style="bold") + word +
                   Text(f"  ({sev['system']}, {sev['version']})", style="dim"))
         text = sev.get("patient_meaning") if patient else sev.get("meaning")
         if text:
-            con.print(escape(text) + " " + _cites(kb, sev["references"]))
+            con.print((text) + " " + _cites(kb, sev["references"]))
     if not patient:
         con.print(Text("Grades", style="bold"))
         for g in r["grades"]:
-            if g["scale"] == kb.settings["severity_scale"]:
+            if g["scale"] == severity_scale:
                 continue
             con.print(Text("  ") + _grade_line(g, audience) +
                       Text(" " + _cites(kb, g["references"]), style="dim"))
@@ -216,16 +231,16 @@ def assess(kb: KnowledgeBase, r: dict, audience: str) -> None:
     if r.get("febrile_neutropenia"):
         em = r["emergency"]
         con.print(Text("FEBRILE NEUTROPENIA: EMERGENCY", style="bold white on red"))
-        con.print(escape(em["patient_action"] if patient else em["action"]))
-    elif not patient and r["anc"] is not None and r["severity_detail"].get("action"):
-        con.print(Text("Next: ", style="bold") + Text(r["severity_detail"]["action"]))
+        con.print((em["patient_action"] if patient else em["action"]))
+    elif not patient and sev is not None and sev.get("action"):
+        con.print(Text("Next: ", style="bold") + Text(sev["action"]))
     mon = r.get("drug_monitoring")
     if mon:
         con.print(Text(f"{mon['name']}: ", style="bold") + Text(mon["category"]))
-        con.print("  Action: " + escape(mon["action"]))
-        con.print("  Monitoring: " + escape(mon["monitoring"]))
+        con.print("  Action: " + (mon["action"]))
+        con.print("  Monitoring: " + (mon["monitoring"]))
         if mon.get("note"):
-            con.print("  " + escape(mon["note"]))
+            con.print("  " + (mon["note"]))
         con.print(Text("  " + mon["status"], style="dim"))
     for note in r.get("notes", []):
         con.print(Text("Note: " + note, style="yellow"))
@@ -243,35 +258,89 @@ def sections(kb: KnowledgeBase, title: str, rows: list[dict]) -> None:
         con.print(Text(row["title"], style="bold") + Text(" " + _cites(kb, row["references"]),
                                                            style="dim"))
         if row.get("body"):
-            con.print(escape(row["body"]))
+            con.print((row["body"]))
         for item in row.get("items") or []:
-            con.print("  • " + escape(item))
+            con.print("  • " + (item))
     con.print()
     _references(con, kb, sorted({i for row in rows for i in row["references"]}))
     _disclaimer(con, kb)
 
 
-def score(kb: KnowledgeBase, r: dict) -> None:
+def score(answer: Answer) -> None:
+    kb, r = _prepared(answer)
     con = console()
     con.print(Text(r["name"], style="bold"))
     for item in r["items"]:
         mark = "x" if item["present"] else " "
-        con.print(f"  [{mark}] {item['points']:>2g}  " + escape(item["text"]))
+        con.print(f"  [{mark}] {item['points']:>2g}  " + (item["text"]))
     style = "green" if r["risk"] == "low" else "bold red"
     con.print(Text(f"Score {r['points']:g} of {r['max']:g}: ", style="bold") +
               Text(f"{r['risk'].upper()} RISK", style=style) +
               Text(f" (low risk at {r['low_risk_min']:g} or more)", style="dim"))
-    con.print(escape(r["meaning"]) + " " + _cites(kb, r["references"]))
+    con.print((r["meaning"]) + " " + _cites(kb, r["references"]))
     con.print(Text(r["limits"], style="dim"))
     _references(con, kb, r["references"])
     _disclaimer(con, kb)
 
 
-def key_values(title: str, rows: list[tuple[str, str]]) -> None:
+def key_values(title: str, rows: list[tuple[str, object]]) -> None:
     con = console()
     con.print(Text(title, style="bold"))
     for k, v in rows:
-        con.print(Text(f"{k}: ", style="bold") + Text(str(v)))
+        con.print(Text(f"{k}: ", style="bold") + Text(inert("-" if v is None else v)))
+
+
+def kb_info(answer: Answer) -> None:
+    info = answer.data
+    rows = [(k, v) for k, v in info.items() if not isinstance(v, dict)]
+    rows += [(f"category {k}", v) for k, v in info["by_category"].items()]
+    rows += [(f"review {k}", v) for k, v in info["by_review_status"].items()]
+    key_values("Knowledge base", rows)
+
+
+def classify(answer: Answer) -> None:
+    kb, data = _prepared(answer)
+    rows = [{"title": a["axis"], "body": a["summary"], "references": a["references"],
+             "items": [f"{o['name']}: {o['description']}" for o in a["options"]]}
+            for a in data["axes"]]
+    rows.append({"title": "Severity scales", "body": None,
+                 "references": sorted({r for s in data["scales"] for r in s["references"]}),
+                 "items": [f"{s['name']} ({s['system']} {s['version']}): {s.get('definition')}"
+                           for s in data["scales"]]})
+    sections(kb, "Classification of neutropenia", rows)
+
+
+def workup(answer: Answer) -> None:
+    kb, data = _prepared(answer)
+    sections(kb, "Diagnostic workup", [
+        {"title": f"{s['step']}. {s['title']}", "body": s["detail"], "items": s.get("items"),
+         "references": s["references"]} for s in data["steps"]])
+
+
+def manage(answer: Answer) -> None:
+    kb, data = _prepared(answer)
+    key = "patient_summary" if answer.audience == "patient" else "summary"
+    rows = [{"title": p["name"], "body": p[key], "references": p["references"]}
+            for p in data["presentation"]]
+    rows += [{"title": m["topic"], "body": m[key], "references": m["references"],
+              "items": None if answer.audience == "patient" else m.get("items")}
+             for m in data["management"]]
+    sections(kb, "Presentation and management", rows)
+
+
+def scales(answer: Answer) -> None:
+    kb, rows = _prepared(answer)
+    sections(kb, "Grading scales", [
+        {"title": f"{s['name']} ({s['system']} {s['version']})", "body": s.get("definition"),
+         "references": s["references"],
+         "items": [f"{b['label']}: {_band_text(b)}" for b in s["bands"]]} for s in rows])
+
+
+def _band_text(b: dict) -> str:
+    lo, hi = b["lower"], b.get("upper")
+    if hi is None:
+        return f">= {lo}"
+    return f"{lo} to < {hi}" if lo else f"< {hi}"
 
 
 # --- batch, FHIR and search (issue 6) ---------------------------------------------------------
@@ -327,7 +396,9 @@ def fhir_header(info: dict) -> None:
                                                                   style="dim"))
 
 
-def search_results(kb: KnowledgeBase, query: str, results: list[dict]) -> None:
+def search_results(answer: Answer) -> None:
+    kb, results = _prepared(answer)
+    query = inert(answer.context.get("query", ""))
     con = console()
     if not results:
         con.print(f"No matches for {query!r}. Try fewer or different words.")

@@ -1,7 +1,8 @@
-"""`leuko assess --fhir FILE`: read counts from a FHIR R4 Observation or Bundle and grade them.
+"""The FHIR reader: counts from a FHIR R4 Observation or Bundle, grouped into cases.
 
-Pure Python (no Typer, no Rich). This module only maps LOINC codes and UCUM units to the
-request `assess.assess` already understands; all grading happens there.
+Pure Python (no Typer, no Rich). LOINC codes come from the field table (fields.INPUTS) and UCUM
+units are resolved through the knowledge base's unit table (UCUM `10*3/uL` is the KB alias
+`10^3/uL`), so this module only groups Observations; grading happens in `assess.assess`.
 
 Grouping: Observations are grouped by (subject, effectiveDateTime). Each group becomes one
 assessment. Within a group, the same analyte twice with different values is an error.
@@ -12,25 +13,18 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .errors import InputError
+from leuko_cli.errors import InputError
+from leuko_cli.fields import BY_NAME, INPUTS, loinc_codes
 
 LOINC_SYSTEM = "http://loinc.org"
 UCUM_SYSTEM = "http://unitsofmeasure.org"
-
-# LOINC code -> analyte (clinical-facts §8.3)
-LOINC: dict[str, str] = {
-    "751-8": "anc", "26499-4": "anc", "753-4": "anc",
-    "6690-2": "wbc", "26464-8": "wbc", "804-5": "wbc",
-    "731-0": "lymphocytes", "26474-7": "lymphocytes", "732-8": "lymphocytes",
-    "770-8": "neutrophils", "26511-6": "neutrophils", "23761-0": "neutrophils",
-}
-ANALYTE_NAMES = {"anc": "ANC", "wbc": "WBC", "lymphocytes": "absolute lymphocytes",
-                 "neutrophils": "neutrophil %"}
-# UCUM code -> the knowledge base unit id ("%" is for the neutrophil percentage only)
-UCUM: dict[str, str] = {"10*3/uL": "10^9/L", "10*9/L": "10^9/L", "/uL": "cells/uL",
-                        "/mm3": "cells/uL", "%": "%"}
-COUNT_UNITS = ", ".join(u for u in UCUM if u != "%")
+LOINC = loinc_codes()  # LOINC code -> field name (clinical-facts 8.3)
 SKIPPED_STATUSES = {"entered-in-error", "cancelled"}
+MAX_BYTES = 64 * 1024 * 1024  # a FHIR document larger than this is refused, not read whole
+
+
+def _codes_text() -> str:
+    return "; ".join(f"{f.label} {', '.join(f.loinc)}" for f in INPUTS if f.loinc)
 
 
 def read(path: str, stdin_text: str | None = None) -> Any:
@@ -39,12 +33,22 @@ def read(path: str, stdin_text: str | None = None) -> Any:
         text = stdin_text or ""
     else:
         try:
-            with open(path, encoding="utf-8-sig") as fh:
-                text = fh.read()
+            with open(path, "rb") as fh:
+                data = fh.read(MAX_BYTES + 1)
         except OSError as err:
             raise InputError(f"--fhir {path}: cannot read ({err.strerror})") from None
+        if len(data) > MAX_BYTES:
+            raise InputError(f"--fhir {path}: larger than {MAX_BYTES // 2**20} MiB; split the "
+                             "Bundle")
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError as err:
+            raise InputError(f"--fhir {path}: not UTF-8 text (byte {err.start}); FHIR JSON is "
+                             "UTF-8") from None
     try:
         return json.loads(text)
+    except RecursionError:
+        raise InputError(f"--fhir {path}: JSON nested too deeply") from None
     except ValueError as err:
         raise InputError(f"--fhir {path}: not valid JSON ({err}); give a FHIR R4 Observation "
                          "or Bundle in JSON") from None
@@ -59,7 +63,8 @@ def observations(doc: Any) -> list[dict]:
         return [doc]
     if kind == "Bundle":
         found = []
-        for entry in doc.get("entry") or []:
+        entries = doc.get("entry")
+        for entry in entries if isinstance(entries, list) else []:
             res = entry.get("resource") if isinstance(entry, dict) else None
             if isinstance(res, dict) and res.get("resourceType") == "Observation":
                 found.append(res)
@@ -70,12 +75,27 @@ def observations(doc: Any) -> list[dict]:
                      "a Bundle of Observations")
 
 
+def _at(obj: Any, *path: str) -> Any:
+    """obj[path[0]][path[1]]..., or None where a step is missing or not an object (FHIR from
+    elsewhere may put any JSON type anywhere)."""
+    for key in path:
+        if not isinstance(obj, dict):
+            return None
+        obj = obj.get(key)
+    return obj
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
 def _label(obs: dict, n: int) -> str:
     return f"Observation {obs['id']!r}" if isinstance(obs.get("id"), str) else f"Observation #{n}"
 
 
 def _analyte(obs: dict, label: str) -> tuple[str, str]:
-    codings = (obs.get("code") or {}).get("coding") or []
+    codings = _at(obs, "code", "coding")
+    codings = codings if isinstance(codings, list) else []
     seen = []
     for c in codings:
         if not isinstance(c, dict):
@@ -84,58 +104,66 @@ def _analyte(obs: dict, label: str) -> tuple[str, str]:
         if system not in (None, LOINC_SYSTEM):
             continue
         seen.append(str(code))
-        if code in LOINC:
+        if isinstance(code, str) and code in LOINC:
             return LOINC[code], code
     got = ", ".join(seen) if seen else "none"
-    raise InputError(f"{label}: LOINC code {got} is not one leuko grades; use ANC 751-8, "
-                     "26499-4, 753-4; WBC 6690-2, 26464-8, 804-5; lymphocytes 731-0, 26474-7, "
-                     "732-8; neutrophil % 770-8, 26511-6, 23761-0")
+    raise InputError(f"{label}: LOINC code {got} is not one leuko grades; use {_codes_text()}")
 
 
-def _quantity(obs: dict, analyte: str, label: str) -> tuple[float, str]:
+def _quantity(kb, obs: dict, analyte: str, label: str) -> tuple[float, str]:
+    """(value, KB unit id or "%") of an Observation's valueQuantity."""
+    from leuko_cli.inputs import find_unit
+
     q = obs.get("valueQuantity")
     if not isinstance(q, dict) or "value" not in q:
         raise InputError(f"{label}: no valueQuantity.value; leuko reads numeric results only")
     value = q["value"]
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise InputError(f"{label}: valueQuantity.value must be a number, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, (int, float)) \
+            or (isinstance(value, int) and value.bit_length() > 64):
+        raise InputError(f"{label}: valueQuantity.value must be a number of plausible size, "
+                         f"got {str(value)[:40]!r}")
     if q.get("comparator"):
         raise InputError(f"{label}: a value with comparator {q['comparator']!r} cannot be "
                          "graded; give the measured value")
     system = q.get("system")
     ucum = q.get("code") if system in (None, UCUM_SYSTEM) and q.get("code") else q.get("unit")
-    unit = UCUM.get(ucum) if isinstance(ucum, str) else None
-    if analyte == "neutrophils":
-        if unit != "%":
-            raise InputError(f"{label}: unit {ucum!r} is not a percentage; the neutrophil "
-                             "fraction must be in % (UCUM '%')")
-    elif unit is None or unit == "%":
+    ucum = _text(ucum)
+    if BY_NAME[analyte].kind == "percent":
+        if ucum != "%":
+            raise InputError(f"{label}: unit {ucum!r} is not a percentage; the "
+                             f"{BY_NAME[analyte].label} must be in % (UCUM '%')")
+        return float(value), "%"
+    try:
+        unit = find_unit(kb, ucum)["id"]
+    except InputError:
+        names = ", ".join(u["id"] for u in kb.table("units"))
         raise InputError(f"{label}: unit {ucum!r} is not supported for "
-                         f"{ANALYTE_NAMES[analyte]}; use one of: {COUNT_UNITS} (UCUM)")
+                         f"{BY_NAME[analyte].label}; use one of: {names} (or their UCUM "
+                         "forms)") from None
     return float(value), unit
 
 
-def groups(doc: Any) -> list[dict]:
+def groups(kb, doc: Any) -> list[dict]:
     """[{subject, effective, observations: [ids], values: {analyte: (value, unit)}}] in the
     order first seen. Raises InputError on unknown codes/units or conflicting values."""
     out: dict[tuple, dict] = {}
     for n, obs in enumerate(observations(doc), start=1):
-        if obs.get("status") in SKIPPED_STATUSES:
+        if _text(obs.get("status")) in SKIPPED_STATUSES:
             continue
         label = _label(obs, n)
         analyte, code = _analyte(obs, label)
-        value, unit = _quantity(obs, analyte, label)
-        subject = (obs.get("subject") or {}).get("reference")
-        effective = obs.get("effectiveDateTime") or (obs.get("effectivePeriod") or {}).get(
-            "start")
+        value, unit = _quantity(kb, obs, analyte, label)
+        subject = _text(_at(obs, "subject", "reference"))
+        effective = _text(obs.get("effectiveDateTime")) or _text(_at(obs, "effectivePeriod",
+                                                                      "start"))
         key = (subject, effective)
         g = out.setdefault(key, {"subject": subject, "effective": effective,
                                  "observations": [], "values": {}, "codes": {}})
-        g["observations"].append(obs.get("id"))
+        g["observations"].append(_text(obs.get("id")))
         prev = g["values"].get(analyte)
-        if prev is not None and _cells(prev) != _cells((value, unit)):
+        if prev is not None and _cells(kb, prev) != _cells(kb, (value, unit)):
             when = f" at {effective}" if effective else ""
-            raise InputError(f"{label}: a second {ANALYTE_NAMES[analyte]} value "
+            raise InputError(f"{label}: a second {BY_NAME[analyte].label} value "
                              f"({value:g} {unit}) differs from the first ({prev[0]:g} "
                              f"{prev[1]}){when}; give one value per analyte and time")
         g["values"][analyte] = (value, unit)
@@ -145,15 +173,13 @@ def groups(doc: Any) -> list[dict]:
     return list(out.values())
 
 
-def _cells(vu: tuple[float, str]) -> float:
+def _cells(kb, vu: tuple[float, str]) -> float:
     value, unit = vu
-    return value * 1000 if unit == "10^9/L" else value  # only to compare duplicates
+    return value if unit == "%" else value * kb.get("units", unit)["factor_to_cells_per_ul"]
 
 
-def request_values(group: dict, factors: dict[str, float]) -> tuple[dict, list[str]]:
-    """AssessRequest count fields (and unit) for one group, plus notes on what was left out.
-
-    factors: KB unit id -> factor_to_cells_per_ul (used only when units are mixed)."""
+def request_values(kb, group: dict) -> tuple[dict, list[str]]:
+    """Request count fields (and unit) for one group, plus notes on what was left out."""
     vals = dict(group["values"])
     notes: list[str] = []
     if "neutrophils" in vals and "anc" in vals:
@@ -164,30 +190,28 @@ def request_values(group: dict, factors: dict[str, float]) -> tuple[dict, list[s
         del vals["neutrophils"]
     counts = {k: v for k, v in vals.items() if k != "neutrophils"}
     if not counts:
-        raise InputError("--fhir: no ANC, WBC or lymphocyte count found (LOINC 751-8, 6690-2, "
-                         "731-0 and their variants)")
+        raise InputError("--fhir: no ANC, WBC or lymphocyte count found (" + _codes_text() + ")")
     units = {u for _v, u in counts.values()}
     if len(units) == 1:
         unit = units.pop()
         fields: dict[str, Any] = {k: v for k, (v, _u) in counts.items()}
-    else:  # mixed units: give assess cells/uL
+    else:  # mixed units: give the core cells/uL
         unit = "cells/uL"
-        fields = {k: v * factors[u] for k, (v, u) in counts.items()}
+        fields = {k: _cells(kb, vu) for k, vu in counts.items()}
     if "neutrophils" in vals:
         fields["neutrophils"] = vals["neutrophils"][0]
     fields["unit"] = unit
     return fields, notes
 
 
-def assess_doc(kb, doc: Any, base: dict) -> list[dict]:
-    """Grade each group; `base` holds the other AssessRequest fields (temp, age, ...)."""
-    from .assess import AssessRequest, assess
+def assess_doc(kb, doc: Any, base: dict, settings: dict) -> list[dict]:
+    """Grade each group; `base` holds the other request fields (temp, age, ...)."""
+    from leuko_cli.assess import assess
 
-    factors = {u["id"]: u["factor_to_cells_per_ul"] for u in kb.table("units")}
     results = []
-    for g in groups(doc):
-        fields, notes = request_values(g, factors)
-        result = assess(kb, AssessRequest(**{**base, **fields}))
+    for g in groups(kb, doc):
+        fields, notes = request_values(kb, g)
+        result = assess(kb, {**base, **fields}, settings, origin="FHIR Observation")
         result["notes"] = notes + result.get("notes", [])
         result["fhir"] = {"subject": g["subject"], "effective": g["effective"],
                           "observations": g["observations"], "loinc": g["codes"]}

@@ -1,0 +1,87 @@
+"""The one batch loop: every row, from any reader, through `assess.assess`.
+
+A row's own values override the command's flags (which are defaults for every row); the
+unit and CTCAE version fall back to the resolved settings. Each row's batch result columns
+(fields.BATCH_RESULTS) come from the same result `leuko assess --json` prints, so a row and the
+same numbers typed by hand give the same answer and the same error text. Lab exports repeat
+themselves, so answers are memoised by the row's values (bounded: memory stays flat).
+"""
+
+from __future__ import annotations
+
+from leuko_cli.assess import assess
+from leuko_cli.errors import LeukoError
+from leuko_cli.fields import BATCH_RESULTS, REQUEST_FIELDS
+
+from .readers import RowError
+
+MEMO_LIMIT = 65_536  # distinct cases remembered before the memo starts again
+_GRADED = BATCH_RESULTS[:-1]
+
+
+class Summary:
+    __slots__ = ("rows", "graded", "errors")
+
+    def __init__(self) -> None:
+        self.rows = self.graded = self.errors = 0
+
+    def line(self) -> str:
+        return f"leuko: {self.rows} row(s), {self.graded} graded, {self.errors} error(s)"
+
+
+class Grader:
+    """Grades field dicts; `defaults` are the command's flags (None when not given)."""
+
+    def __init__(self, kb, settings: dict, defaults: dict | None = None, *,
+                 memo: bool = True) -> None:
+        self.kb, self.settings = kb, settings
+        self.defaults = {k: v for k, v in (defaults or {}).items() if v is not None}
+        self.memo: dict[tuple, tuple] = {}
+        self.limit = MEMO_LIMIT if memo else 0
+
+    def values(self, fields: dict) -> dict:
+        return {**self.defaults, **fields}
+
+    def result(self, fields: dict) -> dict:
+        """The full assess result of one row (raises LeukoError)."""
+        return assess(self.kb, self.values(fields), self.settings, origin="row")
+
+    def columns(self, fields) -> tuple:
+        """The BATCH_RESULTS values of one row; errors become the last column."""
+        if isinstance(fields, RowError):
+            return (None,) * len(_GRADED) + (str(fields),)
+        values = self.values(fields)
+        try:
+            key = tuple(values.get(k) for k in REQUEST_FIELDS) if self.limit else None
+            hit = self.memo.get(key)
+        except TypeError:  # a JSON list or object as a value: not hashable, not memoised
+            key, hit = None, None
+        if hit is not None:
+            return hit
+        try:
+            r = assess(self.kb, values, self.settings, origin="row")
+            out = tuple(r[name] for name in _GRADED) + (None,)
+        except LeukoError as err:
+            out = (None,) * len(_GRADED) + (str(err),)
+        if key is not None:
+            if len(self.memo) >= self.limit:
+                self.memo.clear()
+            self.memo[key] = out
+        return out
+
+
+def run(grader: Grader, rows, writer, summary: Summary, progress=None) -> None:
+    """Grade every row and hand it to the writer: the one loop."""
+    for n, (_line, fields, passthrough) in enumerate(rows, start=1):
+        result = grader.columns(fields)
+        if result[-1] is None:
+            summary.graded += 1
+        else:
+            summary.errors += 1
+        summary.rows = n
+        writer.write(passthrough, result)
+        if progress is not None and not n % 1000:
+            progress(n)
+    writer.close()
+    if progress is not None:
+        progress(summary.rows)

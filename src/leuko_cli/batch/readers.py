@@ -1,0 +1,141 @@
+"""Readers: turn a lab export into rows of field values, whatever the format.
+
+A row is (line number, fields, passthrough): `fields` maps field names (fields.INPUTS) to the
+raw values found (an empty CSV cell or a JSON null is absent); `passthrough` is the row as read,
+for the output. Column names map through the field table's batch columns (case-insensitive;
+spaces and hyphens count as `_`). Two columns that mean the same field are refused, the same
+way in CSV and in JSON Lines.
+"""
+
+from __future__ import annotations
+
+import csv
+import itertools
+import json
+import re
+from typing import Iterable, Iterator
+
+from leuko_cli.errors import InputError
+from leuko_cli.fields import column_aliases
+
+INPUT_FORMATS = ("csv", "jsonl")
+_ALIASES = column_aliases()
+_FOLD = re.compile(r"[\s\-]+")
+
+
+class RowError(Exception):
+    """A row that cannot be read: it becomes an error row, the file goes on."""
+
+
+def field_of(column: object) -> str | None:
+    """The field a column name means, or None for a passthrough column."""
+    return _ALIASES.get(_FOLD.sub("_", str(column).strip().casefold()))
+
+
+def field_columns(names: list) -> dict[str, int]:
+    """field name -> index of the column that carries it; two columns for one field refused."""
+    found: dict[str, int] = {}
+    for i, name in enumerate(names):
+        field = field_of(name)
+        if field is None:
+            continue
+        if field in found:
+            raise RowError(f"columns {names[found[field]]!r} and {name!r} both mean {field}; "
+                           "keep one")
+        found[field] = i
+    return found
+
+
+def detect_format(name: str | None, first_line: str) -> str:
+    if name:
+        low = name.lower()
+        if low.endswith((".jsonl", ".ndjson")):
+            return "jsonl"
+        if low.endswith((".csv", ".tsv")):
+            return "csv"
+    return "jsonl" if first_line.lstrip().startswith("{") else "csv"
+
+
+def peek(lines: Iterable[str]) -> tuple[str, Iterator[str]]:
+    """The first non-blank line, and an iterator over every line (that one included)."""
+    it = iter(lines)
+    held: list[str] = []
+    for line in it:
+        held.append(line)
+        if line.strip():
+            break
+    return (held[-1] if held else ""), itertools.chain(held, it)
+
+
+def _delimiter(header_line: str) -> str:
+    counts = {d: header_line.count(d) for d in (",", ";", "\t", "|")}
+    best = max(counts, key=counts.get)
+    return best if counts[best] else ","
+
+
+class CsvRows:
+    """CSV rows. `header` is the file's header row; iterating yields (line, fields, row)."""
+
+    def __init__(self, stream: Iterator[str], first: str) -> None:
+        self.reader = csv.reader(stream, delimiter=_delimiter(first))
+        header: list[str] = []
+        for header in self.reader:
+            if any(h.strip() for h in header):
+                break
+        self.header = header
+        try:
+            self.columns = field_columns(header)
+        except RowError as err:
+            raise InputError(f"the CSV header: {err}") from None
+        if not {"anc", "wbc", "lymphocytes"} & set(self.columns):
+            raise InputError("the CSV header needs an anc, wbc or lymphocytes column (got: "
+                             f"{', '.join(header)[:120]}); add a header row such as id,anc,temp")
+
+    def __iter__(self):
+        width, columns = len(self.header), list(self.columns.items())
+        for row in self.reader:
+            if not row:
+                continue  # a blank line
+            line = self.reader.line_num
+            if len(row) != width:
+                yield line, RowError(f"row has {len(row)} field(s) but the header has "
+                                     f"{width}"), (row + [""] * width)[:width]
+                continue
+            yield line, {f: row[i] for f, i in columns if row[i] != ""}, row
+
+
+def _unique_keys(pairs: list[tuple]) -> dict:
+    keys = [k for k, _ in pairs]
+    if len(set(keys)) != len(keys):
+        dup = next(k for k in keys if keys.count(k) > 1)
+        raise RowError(f"key {dup!r} appears twice in the object; keep one")
+    return dict(pairs)
+
+
+def jsonl_rows(stream: Iterator[str]):
+    """JSON Lines rows: (line, fields or RowError, the object as read)."""
+    for line_no, line in enumerate(stream, start=1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line, object_pairs_hook=_unique_keys)
+        except RowError as err:
+            yield line_no, RowError(f"line {line_no}: {err}"), {}
+            continue
+        except (ValueError, RecursionError) as err:
+            reason = getattr(err, "msg", "nested too deeply")
+            yield line_no, RowError(f"line {line_no}: not valid JSON ({reason}); each line must "
+                                    "be one JSON object"), {}
+            continue
+        if not isinstance(obj, dict):
+            yield line_no, RowError(f"line {line_no}: expected a JSON object, got "
+                                    f"{type(obj).__name__}"), {}
+            continue
+        try:
+            columns = field_columns(list(obj))
+        except RowError as err:
+            yield line_no, err, obj
+            continue
+        keys = list(obj)
+        fields = {f: obj[keys[i]] for f, i in columns.items() if obj[keys[i]] is not None}
+        yield line_no, fields, obj

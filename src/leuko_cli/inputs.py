@@ -1,0 +1,167 @@
+"""Reading input values strictly: one parser per field kind, for every channel.
+
+The CLI, batch rows and FHIR values all pass through here, so no channel is more lenient than
+another. Nothing is reinterpreted: a decimal comma, a thousands separator, a unit glued to the
+number, an empty value or an exponent is refused with the fix in one line. Pure Python.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+from .errors import InputError
+from .fields import Field
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # pragma: no cover
+    from .kb import KnowledgeBase
+
+DAYS_PER_YEAR = 365.25
+MAX_AGE_YEARS = 130
+
+_PLAIN = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)")
+_EXPONENT = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)[eE][+-]?\d+")
+_DECIMAL_COMMA = re.compile(r"[+-]?\d*,\d+")
+_THOUSANDS = re.compile(r"[+-]?\d{1,3}(?:[,\u00a0\u202f ]\d{3})+(?:\.\d+)?")
+_GLUED_UNIT = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)\s*[^\d\s.,].*")
+_TEMP = re.compile(r"([+-]?\d+(?:\.\d+)?)\s*°?\s*([cCfF]?)")
+_TRUE = {"true", "t", "yes", "y", "1"}
+_FALSE = {"false", "f", "no", "n", "0"}
+
+
+def number(raw: object, flag: str) -> float:
+    """A finite, non-negative plain decimal number, or InputError naming the flag and the fix."""
+    if isinstance(raw, bool) or not isinstance(raw, (int, float, str)):
+        raise InputError(f"{flag} expects a number, got {_shown(raw)}")
+    if isinstance(raw, (int, float)):
+        try:
+            value = float(raw)
+        except OverflowError:
+            raise InputError(f"{flag} {str(raw)[:20]}... is too large to be a count") from None
+        if not math.isfinite(value):
+            raise InputError(f"{flag} must be a finite number, got {raw!r}")
+    else:
+        value = _number_text(raw, flag)
+    if value < 0:
+        raise InputError(f"{flag} cannot be negative (got {_shown(raw, quote=False)}); give the "
+                         "count as reported")
+    return value
+
+
+def _number_text(raw: str, flag: str) -> float:
+    s = raw.strip()
+    if not s:
+        raise InputError(f"{flag} is empty; give a number, or leave {flag} out")
+    if _PLAIN.fullmatch(s):
+        return float(s)  # the sign is checked by the caller
+    if _THOUSANDS.fullmatch(s) and not s.lstrip("+-").startswith("0"):
+        plain = re.sub(r"[,\u00a0\u202f ]", "", s)
+        raise InputError(f"{flag} {raw!r} has a thousands separator, which could also be a "
+                         f"decimal comma; write {plain} (or use a dot for decimals)")
+    if _DECIMAL_COMMA.fullmatch(s):
+        raise InputError(f"{flag} {raw!r} has a decimal comma; use a dot: "
+                         f"{s.replace(',', '.')}")
+    if _EXPONENT.fullmatch(s):
+        raise InputError(f"{flag} {raw!r} is in exponent notation; write the number out "
+                         "(e.g. 0.45)")
+    if s.lower().lstrip("+-") in ("nan", "inf", "infinity"):
+        raise InputError(f"{flag} must be a finite number, got {raw!r}")
+    if _GLUED_UNIT.fullmatch(s):
+        raise InputError(f"{flag} {raw!r} has a unit glued to the number; give the number "
+                         "alone and the unit with --unit")
+    raise InputError(f"{flag} expects a number, got {_shown(raw)}")
+
+
+def _shown(raw: object, quote: bool = True) -> str:
+    text = repr(raw) if quote else str(raw)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def percent(raw: object, flag: str) -> float:
+    value = number(raw, flag)
+    if value > 100:
+        raise InputError(f"{flag} is a percentage of the white count and cannot exceed 100 "
+                         f"(got {value:g})")
+    return value
+
+
+def temperature(raw: object, flag: str = "--temp", low: float = 25.0,
+                high: float = 45.0) -> float:
+    """°C by default; a trailing F means Fahrenheit. Refuses values outside low–high °C."""
+    if isinstance(raw, bool):
+        raise InputError(f"{flag} expects a temperature like 38.4 or 101.2F, got {raw!r}")
+    m = _TEMP.fullmatch(str(raw).strip()) if isinstance(raw, (str, int, float)) else None
+    if not m:
+        hint = "; use a dot: " + str(raw).replace(",", ".") if "," in str(raw) else ""
+        raise InputError(f"{flag} expects a temperature like 38.4 or 101.2F, got "
+                         f"{_shown(raw)}{hint}")
+    value = float(m.group(1))
+    celsius = (value - 32) * 5 / 9 if m.group(2).lower() == "f" else value
+    if not low <= celsius <= high:
+        raise InputError(f"{flag} {raw} is outside {low:g}–{high:g} °C; give °C, or add F "
+                         "for Fahrenheit (e.g. 101.2F)")
+    return round(celsius, 2)
+
+
+def age_days(raw: object, flag: str = "--age") -> float:
+    years = number(raw, flag)
+    if years > MAX_AGE_YEARS:
+        raise InputError(f"{flag} is in years and must be at most {MAX_AGE_YEARS} "
+                         f"(got {years:g})")
+    return years * DAYS_PER_YEAR
+
+
+def switch(raw: object, flag: str) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    s = str(raw).strip().casefold()
+    if s in _TRUE:
+        return True
+    if s in _FALSE:
+        return False
+    raise InputError(f"{flag} expects true or false (or yes/no, 1/0), got {_shown(raw)}")
+
+
+# --- units ------------------------------------------------------------------------------------
+
+def _norm_unit(text: str) -> str:
+    s = text.strip().lower().replace(" ", "")
+    s = s.replace("µ", "u").replace("μ", "u").replace("mcl", "ul").replace("×", "x")
+    return s.replace("cells/", "/").replace("e9", "^9").replace("e3", "^3").replace("*", "^")
+
+
+def find_unit(kb: KnowledgeBase, text: object) -> dict:
+    if not isinstance(text, str) or not text.strip():
+        raise InputError(f"--unit expects a unit name, got {_shown(text)}; use one of: "
+                         f"{', '.join(u['id'] for u in kb.table('units'))}")
+    wanted = _norm_unit(text)
+    for unit in kb.table("units"):
+        if wanted in {_norm_unit(a) for a in [unit["id"], *unit["aliases"]]}:
+            return unit
+    names = ", ".join(u["id"] for u in kb.table("units"))
+    raise InputError(f"unknown unit {text!r}; use one of: {names}")
+
+
+def to_cells(kb: KnowledgeBase, measure_id: str, value: float, unit: dict, flag: str) -> float:
+    """Convert to cells/µL and refuse values implausible in the chosen unit (never reinterpret)."""
+    measure = kb.get("measures", measure_id)
+    cells = value * unit["factor_to_cells_per_ul"]
+    other = next((u for u in kb.table("units") if u["id"] != unit["id"]), None)
+    hint = f"; if it is in {other['id']}, add --unit {other['id']}" if other else ""
+    name = measure["name"].lower()
+    what = ("an " if name[:1] in "aeiou" else "a ") + name
+    if 0 < cells < measure["min_positive_cells_per_ul"]:
+        raise InputError(f"{flag} {value:g} {unit['id']} is implausibly low for {what}{hint}")
+    if cells > measure["max_cells_per_ul"]:
+        raise InputError(f"{flag} {value:g} {unit['id']} is implausibly high for {what}{hint}")
+    return cells
+
+
+def from_cells(cells: float, unit: dict) -> float:
+    return cells / unit["factor_to_cells_per_ul"]
+
+
+def cells(kb: KnowledgeBase, field: Field, raw: object, unit: dict) -> float:
+    """A count or limit field's value in cells/µL."""
+    return to_cells(kb, field.measure, number(raw, field.flag), unit, field.flag)

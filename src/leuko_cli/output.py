@@ -1,0 +1,64 @@
+"""The one output path: a command handler returns an `Answer`; `emit` prints it.
+
+JSON goes out through json.dumps (so the JSON path never imports Rich); human output through
+the `render` function the answer names; plain lines and raw text (exports) as they are.
+Batch rows are written by `batch.writers`, the same way for every reader.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # pragma: no cover
+    from .kb import KnowledgeBase
+
+
+class Answer:
+    """What a command produced. `data` is exactly what --json prints. `view` names the render
+    function for human output, or "lines" (print `lines`, plain) or "text" (print `data`, a
+    string, as it is). `context` holds what a render needs beyond the data (e.g. the query);
+    `note` is one line for stderr; `exit_code` is the command's status once printed."""
+
+    __slots__ = ("view", "data", "kb", "audience", "exit_code", "lines", "context", "note")
+
+    def __init__(self, view: str, data, kb: KnowledgeBase | None = None, *,
+                 audience: str = "clinician", exit_code: int = 0,
+                 lines: list[str] | None = None, context: dict | None = None,
+                 note: str | None = None) -> None:
+        self.view, self.data, self.kb = view, data, kb
+        self.audience, self.exit_code = audience, exit_code
+        self.lines, self.context, self.note = lines, context or {}, note
+
+
+def json_text(data, indent: int | None = 2) -> str:
+    """JSON for a terminal or a pipe: json.dumps escapes C0 controls; C1 controls and bidi
+    overrides, which ensure_ascii=False would leave raw, are escaped too (same data)."""
+    from .sanitize import escape_json_unsafe
+
+    text = json.dumps(data, indent=indent, ensure_ascii=False)
+    return escape_json_unsafe(text) + "\n"
+
+
+def write(text: str) -> None:
+    sys.stdout.write(text)
+
+
+def emit(answer: Answer, as_json: bool = False) -> int:
+    """Print an answer; returns its exit code."""
+    if as_json or answer.view == "json":
+        write(json_text(answer.data))
+    elif answer.view == "lines":
+        from .sanitize import inert
+
+        write("".join(inert(line) + "\n" for line in answer.lines or []))
+    elif answer.view == "text":
+        write(answer.data)
+    else:
+        from . import render
+
+        getattr(render, answer.view)(answer)
+    if answer.note:
+        sys.stderr.write(answer.note + "\n")
+    return answer.exit_code
