@@ -1,6 +1,6 @@
-"""Regenerate docs/cli-reference.md from every command's --help (checked by tests/test_docs.py).
+"""Render docs/cli-reference.md from every command's --help (docs/generate.py writes it).
 
-    python docs/gen_cli_reference.py
+    python docs/generate.py  (this page is one of its parts)
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ def render() -> str:
     root = typer.main.get_command(app)
     runner = CliRunner()
     parts = ["# CLI reference\n",
-             "Generated from `--help` by `python docs/gen_cli_reference.py`; "
+             "Generated from `--help` by `python docs/generate.py`; "
              "`tests/test_docs.py` fails when it is out of date.\n"]
     for path in commands(root):
         result = runner.invoke(app, [*path, "--help"], prog_name="leuko")

@@ -1,6 +1,6 @@
 """Regenerate docs/sources.md from the knowledge base (checked by tests/test_docs.py).
 
-    python docs/gen_sources.py
+    python docs/generate.py  (this page is one of its parts)
 
 Every reference, what cites it in the KB, its identifiers and how they were verified.
 """
@@ -14,7 +14,7 @@ OUT = Path(__file__).with_name("sources.md")
 
 HEADER = """# Sources
 
-Generated from `data/causes.toml` by `python docs/gen_sources.py`; `tests/test_docs.py` fails when
+Generated from `data/causes.toml` by `python docs/generate.py`; `tests/test_docs.py` fails when
 it is out of date. The numbers are the citation numbers leuko prints.
 
 **How identifiers were verified.** A PMID or DOI appears only where it was seen, on 2026-11-22,
