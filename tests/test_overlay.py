@@ -196,6 +196,7 @@ def strip_source(data: dict) -> dict:
     for table in kbmod.TABLES:
         for row in out.get(table, []):
             row.pop("source", None)
+            row.pop("source_location", None)
     return out
 
 

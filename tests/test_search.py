@@ -1,4 +1,5 @@
-"""`leuko search`: offline BM25 ranking over the knowledge base (issue 6)."""
+"""`leuko search` / KnowledgeBase.search: one FTS5 engine (bm25, porter) over every kind of
+entry, and the plain-Python engine that must find the same entries when FTS5 is missing."""
 
 from __future__ import annotations
 
@@ -6,8 +7,9 @@ import json
 
 import pytest
 
-from leuko_cli import search as core
 from leuko_cli.kb import KnowledgeBase
+from leuko_cli.kb import search as engine
+from leuko_cli.kb.porter import stem
 
 
 def cause(ident, name, synonyms=(), summary="A cause.", features=("clue",)):
@@ -28,27 +30,28 @@ def test_name_beats_a_mention_in_another_summary():
     kb = synthetic(
         cause("other", "Something else", summary="Unlike clozapine, this is rare. " * 3),
         cause("clozapine", "Clozapine", ["Clozaril"]))
-    assert ids(core.search(kb, "clozapine")) == ["clozapine", "other"]
+    assert ids(kb.search("clozapine")) == ["clozapine", "other"]
 
 
 def test_synonym_weighted_over_features():
     kb = synthetic(cause("a", "Alpha", features=["seen after methimazole use"]),
                    cause("b", "Antithyroid drugs", ["methimazole", "carbimazole"]))
-    assert ids(core.search(kb, "methimazole"))[0] == "b"
+    assert ids(kb.search("methimazole"))[0] == "b"
 
 
 def test_rarer_terms_weigh_more():
     kb = synthetic(cause("a", "Neutropenia one", summary="neutropenia neutropenia"),
                    cause("b", "Neutropenia two", summary="neutropenia with copper"),
                    cause("c", "Neutropenia three", summary="neutropenia"))
-    assert ids(core.search(kb, "neutropenia copper"))[0] == "b"
+    assert ids(kb.search("neutropenia copper"))[0] == "b"
 
 
 def test_stemming_and_casefolding():
     kb = synthetic(cause("a", "Low counts", summary="Counts fall"), cause("b", "Other"))
-    assert ids(core.search(kb, "COUNT")) == ["a"]
-    assert core.tokens("B12-deficiency") == ["b12", "deficiency"]
-    assert core.stem("sepsis") == "sepsis" and core.stem("infections") == "infection"
+    assert ids(kb.search("COUNT")) == ["a"]
+    assert engine.terms("B12-deficiency") == ["b12", "deficiency"]
+    assert stem("infections") == stem("infection") == "infect"
+    assert stem("neutropenic") != stem("neutropenia")  # porter keeps these apart
 
 
 def test_other_kinds_are_indexed():
@@ -58,21 +61,21 @@ def test_other_kinds_are_indexed():
                       "a low ANC.", "emergency_action": "Antibiotics within 1 hour."}],
         management=[{"id": "gcsf", "topic": "Growth factor", "summary": "Filgrastim dosing.",
                      "items": []}])
-    res = core.search(kb, "febrile neutropenia")
+    res = kb.search("febrile neutropenia")
     assert res[0]["kind"] == "fever_rule" and res[0]["id"] == "fn"
-    assert ids(core.search(kb, "filgrastim")) == ["gcsf"]
+    assert ids(kb.search("filgrastim")) == ["gcsf"]
 
 
 def test_limit_and_no_match():
     kb = synthetic(*(cause(f"c{i}", f"Cause {i}", summary="shared word") for i in range(5)))
-    assert len(core.search(kb, "shared", limit=2)) == 2
-    assert core.search(kb, "zzzz") == []
+    assert len(kb.search("shared", limit=2)) == 2
+    assert kb.search("zzzz") == []
 
 
 def test_result_shape():
     kb = synthetic(cause("a", "Alpha", summary="A long enough summary about alpha "
                                                "neutropenia and what it means here."))
-    (r,) = core.search(kb, "alpha")
+    (r,) = kb.search("alpha")
     assert set(r) == {"kind", "id", "title", "score", "snippet"}
     assert r["kind"] == "cause" and r["title"] == "Alpha" and r["score"] > 0
     assert "alpha" in r["snippet"].lower()

@@ -387,11 +387,9 @@ def search(
 ) -> None:
     """Ranked offline search over causes, scales, workup, management, presentation and
     classification (BM25)."""
-    from . import search as core
-
     kb = load_kb()
     text = " ".join(query)
-    results = core.search(kb, text, limit)
+    results = kb.search(text, limit)
     if as_json:
         emit_json(results)
         return
