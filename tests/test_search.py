@@ -126,3 +126,72 @@ def test_human_output(invoke):
 def test_bad_input_exit_2(invoke, args, message):
     res = invoke("search", *args)
     assert res.exit_code == 2 and message in res.stderr
+
+
+# --- one engine: FTS5 and the plain fallback agree; user text is never syntax ---------------
+
+HOSTILE = ['"', "*", "NEAR(", "'", "[/x]", "a AND OR NOT b", "col:neutropenia", '"unclosed',
+           "\x00\x01\x1f\x7f drug", "^start", "x" * 10_000, "neutropenia " * 1000,
+           "clozapine)", "{title}: b12", "-b12", "b12*", "µL μL"]
+
+
+@pytest.mark.parametrize("query", HOSTILE, ids=range(len(HOSTILE)))
+def test_hostile_queries_do_not_raise(kb, query):
+    from leuko_cli.errors import InputError
+
+    try:
+        results = kb.search(query)
+    except InputError:  # no searchable words: the CLI's exit 2
+        return
+    assert isinstance(results, list) and len(results) <= 10
+
+
+EQUIVALENCE = ["neutropenia", "febrile neutropenia", "clozapine", "b12", "drug induced",
+               "infections", "copper deficiency", "counting", "grade 4", "leukaemia",
+               "benign ethnic neutropenia", "duffy null", "agranulocytosis", "andersohn",
+               "growth factor", "zz-nothing", "chemotherapy cycles"]
+
+
+def test_fts5_and_plain_engine_find_the_same_entries(kb):
+    rows = engine.rows(kb.table)
+    from leuko_cli.kb.store import MemorySearch
+
+    fts, plain = MemorySearch(rows), engine.PlainIndex(rows)
+    for query in EQUIVALENCE:
+        words = engine.query_terms(query)
+        a = engine.rank(query, fts.hits(words), 1000)
+        b = engine.rank(query, plain.hits(words), 1000)
+        assert [(k, i) for k, i, _ in a] == [(k, i) for k, i, _ in b], query
+        assert all(abs(x[2] - y[2]) < 1e-9 * max(1.0, abs(x[2])) for x, y in zip(a, b)), query
+
+
+def test_plain_engine_is_used_without_fts5(kb, monkeypatch):
+    from leuko_cli.kb import store
+
+    expected = kb.search("febrile neutropenia", limit=20)
+    monkeypatch.setattr(store, "fts5_available", lambda: False)
+    fresh = KnowledgeBase(kb.data)
+    assert fresh.search("febrile neutropenia", limit=20) == expected
+    assert isinstance(fresh._search, engine.PlainIndex)
+
+
+def test_porter_port_matches_fts5_on_every_kb_word(kb):
+    import sqlite3
+
+    conn = sqlite3.connect(":memory:")
+    conn.execute("CREATE VIRTUAL TABLE t USING fts5(a, tokenize='porter ascii')")
+    conn.execute("CREATE VIRTUAL TABLE v USING fts5vocab(t, 'row')")
+    words = sorted({w for _, _, cols, _ in engine.rows(kb.table) for c in cols
+                    for w in c.split()} | {"generalizations", "hopping", "filing", "agreed",
+                                           "conflated", "sized", "happy", "relational", "ñandús"})
+    for w in words:
+        conn.execute("INSERT INTO t(a) VALUES (?)", (w,))
+    fts = {row[0] for row in conn.execute("SELECT term FROM v")}
+    assert {stem(w) for w in words} == fts
+
+
+def test_a_name_match_outranks_summary_mentions_in_the_bundled_kb(kb):
+    results = kb.search("agranulocytosis", limit=50)
+    named = [i for i, r in enumerate(results)
+             if "agranulocytosis" in (r["title"] + " " + r["id"]).lower()]
+    assert named and named[0] == 0

@@ -276,6 +276,7 @@ def _fill(conn, state_key: str, data: dict, index_text: bytes, search_rows) -> N
     digest = None
     if fts5_available():
         create_search(conn, search_rows())
+        conn.commit()  # FTS5 writes its pending index data at commit: digest what is on disk
         digest = _search_digest(conn)
     head = {"format": FORMAT, "key": state_key, "causes": len(causes), "search": digest,
             "kb": {k: v for k, v in data.items() if k != "causes"}}
