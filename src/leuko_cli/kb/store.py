@@ -89,7 +89,7 @@ def store_file(state_key: str) -> str | None:
 def _uri(path: str) -> str:
     # immutable: no locking or change checks; safe because a store is replaced, never edited
     escaped = path.replace("%", "%25").replace("?", "%3f").replace("#", "%23")
-    return f"file:{escaped}?immutable=1"
+    return f"file:{escaped}?mode=ro&immutable=1"
 
 
 def fts5_available() -> bool:

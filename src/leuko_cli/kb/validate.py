@@ -90,7 +90,9 @@ def _check_value(kind: str, value: Any, extra: dict, where: str, problems: list[
 # overlay entries, "FILE:LINE" of its `id =`.
 PROVENANCE = ("source", "source_location")
 
-_ID_SAFE = re.compile(r"[^\s\x00-\x1f\x7f]+")
+# Patterns stay strings (re caches what it compiles): compiling them at import would add to
+# every start-up, since kb/__init__.py imports this module.
+_ID_SAFE = r"[^\s\x00-\x1f\x7f]+"
 
 
 def _check_entry(schema: dict, entry: Any, where: str, problems: list[str]) -> dict:
@@ -102,7 +104,7 @@ def _check_entry(schema: dict, entry: Any, where: str, problems: list[str]) -> d
         if key not in schema and key not in PROVENANCE:
             problems.append(f"{where}: unknown field {key!r}")
     ident = entry.get("id")
-    if isinstance(ident, str) and ident.strip() and not _ID_SAFE.fullmatch(ident):
+    if isinstance(ident, str) and ident.strip() and not re.fullmatch(_ID_SAFE, ident):
         # ids are typed on command lines and stored raw in the cause index
         problems.append(f"{where}.id: {ident!r} must not contain spaces or control characters")
     for key, (kind, required, extra) in schema.items():
@@ -295,29 +297,30 @@ def field_line(text: str, id_line: int, name: str) -> int | None:
 
 
 
-_HEADER = re.compile(r"""\s*\[(\[)?\s*([A-Za-z0-9_-]+)\s*\]""")
-_ID_LINE = re.compile(r"""\s*id\s*=\s*["']([^"']*)["']\s*(#.*)?$""")
-_KEY_LINE = re.compile(r"""\s*(["']?)([A-Za-z0-9_-]+)\1\s*=""")
+_HEADER = r"""\s*\[(\[)?\s*([A-Za-z0-9_-]+)\s*\]"""
+_ID_LINE = r"""\s*id\s*=\s*["']([^"']*)["']\s*(#.*)?$"""
+_KEY_LINE = r"""\s*(["']?)([A-Za-z0-9_-]+)\1\s*="""
 
 
 def entry_lines(text: str) -> tuple[dict[tuple[str, str], int], dict[str, int]]:
     """In one pass over a TOML file: the line of each entry's `id = "..."` keyed by
     (table, id), and the line of each key in `[settings]`. `line_of` per entry would rescan the
     file each time, which for a 5,000-entry overlay is quadratic. Best effort, like line_of."""
+    header_re, id_re, key_re = re.compile(_HEADER), re.compile(_ID_LINE), re.compile(_KEY_LINE)
     ids: dict[tuple[str, str], int] = {}
     settings: dict[str, int] = {}
     table, in_array = None, False
     for n, line in enumerate(text.splitlines(), start=1):
-        header = _HEADER.match(line)
+        header = header_re.match(line)
         if header:
             table, in_array = header.group(2), bool(header.group(1))
             continue
         if in_array:
-            found = _ID_LINE.match(line)
+            found = id_re.match(line)
             if found:
                 ids.setdefault((table, found.group(1)), n)
         elif table == "settings":
-            key = _KEY_LINE.match(line)
+            key = key_re.match(line)
             if key:
                 settings.setdefault(key.group(2), n)
     return ids, settings
