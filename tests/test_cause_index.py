@@ -63,7 +63,7 @@ def both(isolated_dirs, kb):
     write_overlay(synthetic_causes(kb, 60))
     kbmod.load()  # writes the cache
     cached = kbmod.load()
-    assert cached._index_text is not None
+    assert cached._store is not None
     return kbmod.load(use_cache=False), cached
 
 
@@ -138,7 +138,7 @@ def test_cache_file_gone_after_load_still_answers(both):
     direct, cached = both
     import os
 
-    os.unlink(cached._cache_file)
+    os.unlink(cached._store.path)
     assert [c["id"] for c in find_causes(cached, search="b12")] == \
         [c["id"] for c in find_causes(direct, search="b12")]
     assert cached.data["causes"] == direct.data["causes"]

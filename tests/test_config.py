@@ -240,7 +240,7 @@ junk = st.one_of(st.binary(max_size=200), st.text(max_size=200).map(str.encode),
                           max_size=40).map(lambda t: "".join(t).encode()))
 
 
-@settings(max_examples=150, deadline=None,
+@settings(max_examples=60, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=junk)
 def test_junk_config_never_tracebacks(invoke, data):

@@ -196,6 +196,7 @@ def strip_source(data: dict) -> dict:
     for table in kbmod.TABLES:
         for row in out.get(table, []):
             row.pop("source", None)
+            row.pop("source_location", None)
     return out
 
 
@@ -249,7 +250,7 @@ junk = st.one_of(st.binary(max_size=300), st.text(max_size=300).map(str.encode),
                  st.lists(st.sampled_from(TOKENS), max_size=60).map(lambda t: "".join(t).encode()))
 
 
-@settings(max_examples=120, deadline=None,
+@settings(max_examples=40, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=junk)
 def test_junk_overlay_never_tracebacks(invoke, data):
@@ -291,3 +292,58 @@ def test_overlay_may_change_a_single_setting(isolated_dirs, invoke):
     r = invoke("assess", "--anc", "800", "--json")
     assert r.exit_code == 0, r.stderr
     assert json.loads(r.stdout)["ctcae_version"] == "5.0"
+
+
+# --- overlay honesty and provenance --------------------------------------------------------
+
+def test_dangling_symlink_overlay_is_an_error_naming_it(invoke, tmp_path):
+    path = overlay_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.symlink_to(tmp_path / "moved-away.toml")
+    for args in (("causes", "--json"), ("assess", "--anc", "450", "--json")):
+        line = one_line_error(invoke(*args), 3)
+        assert str(path) in line and "symbolic link" in line and "move" in line
+
+
+def test_directory_overlay_says_so(invoke):
+    overlay_path().mkdir(parents=True)
+    line = one_line_error(invoke("assess", "--anc", "450", "--json"), 3)
+    assert "is a directory" in line and str(overlay_path()) in line
+
+
+def test_unreadable_overlay_is_an_error_even_with_a_remembered_hash(invoke, kb, monkeypatch):
+    import os
+    import sys
+
+    if os.geteuid() == 0:
+        pytest.skip("root reads anything")
+    monkeypatch.setattr(sys.modules["leuko_cli.kb.load"], "RACY_SECONDS", 0)
+    path = write_overlay({"causes": [local_cause(kb)]})
+    assert invoke("causes", "--json").exit_code == 0  # hash remembered, store built
+    path.chmod(0)
+    try:
+        line = one_line_error(invoke("causes", "--json"), 3)
+        assert str(path) in line and "permission" in line
+    finally:
+        path.chmod(0o600)
+
+
+def test_absent_overlay_is_no_overlay(kb):
+    loaded = kbmod.load()
+    assert loaded.overlay_status == "absent"
+    assert set(loaded.settings_origin.values()) == {"bundled"}
+
+
+def test_overlay_entries_record_file_and_line(kb):
+    path = write_overlay({"causes": [local_cause(kb)],
+                          "settings": {"ctcae_default_version": "5.0"}})
+    lines = path.read_text().splitlines()
+    id_line = lines.index('id = "local-test-neutropenia"') + 1
+    setting_line = next(n for n, ln in enumerate(lines, 1) if ln.startswith("ctcae_default"))
+    for loaded in (kbmod.load(use_cache=False), kbmod.load(), kbmod.load()):
+        cause = loaded.get("causes", "local-test-neutropenia")
+        assert cause["source"] == "overlay"
+        assert cause["source_location"] == f"{path}:{id_line}"
+        assert "source_location" not in loaded.get("causes", kb.table("causes")[0]["id"])
+        assert loaded.settings_origin["ctcae_default_version"] == f"overlay {path}:{setting_line}"
+        assert loaded.settings_origin["disclaimer"] == "bundled"

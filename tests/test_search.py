@@ -1,4 +1,5 @@
-"""`leuko search`: offline BM25 ranking over the knowledge base (issue 6)."""
+"""`leuko search` / KnowledgeBase.search: one FTS5 engine (bm25, porter) over every kind of
+entry, and the plain-Python engine that must find the same entries when FTS5 is missing."""
 
 from __future__ import annotations
 
@@ -6,8 +7,9 @@ import json
 
 import pytest
 
-from leuko_cli import search as core
 from leuko_cli.kb import KnowledgeBase
+from leuko_cli.kb import search as engine
+from leuko_cli.kb.porter import stem
 
 
 def cause(ident, name, synonyms=(), summary="A cause.", features=("clue",)):
@@ -28,27 +30,28 @@ def test_name_beats_a_mention_in_another_summary():
     kb = synthetic(
         cause("other", "Something else", summary="Unlike clozapine, this is rare. " * 3),
         cause("clozapine", "Clozapine", ["Clozaril"]))
-    assert ids(core.search(kb, "clozapine")) == ["clozapine", "other"]
+    assert ids(kb.search("clozapine")) == ["clozapine", "other"]
 
 
 def test_synonym_weighted_over_features():
     kb = synthetic(cause("a", "Alpha", features=["seen after methimazole use"]),
                    cause("b", "Antithyroid drugs", ["methimazole", "carbimazole"]))
-    assert ids(core.search(kb, "methimazole"))[0] == "b"
+    assert ids(kb.search("methimazole"))[0] == "b"
 
 
 def test_rarer_terms_weigh_more():
     kb = synthetic(cause("a", "Neutropenia one", summary="neutropenia neutropenia"),
                    cause("b", "Neutropenia two", summary="neutropenia with copper"),
                    cause("c", "Neutropenia three", summary="neutropenia"))
-    assert ids(core.search(kb, "neutropenia copper"))[0] == "b"
+    assert ids(kb.search("neutropenia copper"))[0] == "b"
 
 
 def test_stemming_and_casefolding():
     kb = synthetic(cause("a", "Low counts", summary="Counts fall"), cause("b", "Other"))
-    assert ids(core.search(kb, "COUNT")) == ["a"]
-    assert core.tokens("B12-deficiency") == ["b12", "deficiency"]
-    assert core.stem("sepsis") == "sepsis" and core.stem("infections") == "infection"
+    assert ids(kb.search("COUNT")) == ["a"]
+    assert engine.terms("B12-deficiency") == ["b12", "deficiency"]
+    assert stem("infections") == stem("infection") == "infect"
+    assert stem("neutropenic") != stem("neutropenia")  # porter keeps these apart
 
 
 def test_other_kinds_are_indexed():
@@ -58,21 +61,21 @@ def test_other_kinds_are_indexed():
                       "a low ANC.", "emergency_action": "Antibiotics within 1 hour."}],
         management=[{"id": "gcsf", "topic": "Growth factor", "summary": "Filgrastim dosing.",
                      "items": []}])
-    res = core.search(kb, "febrile neutropenia")
+    res = kb.search("febrile neutropenia")
     assert res[0]["kind"] == "fever_rule" and res[0]["id"] == "fn"
-    assert ids(core.search(kb, "filgrastim")) == ["gcsf"]
+    assert ids(kb.search("filgrastim")) == ["gcsf"]
 
 
 def test_limit_and_no_match():
     kb = synthetic(*(cause(f"c{i}", f"Cause {i}", summary="shared word") for i in range(5)))
-    assert len(core.search(kb, "shared", limit=2)) == 2
-    assert core.search(kb, "zzzz") == []
+    assert len(kb.search("shared", limit=2)) == 2
+    assert kb.search("zzzz") == []
 
 
 def test_result_shape():
     kb = synthetic(cause("a", "Alpha", summary="A long enough summary about alpha "
                                                "neutropenia and what it means here."))
-    (r,) = core.search(kb, "alpha")
+    (r,) = kb.search("alpha")
     assert set(r) == {"kind", "id", "title", "score", "snippet"}
     assert r["kind"] == "cause" and r["title"] == "Alpha" and r["score"] > 0
     assert "alpha" in r["snippet"].lower()
@@ -123,3 +126,72 @@ def test_human_output(invoke):
 def test_bad_input_exit_2(invoke, args, message):
     res = invoke("search", *args)
     assert res.exit_code == 2 and message in res.stderr
+
+
+# --- one engine: FTS5 and the plain fallback agree; user text is never syntax ---------------
+
+HOSTILE = ['"', "*", "NEAR(", "'", "[/x]", "a AND OR NOT b", "col:neutropenia", '"unclosed',
+           "\x00\x01\x1f\x7f drug", "^start", "x" * 10_000, "neutropenia " * 1000,
+           "clozapine)", "{title}: b12", "-b12", "b12*", "µL μL"]
+
+
+@pytest.mark.parametrize("query", HOSTILE, ids=range(len(HOSTILE)))
+def test_hostile_queries_do_not_raise(kb, query):
+    from leuko_cli.errors import InputError
+
+    try:
+        results = kb.search(query)
+    except InputError:  # no searchable words: the CLI's exit 2
+        return
+    assert isinstance(results, list) and len(results) <= 10
+
+
+EQUIVALENCE = ["neutropenia", "febrile neutropenia", "clozapine", "b12", "drug induced",
+               "infections", "copper deficiency", "counting", "grade 4", "leukaemia",
+               "benign ethnic neutropenia", "duffy null", "agranulocytosis", "andersohn",
+               "growth factor", "zz-nothing", "chemotherapy cycles"]
+
+
+def test_fts5_and_plain_engine_find_the_same_entries(kb):
+    rows = engine.rows(kb.table)
+    from leuko_cli.kb.store import MemorySearch
+
+    fts, plain = MemorySearch(rows), engine.PlainIndex(rows)
+    for query in EQUIVALENCE:
+        words = engine.query_terms(query)
+        a = engine.rank(query, fts.hits(words), 1000)
+        b = engine.rank(query, plain.hits(words), 1000)
+        assert [(k, i) for k, i, _ in a] == [(k, i) for k, i, _ in b], query
+        assert all(abs(x[2] - y[2]) < 1e-9 * max(1.0, abs(x[2])) for x, y in zip(a, b)), query
+
+
+def test_plain_engine_is_used_without_fts5(kb, monkeypatch):
+    from leuko_cli.kb import store
+
+    expected = kb.search("febrile neutropenia", limit=20)
+    monkeypatch.setattr(store, "fts5_available", lambda: False)
+    fresh = KnowledgeBase(kb.data)
+    assert fresh.search("febrile neutropenia", limit=20) == expected
+    assert isinstance(fresh._search, engine.PlainIndex)
+
+
+def test_porter_port_matches_fts5_on_every_kb_word(kb):
+    import sqlite3
+
+    conn = sqlite3.connect(":memory:")
+    conn.execute("CREATE VIRTUAL TABLE t USING fts5(a, tokenize='porter ascii')")
+    conn.execute("CREATE VIRTUAL TABLE v USING fts5vocab(t, 'row')")
+    words = sorted({w for _, _, cols, _ in engine.rows(kb.table) for c in cols
+                    for w in c.split()} | {"generalizations", "hopping", "filing", "agreed",
+                                           "conflated", "sized", "happy", "relational", "ñandús"})
+    for w in words:
+        conn.execute("INSERT INTO t(a) VALUES (?)", (w,))
+    fts = {row[0] for row in conn.execute("SELECT term FROM v")}
+    assert {stem(w) for w in words} == fts
+
+
+def test_a_name_match_outranks_summary_mentions_in_the_bundled_kb(kb):
+    results = kb.search("agranulocytosis", limit=50)
+    named = [i for i, r in enumerate(results)
+             if "agranulocytosis" in (r["title"] + " " + r["id"]).lower()]
+    assert named and named[0] == 0

@@ -281,7 +281,7 @@ def search(
     as_json: bool = JSON_OPT,
 ) -> None:
     """Ranked offline search over causes, scales, workup, management, presentation and
-    classification."""
+    classification (BM25)."""
     _out(commands.search(" ".join(query), limit), as_json)
 
 

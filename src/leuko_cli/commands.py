@@ -130,10 +130,7 @@ def search(query: str, limit: int = 10) -> Answer:
     kb = load_kb()
     if limit < 1:
         raise InputError(f"--limit must be at least 1 (got {limit})")
-    from . import search as engine
-
-    return Answer("search_results", engine.search(kb, query, limit), kb,
-                  context={"query": query})
+    return Answer("search_results", kb.search(query, limit), kb, context={"query": query})
 
 
 def kb_info() -> Answer:
@@ -149,8 +146,8 @@ def kb_check(file: str | None) -> Answer:
     from . import paths
 
     if file is None:
-        overlay = paths.overlay_path()
-        target = overlay if overlay.exists() else kbmod.bundled_path()
+        overlay = paths.overlay_path()  # a dangling link or a directory is checked, and refused
+        target = overlay if os.path.lexists(overlay) else kbmod.bundled_path()
     else:
         from pathlib import Path
 

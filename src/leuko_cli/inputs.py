@@ -20,12 +20,28 @@ if TYPE_CHECKING:  # pragma: no cover
 DAYS_PER_YEAR = 365.25
 MAX_AGE_YEARS = 130
 
-_PLAIN = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)")
-_EXPONENT = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)[eE][+-]?\d+")
-_DECIMAL_COMMA = re.compile(r"[+-]?\d*,\d+")
-_THOUSANDS = re.compile(r"[+-]?\d{1,3}(?:[,\u00a0\u202f ]\d{3})+(?:\.\d+)?")
-_GLUED_UNIT = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)\s*[^\d\s.,].*")
-_TEMP = re.compile(r"([+-]?\d+(?:\.\d+)?)\s*°?\s*([cCfF]?)")
+# The error-path patterns are compiled on first use: start-up pays for none of them.
+_PATTERNS = {
+    "exponent": r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)[eE][+-]?\d+",
+    "decimal_comma": r"[+-]?\d*,\d+",
+    "thousands": r"[+-]?\d{1,3}(?:[,\u00a0\u202f ]\d{3})+(?:\.\d+)?",
+    "glued_unit": r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)\s*[^\d\s.,].*",
+    "temperature": r"([+-]?\d+(?:\.\d+)?)\s*°?\s*([cCfF]?)",
+}
+
+
+def _pattern(name: str) -> re.Pattern:
+    return re.compile(_PATTERNS[name])
+
+
+def _is_plain(s: str) -> bool:
+    """A plain decimal: optional sign, ASCII digits, at most one dot (no regex on the hot
+    path; str.isdigit alone would accept digits such as '²')."""
+    body = s[1:] if s[:1] in "+-" else s
+    digits = body.replace(".", "", 1)
+    return bool(digits) and digits.isascii() and digits.isdigit()
+
+
 _TRUE = {"true", "t", "yes", "y", "1"}
 _FALSE = {"false", "f", "no", "n", "0"}
 
@@ -53,21 +69,21 @@ def _number_text(raw: str, flag: str) -> float:
     s = raw.strip()
     if not s:
         raise InputError(f"{flag} is empty; give a number, or leave {flag} out")
-    if _PLAIN.fullmatch(s):
+    if _is_plain(s):
         return float(s)  # the sign is checked by the caller
-    if _THOUSANDS.fullmatch(s) and not s.lstrip("+-").startswith("0"):
+    if _pattern("thousands").fullmatch(s) and not s.lstrip("+-").startswith("0"):
         plain = re.sub(r"[,\u00a0\u202f ]", "", s)
         raise InputError(f"{flag} {raw!r} has a thousands separator, which could also be a "
                          f"decimal comma; write {plain} (or use a dot for decimals)")
-    if _DECIMAL_COMMA.fullmatch(s):
+    if _pattern("decimal_comma").fullmatch(s):
         raise InputError(f"{flag} {raw!r} has a decimal comma; use a dot: "
                          f"{s.replace(',', '.')}")
-    if _EXPONENT.fullmatch(s):
+    if _pattern("exponent").fullmatch(s):
         raise InputError(f"{flag} {raw!r} is in exponent notation; write the number out "
                          "(e.g. 0.45)")
     if s.lower().lstrip("+-") in ("nan", "inf", "infinity"):
         raise InputError(f"{flag} must be a finite number, got {raw!r}")
-    if _GLUED_UNIT.fullmatch(s):
+    if _pattern("glued_unit").fullmatch(s):
         raise InputError(f"{flag} {raw!r} has a unit glued to the number; give the number "
                          "alone and the unit with --unit")
     raise InputError(f"{flag} expects a number, got {_shown(raw)}")
@@ -91,7 +107,8 @@ def temperature(raw: object, flag: str = "--temp", low: float = 25.0,
     """°C by default; a trailing F means Fahrenheit. Refuses values outside low–high °C."""
     if isinstance(raw, bool):
         raise InputError(f"{flag} expects a temperature like 38.4 or 101.2F, got {raw!r}")
-    m = _TEMP.fullmatch(str(raw).strip()) if isinstance(raw, (str, int, float)) else None
+    m = _pattern("temperature").fullmatch(str(raw).strip()) \
+        if isinstance(raw, (str, int, float)) else None
     if not m:
         hint = "; use a dot: " + str(raw).replace(",", ".") if "," in str(raw) else ""
         raise InputError(f"{flag} expects a temperature like 38.4 or 101.2F, got "

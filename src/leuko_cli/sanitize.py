@@ -12,7 +12,18 @@ import re
 
 # C0 controls except tab and newline, DEL, and C1 controls (0x80-0x9f, e.g. the 8-bit CSI);
 # also the Unicode line/paragraph separators and bidi overrides, which reorder what is shown.
-_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+_UNSAFE_CLASS = "[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]"
+# what json.dumps(ensure_ascii=False) leaves raw of those: DEL, C1, separators, bidi
+_JSON_UNSAFE_CLASS = "[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]"
+_compiled: dict[str, re.Pattern] = {}
+
+
+def _re(pattern: str) -> re.Pattern:
+    """Compiled on first use (start-up of the JSON path pays for it only when needed)."""
+    found = _compiled.get(pattern)
+    if found is None:
+        found = _compiled[pattern] = re.compile(pattern)
+    return found
 
 
 def _visible(m: re.Match) -> str:
@@ -23,7 +34,10 @@ def _visible(m: re.Match) -> str:
 def inert(text: object) -> str:
     """`text` as a string with every unsafe character made visible (\\x1b, \\u202e)."""
     s = text if isinstance(text, str) else str(text)
-    return _UNSAFE.sub(_visible, s) if _UNSAFE.search(s) else s
+    if s.isprintable():
+        return s
+    unsafe = _re(_UNSAFE_CLASS)
+    return unsafe.sub(_visible, s) if unsafe.search(s) else s
 
 
 def inert_line(text: object) -> str:
@@ -32,15 +46,16 @@ def inert_line(text: object) -> str:
     return s.replace("\n", "\\n").replace("\t", "\\t") if ("\n" in s or "\t" in s) else s
 
 
-_JSON_UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
-
 
 def escape_json_unsafe(text: str) -> str:
     """Escape, as JSON \\uXXXX, the characters json.dumps(ensure_ascii=False) leaves raw but a
     terminal may act on (C1 controls, DEL, bidi overrides). The parsed data is unchanged."""
-    if not _JSON_UNSAFE.search(text):
+    if text.isascii() and "\x7f" not in text:
         return text
-    return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+    unsafe = _re(_JSON_UNSAFE_CLASS)
+    if not unsafe.search(text):
+        return text
+    return unsafe.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def inert_tree(obj):

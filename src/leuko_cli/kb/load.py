@@ -1,0 +1,303 @@
+"""Loading: the bundled file and the personal overlay, TOML parsing, the merge, and `load()`.
+
+Load path: bundled `causes.toml` (+ optional overlay) -> content key -> the store for that key
+(store.py) if it opens and checks out, else parse + validate + merge and write a new store.
+The cached path reads neither TOML file's contents beyond the bundled bytes for the key (the
+overlay's hash is remembered, below), and imports neither tomllib nor datetime.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+
+from leuko_cli import paths
+from leuko_cli.errors import KBError
+
+from . import store
+from .knowledge_base import KnowledgeBase
+from .schema import TABLES
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # pragma: no cover
+    from pathlib import Path
+
+OVERLAY_HINT = ("your personal overlay is broken: `leuko kb check` lists every problem; fix "
+                "them, or move {path} away to use the bundled knowledge base alone")
+
+
+def bundled_file() -> str:
+    """The KB shipped with the package; in an editable install, the repo-root data/ file."""
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    packaged = os.path.join(here, "data", "causes.toml")
+    if os.path.isfile(packaged):
+        return packaged
+    return os.path.join(os.path.dirname(os.path.dirname(os.path.realpath(here))), "data",
+                        "causes.toml")
+
+
+def bundled_path() -> Path:
+    from pathlib import Path
+
+    return Path(bundled_file())
+
+
+def toml_problem(data: bytes, path: str) -> tuple[dict | None, str | None]:
+    """Parse TOML bytes: (document, None), or (None, "path:line: what is wrong")."""
+    import tomllib  # only on a cache miss
+
+    try:
+        return tomllib.loads(data.decode("utf-8")), None
+    except UnicodeDecodeError as err:
+        line = data[:err.start].count(b"\n") + 1
+        return None, f"{path}:{line}: not UTF-8 text ({err.reason} at byte {err.start})"
+    except tomllib.TOMLDecodeError as err:
+        text = str(err)
+        m = re.search(r"\s*\(at line (\d+), column (\d+)\)\s*$", text)
+        if m:
+            return None, (f"{path}:{m.group(1)}: not valid TOML: {text[:m.start()]} "
+                          f"(column {m.group(2)})")
+        m = re.search(r"\s*\(at end of document\)\s*$", text)
+        if m:
+            line = max(1, len(data.splitlines()))
+            return None, f"{path}:{line}: not valid TOML: {text[:m.start()]} (at end of file)"
+        return None, f"{path}: not valid TOML: {text}"
+    except RecursionError:
+        return None, f"{path}: not valid TOML: nested too deeply"
+
+
+def parse_toml(data: bytes, path: str) -> dict:
+    doc, problem = toml_problem(data, path)
+    if problem is not None:
+        raise KBError(problem, path)
+    return doc
+
+
+def merge(bundled: dict, overlay: dict | None, *, overlay_name: str | None = None,
+          overlay_text: str | None = None) -> dict:
+    """Overlay entries with a new id are added; an existing id is replaced. Each entry records
+    where it came from: `source` ("bundled" or "overlay") and, for overlay entries,
+    `source_location` ("FILE:LINE" of its `id =`, when the overlay's name and text are given).
+    `settings_origin` maps each setting to "bundled" or "overlay FILE:LINE"."""
+    from .validate import entry_lines
+
+    ids, setting_lines = entry_lines(overlay_text) if overlay_text is not None else ({}, {})
+    name = overlay_name or "overlay"
+
+    def where(line: int | None) -> str:
+        return f"{name}:{line}" if line else name
+
+    merged: dict = {"meta": bundled["meta"], "settings": dict(bundled["settings"])}
+    origin = {k: "bundled" for k in merged["settings"]}
+    for k, v in ((overlay or {}).get("settings") or {}).items():
+        if v is not None:
+            merged["settings"][k] = v
+            origin[k] = f"overlay {where(setting_lines.get(k))}"
+    for table in TABLES:
+        rows = {e["id"]: {**e, "source": "bundled"} for e in bundled.get(table, [])}
+        for e in (overlay or {}).get(table, []):
+            rows[e["id"]] = {**e, "source": "overlay",
+                             "source_location": where(ids.get((table, e["id"])))}
+        merged[table] = list(rows.values())
+    merged["settings_origin"] = origin
+    return merged
+
+
+def build(bundled_bytes: bytes, bundled_name: str, overlay_bytes: bytes | None,
+          overlay_name: str | None) -> dict:
+    """Parse, validate and merge (the uncached path)."""
+    from .validate import check_references, locate_problems, validate
+
+    def one(data: bytes, name: str, core: bool) -> dict:
+        raw = parse_toml(data, name)
+        try:
+            return validate(raw, require_core=core, label=name)
+        except KBError as err:
+            raise KBError(locate_problems(err.problems, data.decode("utf-8", "replace"), name),
+                          name) from None
+
+    base = one(bundled_bytes, bundled_name, True)
+    extra = one(overlay_bytes, overlay_name, False) if overlay_bytes is not None else None
+    merged = merge(base, extra, overlay_name=overlay_name,
+                   overlay_text=overlay_bytes.decode("utf-8", "replace") if extra else None)
+    try:
+        check_references(merged)
+    except KBError as err:
+        name = overlay_name if extra else bundled_name
+        text = (overlay_bytes if extra else bundled_bytes).decode("utf-8", "replace")
+        raise KBError(locate_problems(err.problems, text, name), name) from None
+    return merged
+
+
+def check_file(path: Path) -> list[str]:
+    """Problems in a KB or overlay file (empty when valid). An overlay is checked merged with
+    the bundled KB, so its citations may point at bundled references."""
+    is_bundled = path.resolve() == bundled_path().resolve()
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        return [f"{path}: cannot read ({err.strerror})"]
+    try:
+        if is_bundled:
+            build(data, str(path), None, None)
+        else:
+            build(bundled_path().read_bytes(), str(bundled_path()), data, str(path))
+    except KBError as err:
+        return err.problems
+    return []
+
+
+def _read_bytes(path: str | Path) -> bytes:
+    with open(path, "rb") as fh:
+        return fh.read()
+
+
+# --- overlay hash memo --------------------------------------------------------------------
+# Hashing a 5 MB overlay costs more than the rest of a cached query. As git does for its
+# index, the overlay's content hash is remembered with the file's stat signature (path, size,
+# mtime, ctime, inode, device) and reused while the signature is unchanged. On POSIX any write
+# changes ctime, which no user call can set back; and a file changed within RACY_SECONDS of
+# being hashed is not remembered, so a coarse timestamp cannot hide a same-size edit. Elsewhere
+# the overlay is hashed on every run.
+
+OVERLAY_MEMO = "overlay-hash.json"
+RACY_SECONDS = 2.0
+
+
+def _signature(stat, path) -> list:
+    return [str(path), stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino,
+            stat.st_dev]
+
+
+def _remembered_hash(signature: list) -> str | None:
+    base = paths.cache_root()
+    if base is None:
+        return None
+    try:
+        with open(os.path.join(base, OVERLAY_MEMO), "rb") as fh:
+            memo = json.loads(fh.read())
+        if memo.get("signature") == signature and isinstance(memo.get("blake2b"), str):
+            return memo["blake2b"]
+    except (OSError, ValueError, AttributeError):
+        pass  # missing or damaged: hash the file
+    return None
+
+
+def _remember_hash(signature: list, content_hash: str, stat) -> None:
+    import time
+
+    base = paths.cache_root()
+    if base is None or time.time_ns() - max(stat.st_mtime_ns, stat.st_ctime_ns) \
+            < RACY_SECONDS * 1e9:
+        return
+    path = os.path.join(base, OVERLAY_MEMO)
+    tmp = f"{path}.{os.getpid()}.tmp"
+    try:
+        os.makedirs(base, exist_ok=True)
+        with open(tmp, "wb") as fh:
+            fh.write(json.dumps({"signature": signature, "blake2b": content_hash}).encode())
+        os.replace(tmp, path)
+    except OSError:  # read-only cache dir: hash every time
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+
+
+def _overlay_error(path, what: str) -> KBError:
+    return KBError(f"{path}: {what}", str(path), hint=OVERLAY_HINT.format(path=path))
+
+
+def _overlay_stat(path):
+    """os.stat of the overlay, None when there is no file there at all; KBError when a file
+    is there but cannot be the overlay (a directory, a dangling symlink, unreadable): that is
+    a mistake to fix, not a reason to go on silently with the bundled KB alone."""
+    import stat as st
+
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        if os.path.islink(path):
+            raise _overlay_error(path, "cannot read the overlay (a symbolic link to a file "
+                                       "that does not exist)") from None
+        return None
+    except OSError as err:
+        raise _overlay_error(path, f"cannot read the overlay ({err.strerror})") from None
+    if st.S_ISDIR(info.st_mode):
+        raise _overlay_error(path, "cannot read the overlay (it is a directory, not a file)")
+    if not os.access(path, os.R_OK):
+        raise _overlay_error(path, "cannot read the overlay (permission denied)")
+    return info
+
+
+def load(*, overlay: str | Path | None | bool = True, use_cache: bool = True) -> KnowledgeBase:
+    """Load the bundled KB merged with the personal overlay (if present).
+
+    overlay=True uses the platform overlay path; a path uses that file; False/None skips it.
+    """
+    bundled = bundled_file()
+    try:
+        bundled_bytes = _read_bytes(bundled)
+    except OSError as err:
+        raise KBError(f"{bundled}: cannot read the bundled knowledge base ({err.strerror}); "
+                      "reinstall leuko", str(bundled)) from None
+    overlay_path = paths.overlay_file() if overlay is True else (overlay or None)
+
+    def read_overlay() -> bytes:
+        try:
+            return _read_bytes(overlay_path)
+        except OSError as err:
+            raise _overlay_error(overlay_path, f"cannot read the overlay ({err.strerror})") \
+                from None
+
+    overlay_bytes: bytes | None = None
+    overlay_hash = ""
+    if overlay_path is not None:
+        info = _overlay_stat(overlay_path)
+        if info is None:
+            overlay_path = None
+        else:
+            # POSIX only: on Windows st_ctime is the creation time, which a write does not move
+            signature = _signature(info, overlay_path) \
+                if use_cache and os.name == "posix" else None
+            overlay_hash = (_remembered_hash(signature) if signature else None) or ""
+            if not overlay_hash:
+                overlay_bytes = read_overlay()
+                overlay_hash = store.content_hash(overlay_bytes)
+                if signature:
+                    _remember_hash(signature, overlay_hash, info)
+    status = "loaded" if overlay_path is not None else "absent"
+
+    def from_sources() -> dict:
+        nonlocal overlay_bytes, overlay_hash
+        if overlay_path is not None and overlay_bytes is None:  # the hash came from the memo
+            overlay_bytes = read_overlay()
+            overlay_hash = store.content_hash(overlay_bytes)  # the file may have changed since
+        try:
+            data = build(bundled_bytes, str(bundled), overlay_bytes,
+                         str(overlay_path) if overlay_path else None)
+        except KBError as err:
+            if overlay_path is None or err.path != str(overlay_path):
+                raise
+            raise KBError(err.problems, err.path, hint=OVERLAY_HINT.format(path=overlay_path)) \
+                from None
+        if use_cache:  # keyed by the bytes just built from
+            _save(store.key(bundled_bytes, overlay_hash), data)
+        return data
+
+    cached = store.open_store(store.key(bundled_bytes, overlay_hash)) if use_cache else None
+    if cached is not None:
+        return KnowledgeBase(cached.data, overlay_path, status, store=cached,
+                             rebuild=from_sources)
+    return KnowledgeBase(from_sources(), overlay_path, status)
+
+
+def _save(state_key: str, data: dict) -> None:
+    from . import match, search
+
+    def tables(name: str) -> list[dict]:
+        return data.get(name) or []
+
+    store.write_store(state_key, data, match.index_text(data.get("causes", [])),
+                      lambda: search.rows(tables))

@@ -1,0 +1,326 @@
+"""Validation of a parsed KB or overlay, cross-reference checks, and the helpers that find the
+file line of an entry or field so that every message can say `file:line:`."""
+
+from __future__ import annotations
+
+import re
+
+from leuko_cli.errors import KBError
+
+from .schema import LLN, META, SCHEMA, SETTINGS, TABLES
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any
+
+def _where(table: str, index: int, entry: Any) -> str:
+    ident = entry.get("id") if isinstance(entry, dict) else None
+    return f"{table}[{ident!r}]" if isinstance(ident, str) else f"{table}[#{index + 1}]"
+
+
+def _is_num(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value == value \
+        and value not in (float("inf"), float("-inf"))
+
+
+def _check_value(kind: str, value: Any, extra: dict, where: str, problems: list[str]) -> Any:
+    """Type-check one field; return the normalised value (dates -> ISO strings)."""
+    if kind == "str":
+        if not isinstance(value, str) or not value.strip():
+            problems.append(f"{where}: expected a non-empty string")
+            return value
+        if "enum" in extra and value not in extra["enum"]:
+            allowed = ", ".join(extra["enum"])
+            problems.append(f"{where}: unknown value {value!r} (allowed: {allowed})")
+        if "pattern" in extra and not re.match(extra["pattern"], value):
+            problems.append(f"{where}: {value!r} is not in the expected form")
+        return value
+    if kind == "int":
+        if not isinstance(value, int) or isinstance(value, bool):
+            problems.append(f"{where}: expected an integer")
+        return value
+    if kind == "num":
+        if not _is_num(value):
+            problems.append(f"{where}: expected a finite number")
+        elif extra.get("positive") and value <= 0:
+            problems.append(f"{where}: expected a positive number")
+        return value
+    if kind == "bool":
+        if not isinstance(value, bool):
+            problems.append(f"{where}: expected true or false")
+        return value
+    if kind in ("date", "date|false"):
+        import datetime as _dt
+
+        if kind == "date|false" and value is False:
+            return False
+        if isinstance(value, _dt.date) and not isinstance(value, _dt.datetime):
+            return value.isoformat()
+        if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+            try:  # JSON cache / exported KB carry dates as ISO strings
+                return _dt.date.fromisoformat(value).isoformat()
+            except ValueError:
+                pass
+        expected = "a date (YYYY-MM-DD) or false" if kind == "date|false" else "a date (YYYY-MM-DD)"
+        problems.append(f"{where}: expected {expected}")
+        return value
+    if kind == "list[str]":
+        if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+            problems.append(f"{where}: expected a list of non-empty strings")
+            return value
+        if extra.get("nonempty") and not value:
+            problems.append(f"{where}: must not be empty")
+        if "enum" in extra:
+            for v in value:
+                if v not in extra["enum"]:
+                    problems.append(
+                        f"{where}: unknown value {v!r} (allowed: {', '.join(extra['enum'])})")
+        if len(set(value)) != len(value):
+            problems.append(f"{where}: duplicate values")
+        return list(value)
+    if kind == "bound":
+        if value == LLN or _is_num(value) and value >= 0:
+            return value
+        problems.append(f"{where}: expected a number >= 0 or \"LLN\"")
+        return value
+    raise AssertionError(kind)  # pragma: no cover - schema bug
+
+
+# Set by the merge, not by authors: where an entry came from ("bundled" or "overlay") and, for
+# overlay entries, "FILE:LINE" of its `id =`.
+PROVENANCE = ("source", "source_location")
+
+# Patterns stay strings (re caches what it compiles): compiling them at import would add to
+# every start-up, since kb/__init__.py imports this module.
+_ID_SAFE = r"[^\s\x00-\x1f\x7f]+"
+
+
+def _check_entry(schema: dict, entry: Any, where: str, problems: list[str]) -> dict:
+    if not isinstance(entry, dict):
+        problems.append(f"{where}: expected a table")
+        return {}
+    out: dict[str, Any] = {}
+    for key in entry:
+        if key not in schema and key not in PROVENANCE:
+            problems.append(f"{where}: unknown field {key!r}")
+    ident = entry.get("id")
+    if isinstance(ident, str) and ident.strip() and not re.fullmatch(_ID_SAFE, ident):
+        # ids are typed on command lines and stored raw in the cause index
+        problems.append(f"{where}.id: {ident!r} must not contain spaces or control characters")
+    for key, (kind, required, extra) in schema.items():
+        if key not in entry:
+            if required:
+                problems.append(f"{where}: missing field {key!r}")
+            out[key] = None
+            continue
+        if kind == "table":
+            rows = entry[key]
+            if not isinstance(rows, list) or not rows:
+                problems.append(f"{where}.{key}: expected a non-empty array of tables")
+                out[key] = []
+                continue
+            out[key] = [_check_entry(extra, r, f"{where}.{key}[{i + 1}]", problems)
+                        for i, r in enumerate(rows)]
+        else:
+            out[key] = _check_value(kind, entry[key], extra, f"{where}.{key}", problems)
+    for key in PROVENANCE:  # a loaded KB exported as JSON carries them; keep them as they are
+        if key in entry:
+            out[key] = entry[key]
+    return out
+
+
+def _check_bands(bands: list[dict], where: str, problems: list[str]) -> None:
+    """Bands: start at 0, contiguous (upper == next lower), open-ended top, grade never rises
+    as the count rises."""
+    if not bands or any(b.get("lower") is None for b in bands):
+        return
+    if bands[0]["lower"] != 0:
+        problems.append(f"{where}.bands: the first band must start at 0")
+    for i, (a, b) in enumerate(zip(bands, bands[1:]), start=1):
+        if a.get("upper") is None:
+            problems.append(f"{where}.bands[{i}]: only the last band may be open-ended")
+        elif a["upper"] != b["lower"]:
+            problems.append(f"{where}.bands[{i}]: upper {a['upper']!r} does not meet the next "
+                            f"band's lower {b['lower']!r} (gap or overlap)")
+        if isinstance(a.get("grade"), int) and isinstance(b.get("grade"), int) \
+                and b["grade"] > a["grade"]:
+            problems.append(f"{where}.bands[{i + 1}]: grade rises as the count rises")
+    numeric = [x for b in bands for x in (b.get("lower"), b.get("upper")) if _is_num(x)]
+    if numeric != sorted(numeric):
+        problems.append(f"{where}.bands: bounds are not in increasing order")
+    for i, b in enumerate(bands, start=1):
+        lo, hi = b.get("lower"), b.get("upper")
+        if _is_num(lo) and _is_num(hi) and not lo < hi:
+            problems.append(f"{where}.bands[{i}]: lower must be below upper")
+    if bands[-1].get("upper") is not None:
+        problems.append(f"{where}.bands: the last band must be open-ended (no upper)")
+
+
+def validate(raw: dict, *, require_core: bool = True, label: str = "knowledge base") -> dict:
+    """Validate a parsed KB (or overlay, require_core=False) and return the normalised dict.
+    Cross-references are not resolved here (see `check_references`)."""
+    problems: list[str] = []
+    if not isinstance(raw, dict):
+        raise KBError(f"{label}: expected a TOML document")
+    known = set(TABLES) | {"meta", "settings"}
+    for key in raw:
+        if key not in known:
+            problems.append(f"unknown top-level table {key!r} (known: {', '.join(sorted(known))})")
+    out: dict[str, Any] = {}
+    for name, schema in (("meta", META), ("settings", SETTINGS)):
+        if not require_core:  # an overlay may set just the settings it changes
+            schema = {k: (kind, False, extra) for k, (kind, _req, extra) in schema.items()}
+        if name in raw:
+            out[name] = _check_entry(schema, raw[name], name, problems)
+        elif require_core:
+            problems.append(f"missing table [{name}]")
+    for table in TABLES:
+        rows = raw.get(table, [])
+        if not isinstance(rows, list):
+            problems.append(f"{table}: expected an array of tables ([[{table}]])")
+            rows = []
+        seen: set[str] = set()
+        entries = []
+        for i, entry in enumerate(rows):
+            where = _where(table, i, entry)
+            checked = _check_entry(SCHEMA[table], entry, where, problems)
+            ident = checked.get("id")
+            if isinstance(ident, str):
+                if ident in seen:
+                    problems.append(f"{where}: duplicate id")
+                seen.add(ident)
+            if "bands" in SCHEMA[table] and checked.get("bands"):
+                _check_bands(checked["bands"], where, problems)
+            entries.append(checked)
+        out[table] = entries
+    if problems:
+        raise KBError(problems)
+    return out
+
+
+def _ids(data: dict, table: str) -> set[str]:
+    return {e["id"] for e in data.get(table, [])}
+
+
+def check_references(data: dict) -> None:
+    """Resolve every cross-reference in a merged KB; raise KBError naming each dangling id."""
+    problems: list[str] = []
+
+    def walk(table: str, schema: dict, entry: dict, where: str) -> None:
+        for key, (kind, _req, extra) in schema.items():
+            value = entry.get(key)
+            if value is None:
+                continue
+            if kind == "table":
+                for i, row in enumerate(value):
+                    walk(table, extra, row, f"{where}.{key}[{i + 1}]")
+            elif "ref" in extra:
+                targets = _ids(data, extra["ref"])
+                for v in value if isinstance(value, list) else [value]:
+                    if v not in targets:
+                        problems.append(f"{where}.{key}: unknown {extra['ref']} id {v!r}")
+
+    for table in TABLES:
+        for i, entry in enumerate(data.get(table, [])):
+            walk(table, SCHEMA[table], entry, _where(table, i, entry))
+    if "settings" in data:
+        walk("settings", SETTINGS, data["settings"], "settings")
+        s = data["settings"]
+        if s.get("ctcae_default_version") not in (s.get("ctcae_versions") or []):
+            problems.append("settings.ctcae_default_version: not one of settings.ctcae_versions")
+        for version in s.get("ctcae_versions") or []:
+            if not any(sc["system"] == "CTCAE" and sc["version"] == version
+                       and sc["measure"] == "anc" for sc in data["scales"]):
+                problems.append(f"settings.ctcae_versions: no CTCAE {version} scale for anc")
+    if problems:
+        raise KBError(problems)
+
+
+
+def line_of(text: str, table: str, ident: str | None) -> int | None:
+    """Best-effort line number of an entry (`id = "..."` after `[[table]]`), for messages."""
+    if not ident:
+        return None
+    lines = text.splitlines()
+    in_table = False
+    for n, line in enumerate(lines, start=1):
+        s = line.strip()
+        if s.startswith("[["):
+            in_table = s == f"[[{table}]]"
+        elif in_table and re.match(rf"""id\s*=\s*["']{re.escape(ident)}["']\s*(#.*)?$""", s):
+            return n
+    return None
+
+
+def locate_problems(problems: list[str], text: str, path: str) -> list[str]:
+    """Prefix each problem with `path:line:` where the entry can be found in the text."""
+    out = []
+    for p in problems:
+        m = re.match(r"(\w+)\['([^']+)'\](?:\.(\w+)\b(?!\[))?", p)
+        line = line_of(text, m.group(1), m.group(2)) if m else None
+        if not m:  # an entry without a usable id: `table[#N]` is the Nth [[table]] header
+            n = re.match(r"(\w+)\[#(\d+)\]", p)
+            line = nth_header(text, n.group(1), int(n.group(2))) if n else None
+        unknown = re.search(r"unknown field '(\w+)'", p) if m and not m.group(3) else None
+        name = m.group(3) if m else None
+        if line and (name or unknown):
+            line = field_line(text, line, name or unknown.group(1)) or line
+        out.append(f"{path}:{line}: {p}" if line else f"{path}: {p}")
+    return out
+
+
+def nth_header(text: str, table: str, index: int) -> int | None:
+    """Line of the index-th (1-based) `[[table]]` header."""
+    seen = 0
+    for n, line in enumerate(text.splitlines(), start=1):
+        if re.match(rf"\s*\[\[\s*{re.escape(table)}\s*\]\]", line):
+            seen += 1
+            if seen == index:
+                return n
+    return None
+
+
+def field_line(text: str, id_line: int, name: str) -> int | None:
+    """The line of `name = ...` in the entry whose `id` is on `id_line` (same table block)."""
+    lines = text.splitlines()
+    start = id_line - 1
+    while start > 0 and not lines[start - 1].lstrip().startswith("["):
+        start -= 1
+    end = id_line
+    while end < len(lines) and not lines[end].lstrip().startswith("["):
+        end += 1
+    pattern = re.compile(rf"""^\s*(["']?){re.escape(name)}\1\s*=""")
+    for n in range(start, end):
+        if pattern.match(lines[n]):
+            return n + 1
+    return None
+
+
+
+_HEADER = r"""\s*\[(\[)?\s*([A-Za-z0-9_-]+)\s*\]"""
+_ID_LINE = r"""\s*id\s*=\s*["']([^"']*)["']\s*(#.*)?$"""
+_KEY_LINE = r"""\s*(["']?)([A-Za-z0-9_-]+)\1\s*="""
+
+
+def entry_lines(text: str) -> tuple[dict[tuple[str, str], int], dict[str, int]]:
+    """In one pass over a TOML file: the line of each entry's `id = "..."` keyed by
+    (table, id), and the line of each key in `[settings]`. `line_of` per entry would rescan the
+    file each time, which for a 5,000-entry overlay is quadratic. Best effort, like line_of."""
+    header_re, id_re, key_re = re.compile(_HEADER), re.compile(_ID_LINE), re.compile(_KEY_LINE)
+    ids: dict[tuple[str, str], int] = {}
+    settings: dict[str, int] = {}
+    table, in_array = None, False
+    for n, line in enumerate(text.splitlines(), start=1):
+        header = header_re.match(line)
+        if header:
+            table, in_array = header.group(2), bool(header.group(1))
+            continue
+        if in_array:
+            found = id_re.match(line)
+            if found:
+                ids.setdefault((table, found.group(1)), n)
+        elif table == "settings":
+            key = key_re.match(line)
+            if key:
+                settings.setdefault(key.group(2), n)
+    return ids, settings
