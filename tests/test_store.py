@@ -28,13 +28,17 @@ def _answers(invoke):
     return [invoke(*q).stdout for q in QUERIES]
 
 
+_UNCACHED: list[list[str]] = []
+
+
 @pytest.fixture
 def expected(invoke, monkeypatch):
-    """The answers of an uncached load."""
-    monkeypatch.setenv("LEUKO_NO_CACHE", "1")
-    out = _answers(invoke)
-    monkeypatch.delenv("LEUKO_NO_CACHE")
-    return out
+    """The answers of an uncached load (computed once: they depend on nothing per test)."""
+    if not _UNCACHED:
+        monkeypatch.setenv("LEUKO_NO_CACHE", "1")
+        _UNCACHED.append(_answers(invoke))
+        monkeypatch.delenv("LEUKO_NO_CACHE")
+    return _UNCACHED[0]
 
 
 def _offset_in_table(path, table: str, needle: bytes | None = None) -> int:
