@@ -39,14 +39,25 @@ def generate(path: Path, rows: int, seed: int = 6) -> None:
             elif r < 0.8:
                 w.writerow([f"P{i}", str(rnd.randrange(0, 8000, 10)), "", "", "", temp, age])
             else:
-                w.writerow([f"P{i}", "", str(rnd.randrange(500, 12000, 100)),
-                            str(rnd.randint(0, 80)), str(rnd.randint(0, 10)), temp, age])
+                w.writerow(
+                    [
+                        f"P{i}",
+                        "",
+                        str(rnd.randrange(500, 12000, 100)),
+                        str(rnd.randint(0, 80)),
+                        str(rnd.randint(0, 10)),
+                        temp,
+                        age,
+                    ]
+                )
 
 
 def baseline(src: Path, dst: Path) -> float:
     t = time.perf_counter()
-    with open(src, newline="", encoding="utf-8") as fi, \
-            open(dst, "w", newline="", encoding="utf-8") as fo:
+    with (
+        open(src, newline="", encoding="utf-8") as fi,
+        open(dst, "w", newline="", encoding="utf-8") as fo,
+    ):
         w = csv.writer(fo, lineterminator="\n")
         for row in csv.reader(fi):
             w.writerow(row)
@@ -58,8 +69,10 @@ def batch_inprocess(src: Path, dst: Path) -> float:
 
     knowledge = kb.load()
     t = time.perf_counter()
-    with open(src, newline="", encoding="utf-8-sig") as fi, \
-            open(dst, "w", newline="", encoding="utf-8") as fo:
+    with (
+        open(src, newline="", encoding="utf-8-sig") as fi,
+        open(dst, "w", newline="", encoding="utf-8") as fo,
+    ):
         summary = batch.run(knowledge, fi, fo, name=str(src), fmt="csv")
     elapsed = time.perf_counter() - t
     print(f"  {summary.line()}")
@@ -69,8 +82,12 @@ def batch_inprocess(src: Path, dst: Path) -> float:
 def cli(src: Path, dst: Path) -> tuple[float, float]:
     t = time.perf_counter()
     with open(dst, "w", encoding="utf-8") as fo:
-        proc = subprocess.run([sys.executable, "-m", "leuko_cli", "assess", "--input", str(src)],
-                              stdout=fo, stderr=subprocess.PIPE, text=True)
+        proc = subprocess.run(
+            [sys.executable, "-m", "leuko_cli", "assess", "--input", str(src)],
+            stdout=fo,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
     elapsed = time.perf_counter() - t
     print(f"  cli exit {proc.returncode}: {proc.stderr.strip()}")
     rss_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
@@ -88,8 +105,10 @@ def main() -> None:
         end_to_end, rss = cli(src, Path(tmp) / "cli.csv")
         print(f"baseline csv loop : {base:.3f} s")
         print(f"batch (in-process): {ours:.3f} s  ratio {ours / base:.2f}x (target <= 2.5x)")
-        print(f"cli end to end    : {end_to_end:.3f} s  ratio {end_to_end / base:.2f}x "
-              "(includes interpreter start and KB load)")
+        print(
+            f"cli end to end    : {end_to_end:.3f} s  ratio {end_to_end / base:.2f}x "
+            "(includes interpreter start and KB load)"
+        )
         print(f"cli peak RSS      : {rss:.1f} MiB")
 
 

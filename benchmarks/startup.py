@@ -37,7 +37,7 @@ app()
 def overlay_text(n: int) -> str:
     parts = []
     for i in range(n):
-        parts.append(f'''[[causes]]
+        parts.append(f"""[[causes]]
 id = "bench-cause-{i}"
 name = "Benchmark cause {i}"
 category = "drugs"
@@ -55,7 +55,7 @@ management = ["synthetic step"]
 references = ["andersohn2007"]
 last_reviewed = 2026-11-22
 review_status = "draft"
-''')
+""")
     return "\n".join(parts)
 
 
@@ -75,8 +75,13 @@ def main() -> int:
     args = ap.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="leuko-bench-"))
-    env = dict(os.environ, LEUKO_CACHE_DIR=str(tmp / "cache"), LEUKO_CONFIG_DIR=str(tmp / "cfg"),
-               LEUKO_DATA_DIR=str(tmp / "data"), COLUMNS="100")
+    env = dict(
+        os.environ,
+        LEUKO_CACHE_DIR=str(tmp / "cache"),
+        LEUKO_CONFIG_DIR=str(tmp / "cfg"),
+        LEUKO_DATA_DIR=str(tmp / "data"),
+        COLUMNS="100",
+    )
     env.pop("PYTHONDONTWRITEBYTECODE", None)  # measure what an installed tool does: with .pyc
     configured = dict(env, LEUKO_CONFIG_DIR=str(tmp / "cfg-set"))
     (tmp / "cfg-set").mkdir()
@@ -94,15 +99,27 @@ def main() -> int:
         ("bare Typer app (reference)", [py, str(bare_typer)], env, None),
         ("leuko --help", [LEUKO, "--help"], env, None),
         ("leuko assess --anc 450 --json", [LEUKO, "assess", "--anc", "450", "--json"], env, 6),
-        ("leuko assess --anc 0.45 --json (config file: unit)",
-         [LEUKO, "assess", "--anc", "0.45", "--json"], configured, 6),
+        (
+            "leuko assess --anc 0.45 --json (config file: unit)",
+            [LEUKO, "assess", "--anc", "0.45", "--json"],
+            configured,
+            6,
+        ),
         ("leuko assess --anc 450", [LEUKO, "assess", "--anc", "450"], env, 8),
         ("leuko causes --category drugs", [LEUKO, "causes", "--category", "drugs"], env, 8),
         ("leuko refs", [LEUKO, "refs"], env, None),
-        ("leuko causes --search b12 --json (bundled KB)",
-         [LEUKO, "causes", "--search", "b12", "--json"], env, None),
-        ("leuko causes --search b12 --json (+5,000-cause overlay)",
-         [LEUKO, "causes", "--search", "b12", "--json"], big, None),
+        (
+            "leuko causes --search b12 --json (bundled KB)",
+            [LEUKO, "causes", "--search", "b12", "--json"],
+            env,
+            None,
+        ),
+        (
+            "leuko causes --search b12 --json (+5,000-cause overlay)",
+            [LEUKO, "causes", "--search", "b12", "--json"],
+            big,
+            None,
+        ),
     ]
     results = {}
     for name, argv, e, _target in rows:
@@ -112,8 +129,10 @@ def main() -> int:
             time.sleep(max(0.0, overlay_written + 2.5 - time.time()))
         results[name] = time_cmd(argv, e, args.runs)
     base = results["python -c pass"]
-    print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}, {sys.platform}; "
-          f"median of {args.runs} runs")
+    print(
+        f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}, {sys.platform}; "
+        f"median of {args.runs} runs"
+    )
     print(f"{'command':58} {'median':>9} {'ratio':>7}  target")
     ok = True
     for name, _argv, _e, target in rows:
@@ -129,8 +148,10 @@ def main() -> int:
     overlay_ratio = large / small
     met = overlay_ratio <= 1.5
     ok &= met
-    print(f"{'5,000-cause overlay vs bundled KB alone':58} {'':>9} {overlay_ratio:6.2f}x  "
-          f"<= 1.5x {'met' if met else 'MISSED'}")
+    print(
+        f"{'5,000-cause overlay vs bundled KB alone':58} {'':>9} {overlay_ratio:6.2f}x  "
+        f"<= 1.5x {'met' if met else 'MISSED'}"
+    )
     shutil.rmtree(tmp, ignore_errors=True)
     return 0 if ok else 1
 

@@ -1,6 +1,6 @@
 """Render docs/cli-reference.md from every command's --help (docs/generate.py writes it).
 
-    python docs/generate.py  (this page is one of its parts)
+python docs/generate.py  (this page is one of its parts)
 """
 
 from __future__ import annotations
@@ -29,9 +29,11 @@ def render() -> str:
 
     root = typer.main.get_command(app)
     runner = CliRunner()
-    parts = ["# CLI reference\n",
-             "Generated from `--help` by `python docs/generate.py`; "
-             "`tests/test_docs.py` fails when it is out of date.\n"]
+    parts = [
+        "# CLI reference\n",
+        "Generated from `--help` by `python docs/generate.py`; "
+        "`tests/test_docs.py` fails when it is out of date.\n",
+    ]
     for path in commands(root):
         result = runner.invoke(app, [*path, "--help"], prog_name="leuko")
         title = " ".join(("leuko", *path))

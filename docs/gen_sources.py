@@ -47,21 +47,36 @@ def render() -> str:
     for table in kbmod.TABLES:
         for entry in kb.table(table):
             for ref in entry.get("references") or []:
-                label = entry.get("name") or entry.get("title") or entry.get("topic") \
-                    or entry.get("axis") or entry["id"]
+                label = (
+                    entry.get("name")
+                    or entry.get("title")
+                    or entry.get("topic")
+                    or entry.get("axis")
+                    or entry["id"]
+                )
                 cited.setdefault(ref, []).append(f"{table}: {label}")
     lines = [HEADER]
     numbers = kb.reference_numbers()
     for ref in kb.table("references"):
         authors = ", ".join(ref["authors"]) or "(authors unknown)"
-        where = " ".join(x for x in (ref.get("volume") and f"{ref['volume']}"
-                                     + (f"({ref['issue']})" if ref.get("issue") else ""),
-                                     ref.get("pages") and f":{ref['pages']}") if x)
+        where = " ".join(
+            x
+            for x in (
+                ref.get("volume")
+                and f"{ref['volume']}" + (f"({ref['issue']})" if ref.get("issue") else ""),
+                ref.get("pages") and f":{ref['pages']}",
+            )
+            if x
+        )
         lines.append(f"## [{numbers[ref['id']]}] `{ref['id']}`\n")
-        lines.append(f"{authors}. *{ref['title']}*. {ref['journal']} {ref['year']}"
-                     f"{(';' + where) if where else ''}.\n")
-        ids = [f"PMID {ref['pmid']}" if ref.get("pmid") else "no PMID",
-               f"DOI {ref['doi']}" if ref.get("doi") else "no DOI"]
+        lines.append(
+            f"{authors}. *{ref['title']}*. {ref['journal']} {ref['year']}"
+            f"{(';' + where) if where else ''}.\n"
+        )
+        ids = [
+            f"PMID {ref['pmid']}" if ref.get("pmid") else "no PMID",
+            f"DOI {ref['doi']}" if ref.get("doi") else "no DOI",
+        ]
         status = f"verified {ref['verified']}" if ref["verified"] else "not verified"
         lines.append(f"- Identifiers: {', '.join(ids)}; {status}.")
         if ref.get("url"):
@@ -69,8 +84,10 @@ def render() -> str:
         if ref.get("verification"):
             lines.append(f"- How: {ref['verification']}")
         supports = cited.get(ref["id"], [])
-        lines.append(f"- Supports ({len(supports)}): " + ("; ".join(supports) if supports
-                                                           else "not cited by any entry yet"))
+        lines.append(
+            f"- Supports ({len(supports)}): "
+            + ("; ".join(supports) if supports else "not cited by any entry yet")
+        )
         lines.append("")
     return "\n".join(lines)
 

@@ -39,43 +39,68 @@ def _code(items) -> str:
 def input_fields() -> str:
     from leuko_cli.fields import INPUTS
 
-    return _table(["field", "flag", "kind", "batch columns", "FHIR LOINC", "meaning"],
-                  [[f"`{f.name}`", _code(f.flags), f.kind, _code(f.columns) or "-",
-                    _code(f.loinc) or "-", f.help] for f in INPUTS])
+    return _table(
+        ["field", "flag", "kind", "batch columns", "FHIR LOINC", "meaning"],
+        [
+            [
+                f"`{f.name}`",
+                _code(f.flags),
+                f.kind,
+                _code(f.columns) or "-",
+                _code(f.loinc) or "-",
+                f.help,
+            ]
+            for f in INPUTS
+        ],
+    )
 
 
 def result_fields() -> str:
     from leuko_cli.fields import RESULTS
 
-    return _table(["field", "type", "batch column", "meaning"],
-                  [[f"`{r.name}`", r.type.replace("|", " or "), "yes" if r.batch else "",
-                    r.help + (" (present only when it applies)" if r.optional else "")]
-                   for r in RESULTS])
+    return _table(
+        ["field", "type", "batch column", "meaning"],
+        [
+            [
+                f"`{r.name}`",
+                r.type.replace("|", " or "),
+                "yes" if r.batch else "",
+                r.help + (" (present only when it applies)" if r.optional else ""),
+            ]
+            for r in RESULTS
+        ],
+    )
 
 
 def batch_columns() -> str:
     from leuko_cli.fields import BATCH_FIELDS
 
-    return _table(["column", "meaning", "also accepted"],
-                  [[f"`{f.columns[0]}`", f.help, _code(f.columns[1:]) or ""]
-                   for f in BATCH_FIELDS])
+    return _table(
+        ["column", "meaning", "also accepted"],
+        [[f"`{f.columns[0]}`", f.help, _code(f.columns[1:]) or ""] for f in BATCH_FIELDS],
+    )
 
 
 def batch_results() -> str:
     from leuko_cli.fields import BATCH_RESULTS, RESULTS
 
     helps = {r.name: (r.type.replace("|", " or "), r.help) for r in RESULTS}
-    helps["error"] = ("string or null", "why the row could not be graded; empty or null when "
-                                        "it was")
-    return _table(["column", "JSON type", "meaning"],
-                  [[f"`{name}`", *helps[name]] for name in BATCH_RESULTS])
+    helps["error"] = (
+        "string or null",
+        "why the row could not be graded; empty or null when it was",
+    )
+    return _table(
+        ["column", "JSON type", "meaning"], [[f"`{name}`", *helps[name]] for name in BATCH_RESULTS]
+    )
 
 
 def loinc() -> str:
     from leuko_cli.fields import INPUTS
 
-    return _table(["field", "LOINC codes"],
-                  [[f"`{f.name}` ({f.label})", _code(f.loinc)] for f in INPUTS if f.loinc])
+    return _table(
+        ["field", "LOINC codes"],
+        [[f"`{f.name}` ({f.label})", _code(f.loinc)] for f in INPUTS if f.loinc],
+    )
 
 
 def exit_codes() -> str:
@@ -88,22 +113,41 @@ def settings_keys() -> str:
     from leuko_cli.fields import BY_NAME, SETTINGS_KEYS
     from leuko_cli.settings import KB_DEFAULTS, env_var
 
-    return _table(["key", "flag", "environment", "default (KB `[settings]`)", "meaning"],
-                  [[f"`{k}`", f"`{BY_NAME[k].flag}`", f"`{env_var(k)}`",
-                    f"`{KB_DEFAULTS[k]}`", BY_NAME[k].help] for k in SETTINGS_KEYS])
+    return _table(
+        ["key", "flag", "environment", "default (KB `[settings]`)", "meaning"],
+        [
+            [
+                f"`{k}`",
+                f"`{BY_NAME[k].flag}`",
+                f"`{env_var(k)}`",
+                f"`{KB_DEFAULTS[k]}`",
+                BY_NAME[k].help,
+            ]
+            for k in SETTINGS_KEYS
+        ],
+    )
 
 
 def kb_tables() -> str:
     from leuko_cli import kb
 
     out = []
-    for name, schema in [("meta", kb.META), ("settings", kb.SETTINGS),
-                         *((t, kb.SCHEMA[t]) for t in kb.TABLES)]:
+    for name, schema in [
+        ("meta", kb.META),
+        ("settings", kb.SETTINGS),
+        *((t, kb.SCHEMA[t]) for t in kb.TABLES),
+    ]:
         header = f"[{name}]" if name in ("meta", "settings") else f"[[{name}]]"
-        out.append(f"### `{header}`\n\n" + _table(
-            ["field", "type", "required", "allowed"],
-            [[f"`{field}`", kind, "yes" if required else "no", _allowed(kind, extra)]
-             for field, (kind, required, extra) in schema.items()]))
+        out.append(
+            f"### `{header}`\n\n"
+            + _table(
+                ["field", "type", "required", "allowed"],
+                [
+                    [f"`{field}`", kind, "yes" if required else "no", _allowed(kind, extra)]
+                    for field, (kind, required, extra) in schema.items()
+                ],
+            )
+        )
     return "\n".join(out)
 
 
@@ -119,23 +163,32 @@ def _allowed(kind: str, extra: dict) -> str:
     return ""
 
 
-BLOCKS = {"input-fields": input_fields, "result-fields": result_fields,
-          "batch-columns": batch_columns, "batch-results": batch_results, "loinc": loinc,
-          "exit-codes": exit_codes, "settings": settings_keys, "kb-tables": kb_tables}
+BLOCKS = {
+    "input-fields": input_fields,
+    "result-fields": result_fields,
+    "batch-columns": batch_columns,
+    "batch-results": batch_results,
+    "loinc": loinc,
+    "exit-codes": exit_codes,
+    "settings": settings_keys,
+    "kb-tables": kb_tables,
+}
 
 
 def fields_page() -> str:
-    return ("# Fields\n\n"
-            "Generated from `src/leuko_cli/fields.py` by `python docs/generate.py`; "
-            "`tests/test_docs.py` fails when it is out of date. The same table makes the "
-            "`leuko assess` options, the batch column names, the FHIR LOINC mapping and "
-            "`leuko schema`.\n\n"
-            "## Inputs\n\n" + input_fields() + "\n"
-            "Counts and limits are plain decimal numbers with a dot (`0.45`, `450`): a "
-            "decimal comma, a thousands separator, a unit glued to the number, an exponent or "
-            "an empty value is refused with the fix. An empty CSV cell or a JSON `null` means "
-            "the field is absent.\n\n"
-            "## Result (`leuko assess --json`)\n\n" + result_fields())
+    return (
+        "# Fields\n\n"
+        "Generated from `src/leuko_cli/fields.py` by `python docs/generate.py`; "
+        "`tests/test_docs.py` fails when it is out of date. The same table makes the "
+        "`leuko assess` options, the batch column names, the FHIR LOINC mapping and "
+        "`leuko schema`.\n\n"
+        "## Inputs\n\n" + input_fields() + "\n"
+        "Counts and limits are plain decimal numbers with a dot (`0.45`, `450`): a "
+        "decimal comma, a thousands separator, a unit glued to the number, an exponent or "
+        "an empty value is refused with the fix. An empty CSV cell or a JSON `null` means "
+        "the field is absent.\n\n"
+        "## Result (`leuko assess --json`)\n\n" + result_fields()
+    )
 
 
 def render_block(name: str) -> str:
@@ -152,9 +205,11 @@ def pages() -> dict[Path, str]:
     import gen_cli_reference
     import gen_sources
 
-    out = {DOCS / "cli-reference.md": gen_cli_reference.render(),
-           DOCS / "sources.md": gen_sources.render(),
-           DOCS / "fields.md": fields_page()}
+    out = {
+        DOCS / "cli-reference.md": gen_cli_reference.render(),
+        DOCS / "sources.md": gen_sources.render(),
+        DOCS / "fields.md": fields_page(),
+    }
     for path in sorted(DOCS.glob("*.md")):
         if path in out:
             continue

@@ -21,6 +21,7 @@ def stream(kb, lines, out, *, fmt="csv", memo=True):
     grader = Grader(kb, resolve_all(kb), memo=memo)
     return grade_stream(grader, lines, out, fmt=fmt)
 
+
 EXAMPLES = Path(__file__).resolve().parents[1] / "docs" / "examples"
 
 MIXED = """id,anc,wbc,neutrophils,bands,temp,unit
@@ -84,8 +85,13 @@ def test_stdin_input(invoke):
 
 
 def test_stdin_jsonl_detected_by_first_char(invoke):
-    res = invoke("assess", "--input", "-", "--json",
-                 input='\n{"id": "a", "anc": 450}\n{"id": "b", "anc": "x"}\nnot json\n[1]\n')
+    res = invoke(
+        "assess",
+        "--input",
+        "-",
+        "--json",
+        input='\n{"id": "a", "anc": 450}\n{"id": "b", "anc": "x"}\nnot json\n[1]\n',
+    )
     assert res.exit_code == 1
     out = [json.loads(line) for line in res.stdout.splitlines()]
     assert len(out) == 4
@@ -162,14 +168,17 @@ def test_ragged_row_is_an_error_row(invoke, tmp_path):
     assert out[1]["severity"] == "severe"
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--anc", "400"], "--anc cannot be combined with --input"),
-    (["--drug", "clozapine"], "--drug cannot be combined with --input"),
-    (["--format", "xml"], "unknown --format 'xml'"),
-    (["--input-format", "xls"], "unknown --input-format 'xls'"),
-    (["--json", "--format", "csv"], "--json means --format jsonl"),
-    (["--unit", "furlongs"], "unknown unit"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--anc", "400"], "--anc cannot be combined with --input"),
+        (["--drug", "clozapine"], "--drug cannot be combined with --input"),
+        (["--format", "xml"], "unknown --format 'xml'"),
+        (["--input-format", "xls"], "unknown --input-format 'xls'"),
+        (["--json", "--format", "csv"], "--json means --format jsonl"),
+        (["--unit", "furlongs"], "unknown unit"),
+    ],
+)
 def test_bad_flags_exit_2(invoke, tmp_path, args, message):
     path = tmp_path / "labs.csv"
     path.write_text("id,anc\na,450\n")
@@ -218,8 +227,10 @@ def test_wbc_and_lymphocyte_only_rows(invoke, tmp_path):
 def _random_export(seed: int, n: int) -> str:
     rnd = random.Random(seed)
     bounds = [0, 10, 100, 200, 500, 1000, 1210, 1500, 5000]
-    out = ["id,anc,wbc,neutrophils,bands,lymphocytes,unit,ctcae_version,lln,age,duffy_null,"
-           "temp,sustained"]
+    out = [
+        "id,anc,wbc,neutrophils,bands,lymphocytes,unit,ctcae_version,lln,age,duffy_null,"
+        "temp,sustained"
+    ]
     for i in range(n):
         unit = rnd.choice(["", "10^9/L", "cells/uL", "bogus"])
         f = 1000 if unit == "10^9/L" else 1
@@ -237,12 +248,25 @@ def _random_export(seed: int, n: int) -> str:
         else:
             anc, wbc = v, rnd.choice(["", "3000", "abc"])
         lln = rnd.choice(["", "", "1800", "abc"]) if unit in ("", "cells/uL") else ""
-        out.append(",".join([
-            str(i), anc, wbc, neut, bands, lym, unit, rnd.choice(["", "5.0", "6", "7"]), lln,
-            rnd.choice(["", "0.001", "0.5", "3", "40", "abc"]),
-            rnd.choice(["", "true", "no", "maybe"]),
-            rnd.choice(["", "38.0", "38.3", "38.29", "39", "101.2F", "x"]),
-            rnd.choice(["", "yes", "0"])]))
+        out.append(
+            ",".join(
+                [
+                    str(i),
+                    anc,
+                    wbc,
+                    neut,
+                    bands,
+                    lym,
+                    unit,
+                    rnd.choice(["", "5.0", "6", "7"]),
+                    lln,
+                    rnd.choice(["", "0.001", "0.5", "3", "40", "abc"]),
+                    rnd.choice(["", "true", "no", "maybe"]),
+                    rnd.choice(["", "38.0", "38.3", "38.29", "39", "101.2F", "x"]),
+                    rnd.choice(["", "yes", "0"]),
+                ]
+            )
+        )
     return "\n".join(out) + "\n"
 
 
@@ -254,8 +278,11 @@ def test_memo_matches_assess_on_every_row(kb, fmt):
     s1 = stream(kb, io.StringIO(text), fast, fmt=fmt)
     s2 = stream(kb, io.StringIO(text), slow, fmt=fmt, memo=False)
     assert fast.getvalue() == slow.getvalue()
-    assert (s1.rows, s1.graded, s1.errors) == (s2.rows, s2.graded, s2.errors) == \
-        (3000, s2.graded, 3000 - s2.graded)
+    assert (
+        (s1.rows, s1.graded, s1.errors)
+        == (s2.rows, s2.graded, s2.errors)
+        == (3000, s2.graded, 3000 - s2.graded)
+    )
     assert 0 < s1.errors < 3000
 
 
@@ -284,7 +311,8 @@ def test_json_batch_path_does_not_import_rich(tmp_path):
         "import sys\n"
         "from leuko_cli.cli import app\n"
         f"app(['assess', '--input', {str(path)!r}, '--json'], standalone_mode=False)\n"
-        "sys.stderr.write('RICH=%s' % ('rich' in sys.modules))\n")
+        "sys.stderr.write('RICH=%s' % ('rich' in sys.modules))\n"
+    )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert "RICH=False" in proc.stderr, proc.stderr
     assert json.loads(proc.stdout)["severity"] == "severe"

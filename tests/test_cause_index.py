@@ -23,8 +23,9 @@ def plain_match(causes, category=None, lineage=None, search=None):
     if category:
         causes = [c for c in causes if c["category"] == category]
     if lineage:
-        causes = [c for c in causes
-                  if lineage in c["lineages"] or "all-leukocytes" in c["lineages"]]
+        causes = [
+            c for c in causes if lineage in c["lineages"] or "all-leukocytes" in c["lineages"]
+        ]
     if search is None:
         return causes
     needle = fold(search)
@@ -47,14 +48,30 @@ def write_overlay(causes: list[dict]) -> None:
 def synthetic_causes(kb, n: int) -> list[dict]:
     cats = [c["id"] for c in kb.table("categories")]
     ref = kb.table("references")[0]["id"]
-    return [{
-        "id": f"synthetic-{i}", "name": f"Synthetic Cause {i}", "category": cats[i % len(cats)],
-        "synonyms": [f"syn-{i}", "Shared Synonym"], "lineages": [LINEAGES[i % len(LINEAGES)]],
-        "summary": f"Made-up entry {i} mentioning B12 only when i is even." if i % 2 == 0 else
-        f"Made-up entry {i}.", "patient_summary": "Made up.", "mechanism": "mixed",
-        "mechanism_detail": "Made up.", "course": "transient", "origin": "extrinsic",
-        "features": ["x"], "workup": ["x"], "management": ["x"], "references": [ref],
-        "last_reviewed": "2026-11-22", "review_status": "draft"} for i in range(n)]
+    return [
+        {
+            "id": f"synthetic-{i}",
+            "name": f"Synthetic Cause {i}",
+            "category": cats[i % len(cats)],
+            "synonyms": [f"syn-{i}", "Shared Synonym"],
+            "lineages": [LINEAGES[i % len(LINEAGES)]],
+            "summary": f"Made-up entry {i} mentioning B12 only when i is even."
+            if i % 2 == 0
+            else f"Made-up entry {i}.",
+            "patient_summary": "Made up.",
+            "mechanism": "mixed",
+            "mechanism_detail": "Made up.",
+            "course": "transient",
+            "origin": "extrinsic",
+            "features": ["x"],
+            "workup": ["x"],
+            "management": ["x"],
+            "references": [ref],
+            "last_reviewed": "2026-11-22",
+            "review_status": "draft",
+        }
+        for i in range(n)
+    ]
 
 
 @pytest.fixture
@@ -74,10 +91,18 @@ def _needles(kb):
     return sorted(words)
 
 
-QUERIES = [dict(), dict(category="drugs"), dict(lineage="lymphocytes"),
-           dict(search="b12"), dict(search="shared synonym"), dict(search="SYN-7"),
-           dict(search="made up entry"), dict(category="infections", search="virus"),
-           dict(lineage="neutrophils", search="drug"), dict(search="zz-nothing-matches")]
+QUERIES = [
+    dict(),
+    dict(category="drugs"),
+    dict(lineage="lymphocytes"),
+    dict(search="b12"),
+    dict(search="shared synonym"),
+    dict(search="SYN-7"),
+    dict(search="made up entry"),
+    dict(category="infections", search="virus"),
+    dict(lineage="neutrophils", search="drug"),
+    dict(search="zz-nothing-matches"),
+]
 
 
 @pytest.mark.parametrize("query", QUERIES, ids=str)
@@ -95,17 +120,18 @@ def _as_needle(query: dict) -> dict:
     return q
 
 
-@settings(max_examples=150, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(data=st.data())
 def test_any_query_matches_the_definition(kb, data):
     category = data.draw(st.sampled_from([None, *(c["id"] for c in kb.table("categories"))]))
     lineage = data.draw(st.sampled_from([None, *LINEAGES]))
-    search = data.draw(st.one_of(st.none(), st.sampled_from(_needles(kb)),
-                                 st.text(max_size=6)))
+    search = data.draw(st.one_of(st.none(), st.sampled_from(_needles(kb)), st.text(max_size=6)))
     expected = [c["id"] for c in plain_match(kb.table("causes"), category, lineage, search)]
-    got = kb.match_causes(category=category, lineage=lineage,
-                          needle=None if search is None else fold(search))
+    got = kb.match_causes(
+        category=category, lineage=lineage, needle=None if search is None else fold(search)
+    )
     assert [c["id"] for c in got] == expected
 
 
@@ -139,6 +165,7 @@ def test_cache_file_gone_after_load_still_answers(both):
     import os
 
     os.unlink(cached._store.path)
-    assert [c["id"] for c in find_causes(cached, search="b12")] == \
-        [c["id"] for c in find_causes(direct, search="b12")]
+    assert [c["id"] for c in find_causes(cached, search="b12")] == [
+        c["id"] for c in find_causes(direct, search="b12")
+    ]
     assert cached.data["causes"] == direct.data["causes"]

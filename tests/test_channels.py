@@ -13,9 +13,18 @@ from leuko_cli.fields import BATCH_RESULTS, BY_NAME
 
 # field -> value as typed; a mix of units, versions, limits, ages, fevers and errors
 CASES = [
-    {"anc": "450"}, {"anc": "0"}, {"anc": "99"}, {"anc": "100"}, {"anc": "499.9"},
-    {"anc": "500"}, {"anc": "999"}, {"anc": "1000"}, {"anc": "1499"}, {"anc": "1500"},
-    {"anc": "0.45", "unit": "10^9/L"}, {"anc": "1.2", "unit": "G/L"},
+    {"anc": "450"},
+    {"anc": "0"},
+    {"anc": "99"},
+    {"anc": "100"},
+    {"anc": "499.9"},
+    {"anc": "500"},
+    {"anc": "999"},
+    {"anc": "1000"},
+    {"anc": "1499"},
+    {"anc": "1500"},
+    {"anc": "0.45", "unit": "10^9/L"},
+    {"anc": "1.2", "unit": "G/L"},
     {"anc": "0.8", "unit": "10^9/L", "ctcae_version": "5.0"},
     {"anc": "800", "ctcae_version": "6.0"},
     {"anc": "1700", "ctcae_version": "5.0", "lln": "1800"},
@@ -35,10 +44,16 @@ CASES = [
     {"anc": "800", "temp": "101.2F"},
     {"anc": "90", "temp": "39.1"},
     # refused, with the same message everywhere
-    {"anc": "0,45"}, {"anc": "1,500"}, {"anc": "-5"}, {"anc": "n/a"}, {"anc": "3.2"},
-    {"anc": "450", "unit": "furlongs"}, {"anc": "450", "ctcae_version": "4.0"},
+    {"anc": "0,45"},
+    {"anc": "1,500"},
+    {"anc": "-5"},
+    {"anc": "n/a"},
+    {"anc": "3.2"},
+    {"anc": "450", "unit": "furlongs"},
+    {"anc": "450", "ctcae_version": "4.0"},
     {"anc": "1800", "wbc": "6000", "neutrophils": "40"},
-    {"anc": "450", "temp": "50"}, {"wbc": "3000", "neutrophils": "90", "bands": "20"},
+    {"anc": "450", "temp": "50"},
+    {"wbc": "3000", "neutrophils": "90", "bands": "20"},
 ]
 assert len(CASES) == 40
 
@@ -122,12 +137,23 @@ def _bundle(case: dict) -> dict:
     for f in INPUTS:
         if f.name in case and f.loinc:
             ucum = "%" if f.kind == "percent" else unit
-            entries.append({"resource": {
-                "resourceType": "Observation", "id": f.name, "status": "final",
-                "code": {"coding": [{"system": "http://loinc.org", "code": f.loinc[0]}]},
-                "subject": {"reference": "Patient/x"}, "effectiveDateTime": "2026-11-29",
-                "valueQuantity": {"value": float(case[f.name]), "system":
-                                  "http://unitsofmeasure.org", "code": ucum}}})
+            entries.append(
+                {
+                    "resource": {
+                        "resourceType": "Observation",
+                        "id": f.name,
+                        "status": "final",
+                        "code": {"coding": [{"system": "http://loinc.org", "code": f.loinc[0]}]},
+                        "subject": {"reference": "Patient/x"},
+                        "effectiveDateTime": "2026-11-29",
+                        "valueQuantity": {
+                            "value": float(case[f.name]),
+                            "system": "http://unitsofmeasure.org",
+                            "code": ucum,
+                        },
+                    }
+                }
+            )
     return {"resourceType": "Bundle", "type": "collection", "entry": entries}
 
 
@@ -139,8 +165,11 @@ def _fhir_cases():
             [float(case[k]) for k in counts]
         except ValueError:
             continue
-        if "bands" in case or case.get("unit", "cells/uL") not in FHIR_UNITS \
-                or any(float(case[k]) < 0 for k in counts):
+        if (
+            "bands" in case
+            or case.get("unit", "cells/uL") not in FHIR_UNITS
+            or any(float(case[k]) < 0 for k in counts)
+        ):
             continue
         if "anc" in case and "neutrophils" in case:
             continue  # a CBC report carries both by nature: FHIR uses the ANC, with a note
@@ -166,8 +195,9 @@ def test_fhir_gives_the_same_fields(invoke, by_hand, tmp_path):
             assert res.exit_code == 2 and expected in res.stderr, (case, res.stderr)
         else:
             assert res.exit_code == 0, (case, res.stderr)
-            assert _without_provenance(json.loads(res.stdout)) == \
-                _without_provenance(expected), case
+            assert _without_provenance(json.loads(res.stdout)) == _without_provenance(expected), (
+                case
+            )
         checked += 1
     assert checked >= 25
 

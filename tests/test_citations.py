@@ -9,16 +9,25 @@ import pytest
 
 from leuko_cli import citations
 
-_UNESCAPE = {r"\textbackslash{}": "\\", r"\textasciitilde{}": "~",
-             r"\textasciicircum{}": "^", r"\{": "{", r"\}": "}", r"\&": "&", r"\%": "%",
-             r"\$": "$", r"\#": "#", r"\_": "_"}
+_UNESCAPE = {
+    r"\textbackslash{}": "\\",
+    r"\textasciitilde{}": "~",
+    r"\textasciicircum{}": "^",
+    r"\{": "{",
+    r"\}": "}",
+    r"\&": "&",
+    r"\%": "%",
+    r"\$": "$",
+    r"\#": "#",
+    r"\_": "_",
+}
 
 
 def parse_bibtex(text: str) -> list[dict]:
     """A minimal BibTeX parser: @type{key, field = {value}, ...} with nested braces."""
     entries = []
     pos = 0
-    while (m := re.compile(r"@(\w+)\{([^,\s]+),").search(text, pos)):
+    while m := re.compile(r"@(\w+)\{([^,\s]+),").search(text, pos):
         entry = {"_type": m.group(1), "_key": m.group(2)}
         i = m.end()
         while True:
@@ -32,7 +41,7 @@ def parse_bibtex(text: str) -> list[dict]:
                     continue
                 depth += {"{": 1, "}": -1}.get(text[j], 0)
                 j += 1
-            raw = text[fm.end():j - 1]
+            raw = text[fm.end() : j - 1]
             for esc, ch in _UNESCAPE.items():
                 raw = raw.replace(esc, ch)
             if raw.startswith("{") and raw.endswith("}"):
@@ -41,7 +50,7 @@ def parse_bibtex(text: str) -> list[dict]:
             i = j
             if text[i] == ",":
                 i += 1
-        assert text[i:].lstrip().startswith("}"), text[i:i + 40]
+        assert text[i:].lstrip().startswith("}"), text[i : i + 40]
         entries.append(entry)
         pos = i
     return entries
@@ -112,8 +121,14 @@ def test_csl_json_round_trips(invoke, refs):
         assert item["issued"] == {"date-parts": [[r["year"]]]}
         assert item.get("DOI") == r.get("doi")
         assert item.get("PMID") == r.get("pmid")
-        assert item["type"] in ("article-journal", "standard", "webpage", "book", "document",
-                                "report")
+        assert item["type"] in (
+            "article-journal",
+            "standard",
+            "webpage",
+            "book",
+            "document",
+            "report",
+        )
 
 
 def test_identifiers_only_where_present():
@@ -125,9 +140,16 @@ def test_identifiers_only_where_present():
 
 def test_bibtex_escaping_round_trips():
     title = r"50% of {odd} cases & more_than #1 at $5 ~ x^2 \ done"
-    ref = {"id": "odd key!", "kind": "article", "authors": ["O'Brien AB", "Smith & Co"],
-           "title": title, "journal": "J_of Things", "year": 2001, "pages": "e1-e9",
-           "doi": "10.1000/a_b"}
+    ref = {
+        "id": "odd key!",
+        "kind": "article",
+        "authors": ["O'Brien AB", "Smith & Co"],
+        "title": title,
+        "journal": "J_of Things",
+        "year": 2001,
+        "pages": "e1-e9",
+        "doi": "10.1000/a_b",
+    }
     text = citations.bibtex_entry(ref)
     (entry,) = parse_bibtex(text)
     assert entry["title"] == title
@@ -141,10 +163,18 @@ def test_bibtex_escaping_round_trips():
 def test_author_names():
     assert citations.split_author("Freifeld AG") == ("Freifeld", "A. G.")
     assert citations.split_author("Virizuela Echaburu J") == ("Virizuela Echaburu", "J.")
-    assert citations.split_author("World Health Organization") == \
-        ("World Health Organization", None)
-    ref = {"id": "k", "kind": "review", "authors": ["Lam L", "et al."], "title": "T",
-           "journal": "J", "year": 2019}
+    assert citations.split_author("World Health Organization") == (
+        "World Health Organization",
+        None,
+    )
+    ref = {
+        "id": "k",
+        "kind": "review",
+        "authors": ["Lam L", "et al."],
+        "title": "T",
+        "journal": "J",
+        "year": 2019,
+    }
     assert "author = {Lam, L. and others}" in citations.bibtex_entry(ref)
     assert "N1  - Author list truncated" in citations.ris_entry(ref)
 
@@ -165,10 +195,13 @@ def test_cause_filter(invoke, kb):
     assert keys == [r["id"] for r in queries.references(kb, cause["references"])]
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--format", "endnote"], "unknown --format 'endnote'"),
-    (["--format", "ris", "--json"], "--json means --format json"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--format", "endnote"], "unknown --format 'endnote'"),
+        (["--format", "ris", "--json"], "--json means --format json"),
+    ],
+)
 def test_bad_format_exit_2(invoke, args, message):
     res = invoke("refs", *args)
     assert res.exit_code == 2 and message in res.stderr

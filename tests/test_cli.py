@@ -14,10 +14,20 @@ def test_version(invoke):
     assert r.exit_code == 0 and r.stdout.strip() == f"leuko {__version__}"
 
 
-@pytest.mark.parametrize("args", [["--help"], ["assess", "--help"], ["causes", "--help"],
-                                  ["causes", "show", "--help"], ["refs", "--help"],
-                                  ["classify", "--help"], ["workup", "--help"],
-                                  ["mascc", "--help"], ["kb", "info", "--help"]])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--help"],
+        ["assess", "--help"],
+        ["causes", "--help"],
+        ["causes", "show", "--help"],
+        ["refs", "--help"],
+        ["classify", "--help"],
+        ["workup", "--help"],
+        ["mascc", "--help"],
+        ["kb", "info", "--help"],
+    ],
+)
 def test_help_has_examples(invoke, args):
     r = invoke(*args)
     assert r.exit_code == 0
@@ -48,8 +58,20 @@ def test_assess_json_contract(invoke):
 
 
 def test_assess_json_with_wbc_and_lymphocytes(invoke):
-    r = invoke("assess", "--wbc", "2.5", "--neutrophils", "30", "--lymphocytes", "0.4",
-               "--unit", "10^9/L", "--temp", "38.5", "--json")
+    r = invoke(
+        "assess",
+        "--wbc",
+        "2.5",
+        "--neutrophils",
+        "30",
+        "--lymphocytes",
+        "0.4",
+        "--unit",
+        "10^9/L",
+        "--temp",
+        "38.5",
+        "--json",
+    )
     d = json.loads(r.stdout)
     assert d["anc"] == 750 and d["severity"] == "moderate"
     assert d["wbc"] == {**d["wbc"], "value": 2500, "ctcae_grade": 2}
@@ -143,8 +165,10 @@ def test_classify_names_scales_and_sources(invoke):
     d = json.loads(invoke("classify", "--json").stdout)
     axes = {a["id"] for a in d["axes"]}
     assert {"duration", "origin", "mechanism"} <= axes
-    assert {(s["system"], s["version"]) for s in d["scales"]} >= {("CTCAE", "5.0"),
-                                                                    ("CTCAE", "6.0")}
+    assert {(s["system"], s["version"]) for s in d["scales"]} >= {
+        ("CTCAE", "5.0"),
+        ("CTCAE", "6.0"),
+    }
 
 
 def test_workup_steps_in_order(invoke):
@@ -155,8 +179,15 @@ def test_workup_steps_in_order(invoke):
 
 
 def test_mascc_cli(invoke):
-    r = invoke("mascc", "--burden-mild", "--no-hypotension", "--no-copd",
-               "--solid-tumour-or-no-fungal", "--no-dehydration", "--json")
+    r = invoke(
+        "mascc",
+        "--burden-mild",
+        "--no-hypotension",
+        "--no-copd",
+        "--solid-tumour-or-no-fungal",
+        "--no-dehydration",
+        "--json",
+    )
     d = json.loads(r.stdout)
     assert d["points"] == 21 and d["risk"] == "low"
 
@@ -170,20 +201,23 @@ def test_mascc_flags_match_kb_items(kb):
     assert params == {i["id"] for i in kb.get("scores", "mascc")["items"]}
 
 
-@pytest.mark.parametrize("args,fragment", [
-    (["assess", "--anc", "-5"], "cannot be negative"),
-    (["assess", "--anc", "abc"], "expects a number"),
-    (["assess", "--anc", "nan"], "finite"),
-    (["assess", "--anc", "inf"], "finite"),
-    (["assess", "--wbc", "3.2"], "--unit 10^9/L"),
-    (["assess"], "give a count"),
-    (["assess", "--anc", "450", "--ctcae-version", "7"], "5.0, 6.0"),
-    (["assess", "--anc", "450", "--unit", "mg"], "unknown unit"),
-    (["causes", "--category", "nonsense"], "infections"),
-    (["causes", "show", "no-such-thing-xyz"], "no cause"),
-    (["assess", "--bogus"], "No such option"),
-    (["assess", "--audience", "robot", "--anc", "4"], "robot"),
-])
+@pytest.mark.parametrize(
+    "args,fragment",
+    [
+        (["assess", "--anc", "-5"], "cannot be negative"),
+        (["assess", "--anc", "abc"], "expects a number"),
+        (["assess", "--anc", "nan"], "finite"),
+        (["assess", "--anc", "inf"], "finite"),
+        (["assess", "--wbc", "3.2"], "--unit 10^9/L"),
+        (["assess"], "give a count"),
+        (["assess", "--anc", "450", "--ctcae-version", "7"], "5.0, 6.0"),
+        (["assess", "--anc", "450", "--unit", "mg"], "unknown unit"),
+        (["causes", "--category", "nonsense"], "infections"),
+        (["causes", "show", "no-such-thing-xyz"], "no cause"),
+        (["assess", "--bogus"], "No such option"),
+        (["assess", "--audience", "robot", "--anc", "4"], "robot"),
+    ],
+)
 def test_bad_input_exit_2_one_line(invoke, args, fragment):
     r = invoke(*args)
     assert r.exit_code == 2, (r.stdout, r.stderr)
@@ -195,10 +229,19 @@ def test_bad_input_exit_2_one_line(invoke, args, fragment):
 
 # --- width: readable from 40 columns up, ids never cut --------------------------------------
 
+
 @pytest.mark.parametrize("columns", [40, 59, 60, 80, 100, 160])
-@pytest.mark.parametrize("argv", [["causes"], ["causes", "show", "clozapine"], ["refs"],
-                                  ["assess", "--anc", "450", "--temp", "38.5"], ["workup"]],
-                         ids=" ".join)
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["causes"],
+        ["causes", "show", "clozapine"],
+        ["refs"],
+        ["assess", "--anc", "450", "--temp", "38.5"],
+        ["workup"],
+    ],
+    ids=" ".join,
+)
 def test_no_line_wider_than_the_terminal(invoke, argv, columns):
     res = invoke(*argv, env={"COLUMNS": str(columns)})
     assert res.exit_code == 0, res.stderr

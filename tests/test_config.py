@@ -24,6 +24,7 @@ def cfg_path():
 
 # --- path, show, get ------------------------------------------------------------------------
 
+
 def test_config_path_is_in_the_test_dir(invoke, isolated_dirs):
     result = invoke("config", "path")
     assert result.exit_code == 0
@@ -68,6 +69,7 @@ def test_unknown_key_is_a_usage_error(invoke):
 
 # --- set, grade, unset ---------------------------------------------------------------------
 
+
 def test_set_unit_then_grade_in_it_then_unset(invoke):
     result = invoke("config", "set", "unit", "10^9/L")
     assert result.exit_code == 0, result.stderr
@@ -93,8 +95,7 @@ def test_set_stores_the_canonical_unit_and_version(invoke):
     assert invoke("config", "set", "unit", "G/L").exit_code == 0
     assert invoke("config", "set", "ctcae_version", "v5").exit_code == 0
     assert invoke("config", "set", "audience", "Patient").exit_code == 0
-    assert config.read_file() == {"unit": "10^9/L", "ctcae_version": "5.0",
-                                  "audience": "patient"}
+    assert config.read_file() == {"unit": "10^9/L", "ctcae_version": "5.0", "audience": "patient"}
     out = json.loads(invoke("assess", "--anc", "0.8", "--json").stdout)
     assert out["ctcae_version"] == "5.0"
     assert out["audience"] == "patient"
@@ -108,6 +109,7 @@ def test_set_warns_when_env_overrides(invoke, monkeypatch):
 
 
 # --- precedence ----------------------------------------------------------------------------
+
 
 def test_precedence_flag_env_file_default(invoke, monkeypatch, kb):
     def unit_used(*flags):
@@ -152,8 +154,11 @@ def test_bad_value_in_file_names_file_and_line(invoke):
 
 # --- refused and interrupted writes --------------------------------------------------------
 
-@pytest.mark.parametrize("key,value", [("unit", "furlongs"), ("ctcae_version", "4.03"),
-                                       ("audience", "robots"), ("unit", "")])
+
+@pytest.mark.parametrize(
+    "key,value",
+    [("unit", "furlongs"), ("ctcae_version", "4.03"), ("audience", "robots"), ("unit", "")],
+)
 def test_refused_set_leaves_file_byte_identical(invoke, key, value):
     invoke("config", "set", "audience", "patient")
     before = cfg_path().read_bytes()
@@ -217,9 +222,14 @@ BROKEN = [
 def test_broken_file_is_reported_and_never_overwritten(invoke, text, line_no, what):
     cfg_path().parent.mkdir(parents=True)
     cfg_path().write_text(text)
-    for args in (("config", "show"), ("config", "get", "unit"), ("assess", "--anc", "450"),
-                 ("config", "set", "unit", "cells/uL"), ("config", "unset", "unit"),
-                 ("config", "set", "audience", "patient")):
+    for args in (
+        ("config", "show"),
+        ("config", "get", "unit"),
+        ("assess", "--anc", "450"),
+        ("config", "set", "unit", "cells/uL"),
+        ("config", "unset", "unit"),
+        ("config", "set", "audience", "patient"),
+    ):
         line = one_line_error(invoke(*args), 3)
         assert line.startswith(f"leuko: error: {cfg_path()}:{line_no}:"), line
         assert what in line and "delete the file" in line
@@ -234,23 +244,50 @@ def test_non_utf8_config(invoke):
     assert f"{cfg_path()}:2:" in line and "UTF-8" in line
 
 
-junk = st.one_of(st.binary(max_size=200), st.text(max_size=200).map(str.encode),
-                 st.lists(st.sampled_from(['unit', 'audience', '=', '"', '[', ']', '\n', ' ',
-                                           'x', '1', '10^9/L', 'patient', "'", '.', '#']),
-                          max_size=40).map(lambda t: "".join(t).encode()))
+junk = st.one_of(
+    st.binary(max_size=200),
+    st.text(max_size=200).map(str.encode),
+    st.lists(
+        st.sampled_from(
+            [
+                "unit",
+                "audience",
+                "=",
+                '"',
+                "[",
+                "]",
+                "\n",
+                " ",
+                "x",
+                "1",
+                "10^9/L",
+                "patient",
+                "'",
+                ".",
+                "#",
+            ]
+        ),
+        max_size=40,
+    ).map(lambda t: "".join(t).encode()),
+)
 
 
-@settings(max_examples=60, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(data=junk)
 def test_junk_config_never_tracebacks(invoke, data):
     cfg_path().parent.mkdir(parents=True, exist_ok=True)
     cfg_path().write_bytes(data)
-    for args in (("config", "show", "--json"), ("config", "set", "audience", "patient"),
-                 ("manage", "--json")):
+    for args in (
+        ("config", "show", "--json"),
+        ("config", "set", "audience", "patient"),
+        ("manage", "--json"),
+    ):
         result = invoke(*args)
-        assert result.exception is None or isinstance(result.exception, SystemExit), \
+        assert result.exception is None or isinstance(result.exception, SystemExit), (
             result.exception
+        )
         assert "Traceback" not in result.stdout + result.stderr
         if result.exit_code:
             assert result.exit_code in (1, 2, 3)
@@ -263,10 +300,15 @@ def test_junk_config_never_tracebacks(invoke, data):
 
 _KEY = st.from_regex(r"[A-Za-z0-9_-]{1,12}", fullmatch=True)
 _LINE = st.one_of(
-    st.builds(lambda k, v, sp: f'{k}{sp}={sp}"{v}"', _KEY, st.text(max_size=12),
-              st.sampled_from(["", " ", "\t"])),
+    st.builds(
+        lambda k, v, sp: f'{k}{sp}={sp}"{v}"',
+        _KEY,
+        st.text(max_size=12),
+        st.sampled_from(["", " ", "\t"]),
+    ),
     st.builds(lambda c: "#" + c, st.text(max_size=12)),
-    st.just(""), st.text(max_size=12),
+    st.just(""),
+    st.text(max_size=12),
     st.builds(lambda k, n: f"{k} = {n}", _KEY, st.integers()),
 )
 
@@ -284,9 +326,12 @@ def test_simple_reader_agrees_with_tomllib_or_declines(lines, crlf):
 
 
 @settings(max_examples=200)
-@given(values=st.dictionaries(st.sampled_from(list(SETTINGS_KEYS)),
-                              st.text(alphabet=st.characters(blacklist_categories=["Cs"]),
-                                      min_size=1, max_size=20)))
+@given(
+    values=st.dictionaries(
+        st.sampled_from(list(SETTINGS_KEYS)),
+        st.text(alphabet=st.characters(blacklist_categories=["Cs"]), min_size=1, max_size=20),
+    )
+)
 def test_files_written_by_config_set_read_back_the_same(values):
     import tomllib
 
@@ -295,6 +340,7 @@ def test_files_written_by_config_set_read_back_the_same(values):
     text = tomli_w.dumps(values)
     fast = config.parse_simple(text)
     assert (fast if fast is not None else tomllib.loads(text)) == values
-    if all(ch not in v for v in values.values() for ch in '"\\') and \
-            all(ord(ch) >= 0x20 and ch != "\x7f" for v in values.values() for ch in v):
+    if all(ch not in v for v in values.values() for ch in '"\\') and all(
+        ord(ch) >= 0x20 and ch != "\x7f" for v in values.values() for ch in v
+    ):
         assert fast == values  # the common case never needs tomllib

@@ -29,8 +29,7 @@ def test_generated_docs_are_up_to_date(path):
 
 def test_generated_blocks_are_where_they_belong():
     names = {name for path in PAGES for name in GENERATE.BLOCK.findall(path.read_text("utf-8"))}
-    assert {n for _, n, _, _ in names} >= set(GENERATE.BLOCKS) - {"input-fields",
-                                                                   "result-fields"}
+    assert {n for _, n, _, _ in names} >= set(GENERATE.BLOCKS) - {"input-fields", "result-fields"}
 
 
 def test_a_stale_block_is_detected(tmp_path):
@@ -43,6 +42,7 @@ def test_readme_test_command_is_what_ci_runs():
     root = DOCS.parent
     ci = (root / ".ci" / "run").read_text("utf-8")
     readme = (root / "README.md").read_text("utf-8")
-    test_command = next(line.strip() for line in readme.splitlines()
-                        if "pytest" in line and line.startswith("    "))
+    test_command = next(
+        line.strip() for line in readme.splitlines() if "pytest" in line and line.startswith("    ")
+    )
     assert test_command in ci

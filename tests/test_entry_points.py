@@ -17,8 +17,13 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def _env(tmp_path):
     env = dict(os.environ)
-    env.update(LEUKO_CACHE_DIR=str(tmp_path / "cache"), LEUKO_CONFIG_DIR=str(tmp_path / "cfg"),
-               LEUKO_DATA_DIR=str(tmp_path / "data"), COLUMNS="100", NO_COLOR="1")
+    env.update(
+        LEUKO_CACHE_DIR=str(tmp_path / "cache"),
+        LEUKO_CONFIG_DIR=str(tmp_path / "cfg"),
+        LEUKO_DATA_DIR=str(tmp_path / "data"),
+        COLUMNS="100",
+        NO_COLOR="1",
+    )
     return env
 
 
@@ -28,23 +33,40 @@ def _leuko_script() -> str:
 
 
 def test_installed_script_from_another_directory(tmp_path):
-    r = subprocess.run([_leuko_script(), "assess", "--anc", "450", "--json"], cwd=tmp_path,
-                       env=_env(tmp_path), capture_output=True, text=True, timeout=60)
+    r = subprocess.run(
+        [_leuko_script(), "assess", "--anc", "450", "--json"],
+        cwd=tmp_path,
+        env=_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["severity"] == "severe"
 
 
 def test_python_dash_m(tmp_path):
-    r = subprocess.run([sys.executable, "-m", "leuko_cli", "causes", "--category", "drugs"],
-                       cwd=tmp_path, env=_env(tmp_path), capture_output=True, text=True,
-                       timeout=60)
+    r = subprocess.run(
+        [sys.executable, "-m", "leuko_cli", "causes", "--category", "drugs"],
+        cwd=tmp_path,
+        env=_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert r.returncode == 0, r.stderr
     assert "Clozapine" in r.stdout
 
 
 def test_bad_input_in_a_real_process(tmp_path):
-    r = subprocess.run([_leuko_script(), "assess", "--anc", "-1"], cwd=tmp_path,
-                       env=_env(tmp_path), capture_output=True, text=True, timeout=60)
+    r = subprocess.run(
+        [_leuko_script(), "assess", "--anc", "-1"],
+        cwd=tmp_path,
+        env=_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert r.returncode == 2
     assert r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
 
@@ -52,16 +74,26 @@ def test_bad_input_in_a_real_process(tmp_path):
 def test_piped_output_has_no_colour_codes(tmp_path):
     env = _env(tmp_path)
     env.pop("NO_COLOR")
-    r = subprocess.run([_leuko_script(), "assess", "--anc", "450"], cwd=tmp_path, env=env,
-                       capture_output=True, text=True, timeout=60)
+    r = subprocess.run(
+        [_leuko_script(), "assess", "--anc", "450"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert "\x1b[" not in r.stdout
 
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory):
     out = tmp_path_factory.mktemp("wheel")
-    r = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out),
-                        str(ROOT)], capture_output=True, text=True, timeout=600)
+    r = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out), str(ROOT)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert r.returncode == 0, r.stderr
     (whl,) = out.glob("leuko_cli-*.whl")
     return whl
@@ -77,18 +109,45 @@ def test_wheel_ships_the_kb(wheel):
 
 def test_installed_wheel_finds_its_kb_from_anywhere(wheel, tmp_path):
     target = tmp_path / "site"
-    r = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps",
-                        "--target", str(target), str(wheel)], capture_output=True, text=True,
-                       timeout=300)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-deps",
+            "--target",
+            str(target),
+            str(wheel),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert r.returncode == 0, r.stderr
     env = _env(tmp_path)
     env["PYTHONPATH"] = str(target)  # ahead of the editable install
-    code = ("import leuko_cli, leuko_cli.kb as k, sys; "
-            "print(leuko_cli.__file__); print(k.bundled_path())")
-    r = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True,
-                       text=True, timeout=60)
+    code = (
+        "import leuko_cli, leuko_cli.kb as k, sys; "
+        "print(leuko_cli.__file__); print(k.bundled_path())"
+    )
+    r = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     module_file, kb_path = r.stdout.split()
     assert module_file.startswith(str(target)) and kb_path.startswith(str(target))
-    r = subprocess.run([sys.executable, "-m", "leuko_cli", "refs", "--json"], cwd=tmp_path,
-                       env=env, capture_output=True, text=True, timeout=60)
+    r = subprocess.run(
+        [sys.executable, "-m", "leuko_cli", "refs", "--json"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert r.returncode == 0 and len(json.loads(r.stdout)) >= 25

@@ -11,18 +11,31 @@ import pytest
 EXAMPLES = Path(__file__).resolve().parents[1] / "docs" / "examples"
 
 
-def obs(ident, code, value, unit, *, subject="Patient/p1", when="2026-11-20T08:30:00Z",
-        status="final"):
-    return {"resourceType": "Observation", "id": ident, "status": status,
-            "code": {"coding": [{"system": "http://loinc.org", "code": code}]},
-            "subject": {"reference": subject}, "effectiveDateTime": when,
-            "valueQuantity": {"value": value, "unit": unit,
-                              "system": "http://unitsofmeasure.org", "code": unit}}
+def obs(
+    ident, code, value, unit, *, subject="Patient/p1", when="2026-11-20T08:30:00Z", status="final"
+):
+    return {
+        "resourceType": "Observation",
+        "id": ident,
+        "status": status,
+        "code": {"coding": [{"system": "http://loinc.org", "code": code}]},
+        "subject": {"reference": subject},
+        "effectiveDateTime": when,
+        "valueQuantity": {
+            "value": value,
+            "unit": unit,
+            "system": "http://unitsofmeasure.org",
+            "code": unit,
+        },
+    }
 
 
 def bundle(*resources):
-    return {"resourceType": "Bundle", "type": "collection",
-            "entry": [{"resource": r} for r in resources]}
+    return {
+        "resourceType": "Bundle",
+        "type": "collection",
+        "entry": [{"resource": r} for r in resources],
+    }
 
 
 def write(tmp_path, doc, name="fhir.json"):
@@ -42,21 +55,48 @@ def strip(result: dict) -> dict:
 def test_bundle_grades_like_numbers_typed_by_hand(invoke):
     res = invoke("assess", "--fhir", str(EXAMPLES / "bundle.json"), "--json")
     assert res.exit_code == 0, res.stderr
-    by_hand = invoke("assess", "--wbc", "5.2", "--neutrophils", "19", "--lymphocytes", "1.1",
-                     "--unit", "10^9/L", "--json")
+    by_hand = invoke(
+        "assess",
+        "--wbc",
+        "5.2",
+        "--neutrophils",
+        "19",
+        "--lymphocytes",
+        "1.1",
+        "--unit",
+        "10^9/L",
+        "--json",
+    )
     got = json.loads(res.stdout)
     assert strip(got) == strip(json.loads(by_hand.stdout))
     assert got["anc"] == 988 and got["severity"] == "moderate"
     assert got["fhir"]["observations"] == ["wbc-1", "neut-pct-1", "lymph-1"]
-    assert got["fhir"]["loinc"] == {"wbc": "6690-2", "neutrophils": "770-8",
-                                    "lymphocytes": "731-0"}
+    assert got["fhir"]["loinc"] == {"wbc": "6690-2", "neutrophils": "770-8", "lymphocytes": "731-0"}
 
 
 def test_single_observation_with_flags(invoke):
-    res = invoke("assess", "--fhir", str(EXAMPLES / "observation.json"), "--temp", "38.5",
-                 "--ctcae-version", "5.0", "--json")
-    by_hand = invoke("assess", "--anc", "0.45", "--unit", "10^9/L", "--temp", "38.5",
-                     "--ctcae-version", "5.0", "--json")
+    res = invoke(
+        "assess",
+        "--fhir",
+        str(EXAMPLES / "observation.json"),
+        "--temp",
+        "38.5",
+        "--ctcae-version",
+        "5.0",
+        "--json",
+    )
+    by_hand = invoke(
+        "assess",
+        "--anc",
+        "0.45",
+        "--unit",
+        "10^9/L",
+        "--temp",
+        "38.5",
+        "--ctcae-version",
+        "5.0",
+        "--json",
+    )
     assert res.exit_code == 0, res.stderr
     assert strip(json.loads(res.stdout)) == strip(json.loads(by_hand.stdout))
     assert json.loads(res.stdout)["febrile_neutropenia"] is True
@@ -68,8 +108,9 @@ def test_human_output(invoke):
     assert "Patient/example" in res.stdout and "SEVERE" in res.stdout
 
 
-@pytest.mark.parametrize("unit, value", [("/uL", 450), ("/mm3", 450), ("10*9/L", 0.45),
-                                         ("10*3/uL", 0.45)])
+@pytest.mark.parametrize(
+    "unit, value", [("/uL", 450), ("/mm3", 450), ("10*9/L", 0.45), ("10*3/uL", 0.45)]
+)
 def test_ucum_units(invoke, tmp_path, unit, value):
     res = invoke("assess", "--fhir", write(tmp_path, obs("a", "26499-4", value, unit)), "--json")
     assert res.exit_code == 0, res.stderr
@@ -77,24 +118,30 @@ def test_ucum_units(invoke, tmp_path, unit, value):
 
 
 def test_mixed_units_are_converted(invoke, tmp_path):
-    doc = bundle(obs("w", "6690-2", 5200, "/uL"), obs("n", "770-8", 19, "%"),
-                 obs("l", "26474-7", 1.1, "10*9/L"))
+    doc = bundle(
+        obs("w", "6690-2", 5200, "/uL"),
+        obs("n", "770-8", 19, "%"),
+        obs("l", "26474-7", 1.1, "10*9/L"),
+    )
     res = invoke("assess", "--fhir", write(tmp_path, doc), "--json")
     got = json.loads(res.stdout)
     assert got["anc"] == 988 and got["lymphocytes"]["value"] == 1100
 
 
 def test_anc_given_wins_over_percentage(invoke, tmp_path):
-    doc = bundle(obs("a", "751-8", 800, "/uL"), obs("w", "6690-2", 5000, "/uL"),
-                 obs("n", "770-8", 30, "%"))
+    doc = bundle(
+        obs("a", "751-8", 800, "/uL"), obs("w", "6690-2", 5000, "/uL"), obs("n", "770-8", 30, "%")
+    )
     got = json.loads(invoke("assess", "--fhir", write(tmp_path, doc), "--json").stdout)
     assert got["anc"] == 800 and got["anc_source"]["method"] == "given"
     assert any("neutrophil % ignored" in n for n in got["notes"])
 
 
 def test_groups_by_subject_and_time(invoke, tmp_path):
-    doc = bundle(obs("a1", "751-8", 400, "/uL", when="2026-11-01"),
-                 obs("a2", "751-8", 1600, "/uL", when="2026-11-08"))
+    doc = bundle(
+        obs("a1", "751-8", 400, "/uL", when="2026-11-01"),
+        obs("a2", "751-8", 1600, "/uL", when="2026-11-08"),
+    )
     got = json.loads(invoke("assess", "--fhir", write(tmp_path, doc), "--json").stdout)
     assert isinstance(got, list) and [g["anc"] for g in got] == [400, 1600]
     assert [g["fhir"]["effective"] for g in got] == ["2026-11-01", "2026-11-08"]
@@ -109,21 +156,25 @@ def test_same_value_twice_is_fine_different_is_an_error(invoke, tmp_path):
 
 
 def test_entered_in_error_is_skipped(invoke, tmp_path):
-    doc = bundle(obs("a", "751-8", 800, "/uL"),
-                 obs("b", "751-8", 100, "/uL", status="entered-in-error"))
+    doc = bundle(
+        obs("a", "751-8", 800, "/uL"), obs("b", "751-8", 100, "/uL", status="entered-in-error")
+    )
     got = json.loads(invoke("assess", "--fhir", write(tmp_path, doc), "--json").stdout)
     assert got["anc"] == 800
 
 
-@pytest.mark.parametrize("doc, message", [
-    (obs("x", "718-7", 13.5, "g/dL"), "LOINC code 718-7 is not one leuko grades"),
-    (obs("x", "751-8", 450, "mg/dL"), "unit 'mg/dL' is not supported for ANC"),
-    (obs("x", "770-8", 40, "/uL"), "not a percentage"),
-    (obs("x", "751-8", 45, "%"), "unit '%' is not supported"),
-    (bundle(obs("n", "770-8", 40, "%")), "no ANC, WBC or lymphocyte count"),
-    ({"resourceType": "Patient"}, "resourceType 'Patient' is not supported"),
-    (bundle(), "no Observation entries"),
-])
+@pytest.mark.parametrize(
+    "doc, message",
+    [
+        (obs("x", "718-7", 13.5, "g/dL"), "LOINC code 718-7 is not one leuko grades"),
+        (obs("x", "751-8", 450, "mg/dL"), "unit 'mg/dL' is not supported for ANC"),
+        (obs("x", "770-8", 40, "/uL"), "not a percentage"),
+        (obs("x", "751-8", 45, "%"), "unit '%' is not supported"),
+        (bundle(obs("n", "770-8", 40, "%")), "no ANC, WBC or lymphocyte count"),
+        ({"resourceType": "Patient"}, "resourceType 'Patient' is not supported"),
+        (bundle(), "no Observation entries"),
+    ],
+)
 def test_bad_fhir_exits_2(invoke, tmp_path, doc, message):
     res = invoke("assess", "--fhir", write(tmp_path, doc))
     assert res.exit_code == 2, res.stdout
@@ -133,10 +184,12 @@ def test_bad_fhir_exits_2(invoke, tmp_path, doc, message):
 
 def test_bad_flags_and_files(invoke, tmp_path):
     path = write(tmp_path, obs("a", "751-8", 800, "/uL"))
-    for args, message in ((["--anc", "3"], "--anc cannot be combined with --fhir"),
-                          (["--unit", "10^9/L"], "--unit cannot be combined with --fhir"),
-                          (["--input", path], "not both"),
-                          (["--format", "csv"], "--format applies to --input")):
+    for args, message in (
+        (["--anc", "3"], "--anc cannot be combined with --fhir"),
+        (["--unit", "10^9/L"], "--unit cannot be combined with --fhir"),
+        (["--input", path], "not both"),
+        (["--format", "csv"], "--format applies to --input"),
+    ):
         res = invoke("assess", "--fhir", path, *args)
         assert res.exit_code == 2 and message in res.stderr, (args, res.stderr)
     bad = tmp_path / "bad.json"

@@ -58,10 +58,18 @@ def test_anc_boundaries_both_units_both_versions(kb, unit, factor, anc, severity
     assert (r6["ctcae_version"], r6["ctcae_grade"]) == ("6.0", ctcae6)
 
 
-@pytest.mark.parametrize("anc,lln,grade", [
-    (1499.9, 2000, 2), (1500, 2000, 1), (1999.9, 2000, 1), (2000, 2000, 0), (1600, None, 0),
-    (1600, 1500, 0), (1450, 1400, 2),
-])
+@pytest.mark.parametrize(
+    "anc,lln,grade",
+    [
+        (1499.9, 2000, 2),
+        (1500, 2000, 1),
+        (1999.9, 2000, 1),
+        (2000, 2000, 0),
+        (1600, None, 0),
+        (1600, 1500, 0),
+        (1450, 1400, 2),
+    ],
+)
 def test_ctcae5_grade1_depends_on_lln(kb, anc, lln, grade):
     r = assess(kb, _req(anc=str(anc), lln=None if lln is None else str(lln), ctcae_version="5.0"))
     assert r["ctcae_grade"] == grade
@@ -76,16 +84,31 @@ def test_ctcae5_without_lln_says_so(kb):
 
 
 # WBC decreased is the same in 5.0 and 6.0: <LLN-3000, <3000-2000, <2000-1000, <1000
-WBC_TABLE = [(3000, None, 0), (2999.9, None, 2), (2000, None, 2), (1999.9, None, 3),
-             (1000, None, 3), (999.9, None, 4), (3500, 4000, 1), (4000, 4000, 0)]
+WBC_TABLE = [
+    (3000, None, 0),
+    (2999.9, None, 2),
+    (2000, None, 2),
+    (1999.9, None, 3),
+    (1000, None, 3),
+    (999.9, None, 4),
+    (3500, 4000, 1),
+    (4000, 4000, 0),
+]
 
 
 @pytest.mark.parametrize("version", ["5.0", "6.0"])
 @pytest.mark.parametrize("unit,factor", [("cells/uL", 1), ("10^9/L", 1000)])
 @pytest.mark.parametrize("wbc,lln,grade", WBC_TABLE)
 def test_wbc_boundaries(kb, version, unit, factor, wbc, lln, grade):
-    r = assess(kb, _req(wbc=str(wbc / factor), unit=unit, ctcae_version=version,
-                        wbc_lln=None if lln is None else str(lln / factor)))
+    r = assess(
+        kb,
+        _req(
+            wbc=str(wbc / factor),
+            unit=unit,
+            ctcae_version=version,
+            wbc_lln=None if lln is None else str(lln / factor),
+        ),
+    )
     assert r["wbc"]["ctcae_grade"] == grade
     assert r["wbc"]["ctcae_version"] == version
     assert r["anc"] is None and r["ctcae_grade"] is None
@@ -118,10 +141,17 @@ def test_anc_from_differential_worked_example(kb):
     assert r["severity"] == "moderate"
 
 
-@pytest.mark.parametrize("age,duffy,lower,below", [
-    (None, False, 1500, True), (30, True, 1210, False), (0.01, False, 5000, True),
-    (0.5, False, 1000, False), (1.0, False, 1500, True), (10, True, 1500, True),
-])
+@pytest.mark.parametrize(
+    "age,duffy,lower,below",
+    [
+        (None, False, 1500, True),
+        (30, True, 1210, False),
+        (0.01, False, 5000, True),
+        (0.5, False, 1000, False),
+        (1.0, False, 1500, True),
+        (10, True, 1500, True),
+    ],
+)
 def test_reference_ranges(kb, age, duffy, lower, below):
     r = assess(kb, _req(anc="1300", age=None if age is None else str(age), duffy_null=duffy))
     assert r["reference_range"]["lower"] == lower
@@ -133,11 +163,20 @@ def test_duffy_null_child_has_no_specific_range_and_says_so(kb):
     assert any("Duffy-null" in n for n in r["notes"])
 
 
-@pytest.mark.parametrize("anc,temp,sustained,fn", [
-    (450, "38.3", False, True), (450, "38.29", False, False), (450, "38.0", True, True),
-    (450, "37.9", True, False), (500, "39", False, False), (499.9, "39", False, True),
-    (450, "101F", False, True), (450, "100.4F", True, True), (450, "100.4F", False, False),
-])
+@pytest.mark.parametrize(
+    "anc,temp,sustained,fn",
+    [
+        (450, "38.3", False, True),
+        (450, "38.29", False, False),
+        (450, "38.0", True, True),
+        (450, "37.9", True, False),
+        (500, "39", False, False),
+        (499.9, "39", False, True),
+        (450, "101F", False, True),
+        (450, "100.4F", True, True),
+        (450, "100.4F", False, False),
+    ],
+)
 def test_febrile_neutropenia_idsa(kb, anc, temp, sustained, fn):
     r = assess(kb, _req(anc=str(anc), temp=temp, sustained=sustained))
     assert r["febrile_neutropenia"] is fn
@@ -148,29 +187,77 @@ def test_no_temperature_means_febrile_neutropenia_null(kb):
     assert assess(kb, _req(anc="300"))["febrile_neutropenia"] is None
 
 
-@pytest.mark.parametrize("anc,duffy,category", [
-    (1500, False, "normal range"), (1499, False, "mild neutropenia"),
-    (999, False, "moderate neutropenia"), (499, False, "severe neutropenia"),
-    (1000, True, "normal BEN range"), (999, True, "BEN neutropenia"),
-    (499, True, "BEN severe neutropenia"),
-])
+@pytest.mark.parametrize(
+    "anc,duffy,category",
+    [
+        (1500, False, "normal range"),
+        (1499, False, "mild neutropenia"),
+        (999, False, "moderate neutropenia"),
+        (499, False, "severe neutropenia"),
+        (1000, True, "normal BEN range"),
+        (999, True, "BEN neutropenia"),
+        (499, True, "BEN severe neutropenia"),
+    ],
+)
 def test_clozapine_monitoring_tables(kb, anc, duffy, category):
     r = assess(kb, _req(anc=str(anc), drug="Clozaril", duffy_null=duffy))
     assert r["drug_monitoring"]["category"] == category
     assert "REMS" in r["drug_monitoring"]["status"]
 
 
-@pytest.mark.parametrize("answers,points,risk", [
-    ({}, 0, "high"),
-    ({"burden-mild": 1, "no-hypotension": 1, "no-copd": 1, "solid-tumour-or-no-fungal": 1,
-      "no-dehydration": 1, "outpatient": 1, "age-under-60": 1}, 26, "low"),
-    ({"burden-mild": 1, "no-hypotension": 1, "no-copd": 1, "solid-tumour-or-no-fungal": 1,
-      "no-dehydration": 1}, 21, "low"),
-    ({"burden-moderate": 1, "no-hypotension": 1, "no-copd": 1, "solid-tumour-or-no-fungal": 1,
-      "no-dehydration": 1, "age-under-60": 1}, 21, "low"),
-    ({"burden-moderate": 1, "no-hypotension": 1, "no-copd": 1, "solid-tumour-or-no-fungal": 1,
-      "no-dehydration": 1}, 19, "high"),
-])
+@pytest.mark.parametrize(
+    "answers,points,risk",
+    [
+        ({}, 0, "high"),
+        (
+            {
+                "burden-mild": 1,
+                "no-hypotension": 1,
+                "no-copd": 1,
+                "solid-tumour-or-no-fungal": 1,
+                "no-dehydration": 1,
+                "outpatient": 1,
+                "age-under-60": 1,
+            },
+            26,
+            "low",
+        ),
+        (
+            {
+                "burden-mild": 1,
+                "no-hypotension": 1,
+                "no-copd": 1,
+                "solid-tumour-or-no-fungal": 1,
+                "no-dehydration": 1,
+            },
+            21,
+            "low",
+        ),
+        (
+            {
+                "burden-moderate": 1,
+                "no-hypotension": 1,
+                "no-copd": 1,
+                "solid-tumour-or-no-fungal": 1,
+                "no-dehydration": 1,
+                "age-under-60": 1,
+            },
+            21,
+            "low",
+        ),
+        (
+            {
+                "burden-moderate": 1,
+                "no-hypotension": 1,
+                "no-copd": 1,
+                "solid-tumour-or-no-fungal": 1,
+                "no-dehydration": 1,
+            },
+            19,
+            "high",
+        ),
+    ],
+)
 def test_mascc(kb, answers, points, risk):
     r = grading.score(kb, "mascc", {k: bool(v) for k, v in answers.items()})
     assert (r["points"], r["risk"]) == (points, risk)
@@ -237,23 +324,26 @@ def test_bad_counts_raise_input_error(bad, flag):
         assess(kb, _req(**{flag: bad}))
 
 
-@pytest.mark.parametrize("kw,fragment", [
-    ({"anc": "450", "neutrophils": "40", "wbc": "2000"}, "not both"),
-    ({"wbc": "3000", "neutrophils": "101"}, "cannot exceed 100"),
-    ({"wbc": "3000", "neutrophils": "90", "bands": "20"}, "exceeds 100%"),
-    ({"neutrophils": "50"}, "need --wbc"),
-    ({}, "give a count"),
-    ({"anc": "450", "unit": "furlongs"}, "unknown unit"),
-    ({"anc": "450", "ctcae_version": "4.0"}, "unknown CTCAE version"),
-    ({"anc": "450", "temp": "50"}, "outside 25"),
-    ({"anc": "450", "temp": "hot"}, "--temp expects"),
-    ({"anc": "450", "age": "-1"}, "cannot be negative"),
-    ({"wbc": "3.2"}, "--unit 10^9/L"),
-    ({"anc": "4500", "unit": "10^9/L"}, "--unit cells/uL"),
-    ({"anc": "5000000"}, "implausibly high"),
-    ({"anc": "450", "drug": "aspirin"}, "no monitoring table"),
-    ({"anc": "450", "sustained": True}, "add --temp"),
-])
+@pytest.mark.parametrize(
+    "kw,fragment",
+    [
+        ({"anc": "450", "neutrophils": "40", "wbc": "2000"}, "not both"),
+        ({"wbc": "3000", "neutrophils": "101"}, "cannot exceed 100"),
+        ({"wbc": "3000", "neutrophils": "90", "bands": "20"}, "exceeds 100%"),
+        ({"neutrophils": "50"}, "need --wbc"),
+        ({}, "give a count"),
+        ({"anc": "450", "unit": "furlongs"}, "unknown unit"),
+        ({"anc": "450", "ctcae_version": "4.0"}, "unknown CTCAE version"),
+        ({"anc": "450", "temp": "50"}, "outside 25"),
+        ({"anc": "450", "temp": "hot"}, "--temp expects"),
+        ({"anc": "450", "age": "-1"}, "cannot be negative"),
+        ({"wbc": "3.2"}, "--unit 10^9/L"),
+        ({"anc": "4500", "unit": "10^9/L"}, "--unit cells/uL"),
+        ({"anc": "5000000"}, "implausibly high"),
+        ({"anc": "450", "drug": "aspirin"}, "no monitoring table"),
+        ({"anc": "450", "sustained": True}, "add --temp"),
+    ],
+)
 def test_bad_input_messages_name_the_fix(kb, kw, fragment):
     with pytest.raises(InputError, match=fragment.replace("^", r"\^")):
         assess(kb, _req(**kw))

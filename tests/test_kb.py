@@ -65,8 +65,9 @@ def test_identifiers_only_on_verified_references(kb):
 
 
 def test_both_ctcae_versions_named_for_neutrophils(kb):
-    versions = {s["version"] for s in kb.table("scales")
-                if s["system"] == "CTCAE" and s["measure"] == "anc"}
+    versions = {
+        s["version"] for s in kb.table("scales") if s["system"] == "CTCAE" and s["measure"] == "anc"
+    }
     assert versions == {"5.0", "6.0"}
 
 
@@ -78,14 +79,30 @@ def test_seed_references_present(kb):
 def test_drug_list_of_andersohn_2007_is_findable(kb):
     from leuko_cli.queries import find_causes
 
-    for drug in ("carbimazole", "clozapine", "dapsone", "metamizole", "dipyrone", "methimazole",
-                 "penicillin G", "procainamide", "propylthiouracil", "rituximab",
-                 "sulfasalazine", "ticlopidine", "ceftriaxone", "meropenem", "co-trimoxazole",
-                 "deferiprone", "levamisole"):
+    for drug in (
+        "carbimazole",
+        "clozapine",
+        "dapsone",
+        "metamizole",
+        "dipyrone",
+        "methimazole",
+        "penicillin G",
+        "procainamide",
+        "propylthiouracil",
+        "rituximab",
+        "sulfasalazine",
+        "ticlopidine",
+        "ceftriaxone",
+        "meropenem",
+        "co-trimoxazole",
+        "deferiprone",
+        "levamisole",
+    ):
         assert find_causes(kb, search=drug), drug
 
 
 # --- refusals ----------------------------------------------------------------------------
+
 
 def _problems(data) -> list[str]:
     with pytest.raises(KBError) as err:
@@ -142,19 +159,23 @@ def test_rejects_bad_date(raw):
     assert any("last_reviewed: expected a date" in p for p in _problems(data))
 
 
-@pytest.mark.parametrize("mutation,fragment", [
-    (lambda b: b[1].update(lower=450), "gap or overlap"),
-    (lambda b: b[1].update(lower=550), "gap or overlap"),
-    (lambda b: b[0].update(lower=10), "must start at 0"),
-    (lambda b: b[-1].update(upper=99999), "open-ended"),
-    (lambda b: b[0].update(grade=0), "grade rises"),
-])
+@pytest.mark.parametrize(
+    "mutation,fragment",
+    [
+        (lambda b: b[1].update(lower=450), "gap or overlap"),
+        (lambda b: b[1].update(lower=550), "gap or overlap"),
+        (lambda b: b[0].update(lower=10), "must start at 0"),
+        (lambda b: b[-1].update(upper=99999), "open-ended"),
+        (lambda b: b[0].update(grade=0), "grade rises"),
+    ],
+)
 def test_rejects_broken_bands(raw, mutation, fragment):
     data = copy.deepcopy(raw)
     scale = next(s for s in data["scales"] if s["id"] == "ctcae-6.0-neutrophil-count-decreased")
     mutation(scale["bands"])
-    assert any(fragment in p and "ctcae-6.0-neutrophil-count-decreased" in p
-               for p in _problems(data))
+    assert any(
+        fragment in p and "ctcae-6.0-neutrophil-count-decreased" in p for p in _problems(data)
+    )
 
 
 def test_broken_toml_names_file_and_line(tmp_path):

@@ -60,6 +60,7 @@ def local_cause(kb, **changes) -> dict:
 
 # --- kb path and a valid overlay -----------------------------------------------------------
 
+
 def test_kb_path_prints_overlay_path(invoke, isolated_dirs):
     result = invoke("kb", "path")
     assert result.exit_code == 0
@@ -90,11 +91,19 @@ def test_local_cause_appears_with_overlay_source(invoke, kb):
 
 
 def test_overlay_with_its_own_reference(invoke, kb):
-    ref = {"id": "local-protocol-2026", "kind": "guideline", "authors": [],
-           "title": "Ward neutropenia protocol", "journal": "Local hospital", "year": 2026,
-           "verified": False, "verification": "Local document; no identifiers."}
-    write_overlay({"causes": [local_cause(kb, references=["local-protocol-2026"])],
-                   "references": [ref]})
+    ref = {
+        "id": "local-protocol-2026",
+        "kind": "guideline",
+        "authors": [],
+        "title": "Ward neutropenia protocol",
+        "journal": "Local hospital",
+        "year": 2026,
+        "verified": False,
+        "verification": "Local document; no identifiers.",
+    }
+    write_overlay(
+        {"causes": [local_cause(kb, references=["local-protocol-2026"])], "references": [ref]}
+    )
     refs = json.loads(invoke("refs", "--cause", "local-test-neutropenia", "--json").stdout)
     assert [r["id"] for r in refs] == ["local-protocol-2026"]
     assert refs[0]["source"] == "overlay"
@@ -120,6 +129,7 @@ def test_empty_overlay_is_fine(invoke, kb):
 
 
 # --- broken overlays -----------------------------------------------------------------------
+
 
 def test_dangling_reference_names_id_file_and_line(invoke, kb):
     path = write_overlay({"causes": [local_cause(kb, references=["no-such-ref-2099"])]})
@@ -157,6 +167,7 @@ def test_unreadable_overlay(invoke):
 
 # --- kb check --------------------------------------------------------------------------------
 
+
 def test_kb_check_default_is_bundled_without_overlay(invoke):
     result = invoke("kb", "check")
     assert result.exit_code == 0, result.stdout
@@ -190,6 +201,7 @@ def test_kb_check_explicit_file(invoke, kb, tmp_path):
 
 
 # --- kb export -------------------------------------------------------------------------------
+
 
 def strip_source(data: dict) -> dict:
     out = copy.deepcopy(data)
@@ -244,21 +256,46 @@ def test_export_output_errors(invoke, tmp_path):
 
 # --- junk overlays ---------------------------------------------------------------------------
 
-TOKENS = ["[[causes]]", "[[references]]", "[meta]", "[settings]", "id", "=", '"x"', "[", "]",
-          "\n", " ", "1", "true", "2026-01-01", "references", "category", "{", "}", ",", "'"]
-junk = st.one_of(st.binary(max_size=300), st.text(max_size=300).map(str.encode),
-                 st.lists(st.sampled_from(TOKENS), max_size=60).map(lambda t: "".join(t).encode()))
+TOKENS = [
+    "[[causes]]",
+    "[[references]]",
+    "[meta]",
+    "[settings]",
+    "id",
+    "=",
+    '"x"',
+    "[",
+    "]",
+    "\n",
+    " ",
+    "1",
+    "true",
+    "2026-01-01",
+    "references",
+    "category",
+    "{",
+    "}",
+    ",",
+    "'",
+]
+junk = st.one_of(
+    st.binary(max_size=300),
+    st.text(max_size=300).map(str.encode),
+    st.lists(st.sampled_from(TOKENS), max_size=60).map(lambda t: "".join(t).encode()),
+)
 
 
-@settings(max_examples=40, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(data=junk)
 def test_junk_overlay_never_tracebacks(invoke, data):
     write_overlay(data)
     for args in (("causes", "--json"), ("kb", "check")):
         result = invoke(*args)
-        assert result.exception is None or isinstance(result.exception, SystemExit), \
-            repr(result.exception)
+        assert result.exception is None or isinstance(result.exception, SystemExit), repr(
+            result.exception
+        )
         assert "Traceback" not in result.stdout + result.stderr
         if result.exit_code:
             assert result.exit_code in (1, 2, 3)
@@ -266,9 +303,18 @@ def test_junk_overlay_never_tracebacks(invoke, data):
     assert overlay_path().read_bytes() == data
 
 
-@pytest.mark.parametrize("text", ["causes = 5\n", "meta = 1\n", "[[causes]]\nid = 3\n",
-                                  "[[scales]]\nid = 'x'\nbands = [1, 2]\n", "colour = 'red'\n",
-                                  "[[causes]]\n[[causes]]\n", "[settings]\nfever_rule = 'x'\n"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "causes = 5\n",
+        "meta = 1\n",
+        "[[causes]]\nid = 3\n",
+        "[[scales]]\nid = 'x'\nbands = [1, 2]\n",
+        "colour = 'red'\n",
+        "[[causes]]\n[[causes]]\n",
+        "[settings]\nfever_rule = 'x'\n",
+    ],
+)
 def test_schema_junk_overlay_is_one_line(invoke, text):
     write_overlay(text)
     line = one_line_error(invoke("causes"), 3)
@@ -295,6 +341,7 @@ def test_overlay_may_change_a_single_setting(isolated_dirs, invoke):
 
 
 # --- overlay honesty and provenance --------------------------------------------------------
+
 
 def test_dangling_symlink_overlay_is_an_error_naming_it(invoke, tmp_path):
     path = overlay_path()
@@ -335,8 +382,9 @@ def test_absent_overlay_is_no_overlay(kb):
 
 
 def test_overlay_entries_record_file_and_line(kb):
-    path = write_overlay({"causes": [local_cause(kb)],
-                          "settings": {"ctcae_default_version": "5.0"}})
+    path = write_overlay(
+        {"causes": [local_cause(kb)], "settings": {"ctcae_default_version": "5.0"}}
+    )
     lines = path.read_text().splitlines()
     id_line = lines.index('id = "local-test-neutropenia"') + 1
     setting_line = next(n for n, ln in enumerate(lines, 1) if ln.startswith("ctcae_default"))

@@ -13,9 +13,18 @@ from leuko_cli.kb.porter import stem
 
 
 def cause(ident, name, synonyms=(), summary="A cause.", features=("clue",)):
-    return {"id": ident, "name": name, "synonyms": list(synonyms), "summary": summary,
-            "patient_summary": "", "mechanism_detail": "", "features": list(features),
-            "workup": ["test"], "management": ["treat"], "references": ["r"]}
+    return {
+        "id": ident,
+        "name": name,
+        "synonyms": list(synonyms),
+        "summary": summary,
+        "patient_summary": "",
+        "mechanism_detail": "",
+        "features": list(features),
+        "workup": ["test"],
+        "management": ["treat"],
+        "references": ["r"],
+    }
 
 
 def synthetic(*causes, **tables) -> KnowledgeBase:
@@ -29,20 +38,25 @@ def ids(results):
 def test_name_beats_a_mention_in_another_summary():
     kb = synthetic(
         cause("other", "Something else", summary="Unlike clozapine, this is rare. " * 3),
-        cause("clozapine", "Clozapine", ["Clozaril"]))
+        cause("clozapine", "Clozapine", ["Clozaril"]),
+    )
     assert ids(kb.search("clozapine")) == ["clozapine", "other"]
 
 
 def test_synonym_weighted_over_features():
-    kb = synthetic(cause("a", "Alpha", features=["seen after methimazole use"]),
-                   cause("b", "Antithyroid drugs", ["methimazole", "carbimazole"]))
+    kb = synthetic(
+        cause("a", "Alpha", features=["seen after methimazole use"]),
+        cause("b", "Antithyroid drugs", ["methimazole", "carbimazole"]),
+    )
     assert ids(kb.search("methimazole"))[0] == "b"
 
 
 def test_rarer_terms_weigh_more():
-    kb = synthetic(cause("a", "Neutropenia one", summary="neutropenia neutropenia"),
-                   cause("b", "Neutropenia two", summary="neutropenia with copper"),
-                   cause("c", "Neutropenia three", summary="neutropenia"))
+    kb = synthetic(
+        cause("a", "Neutropenia one", summary="neutropenia neutropenia"),
+        cause("b", "Neutropenia two", summary="neutropenia with copper"),
+        cause("c", "Neutropenia three", summary="neutropenia"),
+    )
     assert ids(kb.search("neutropenia copper"))[0] == "b"
 
 
@@ -57,10 +71,18 @@ def test_stemming_and_casefolding():
 def test_other_kinds_are_indexed():
     kb = synthetic(
         cause("x", "Unrelated"),
-        fever_rules=[{"id": "fn", "name": "Febrile neutropenia (IDSA)", "summary": "Fever and "
-                      "a low ANC.", "emergency_action": "Antibiotics within 1 hour."}],
-        management=[{"id": "gcsf", "topic": "Growth factor", "summary": "Filgrastim dosing.",
-                     "items": []}])
+        fever_rules=[
+            {
+                "id": "fn",
+                "name": "Febrile neutropenia (IDSA)",
+                "summary": "Fever and a low ANC.",
+                "emergency_action": "Antibiotics within 1 hour.",
+            }
+        ],
+        management=[
+            {"id": "gcsf", "topic": "Growth factor", "summary": "Filgrastim dosing.", "items": []}
+        ],
+    )
     res = kb.search("febrile neutropenia")
     assert res[0]["kind"] == "fever_rule" and res[0]["id"] == "fn"
     assert ids(kb.search("filgrastim")) == ["gcsf"]
@@ -73,8 +95,13 @@ def test_limit_and_no_match():
 
 
 def test_result_shape():
-    kb = synthetic(cause("a", "Alpha", summary="A long enough summary about alpha "
-                                               "neutropenia and what it means here."))
+    kb = synthetic(
+        cause(
+            "a",
+            "Alpha",
+            summary="A long enough summary about alpha neutropenia and what it means here.",
+        )
+    )
     (r,) = kb.search("alpha")
     assert set(r) == {"kind", "id", "title", "score", "snippet"}
     assert r["kind"] == "cause" and r["title"] == "Alpha" and r["score"] > 0
@@ -82,6 +109,7 @@ def test_result_shape():
 
 
 # --- the bundled knowledge base -------------------------------------------------------------
+
 
 def test_cli_json_best_first(invoke, kb):
     res = invoke("search", "neutropenia", "--json", "--limit", "5")
@@ -109,8 +137,9 @@ def test_b12_cause_first(invoke, kb):
 def test_febrile_neutropenia_surfaces_the_fever_rule(invoke, kb):
     out = json.loads(invoke("search", "febrile", "neutropenia", "--json").stdout)
     top = [(r["kind"], r["id"]) for r in out[:3]]
-    assert ("fever_rule", kb.settings["fever_rule"]) in top or \
-        any(kind == "fever_rule" for kind, _ in top)
+    assert ("fever_rule", kb.settings["fever_rule"]) in top or any(
+        kind == "fever_rule" for kind, _ in top
+    )
 
 
 def test_human_output(invoke):
@@ -120,9 +149,14 @@ def test_human_output(invoke):
     assert res.exit_code == 0 and "No matches" in res.stdout
 
 
-@pytest.mark.parametrize("args, message", [(["   "], "give a search query"),
-                                           (["clozapine", "--limit", "0"], "--limit"),
-                                           (["the", "of"], "no searchable words")])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["   "], "give a search query"),
+        (["clozapine", "--limit", "0"], "--limit"),
+        (["the", "of"], "no searchable words"),
+    ],
+)
 def test_bad_input_exit_2(invoke, args, message):
     res = invoke("search", *args)
     assert res.exit_code == 2 and message in res.stderr
@@ -130,9 +164,25 @@ def test_bad_input_exit_2(invoke, args, message):
 
 # --- one engine: FTS5 and the plain fallback agree; user text is never syntax ---------------
 
-HOSTILE = ['"', "*", "NEAR(", "'", "[/x]", "a AND OR NOT b", "col:neutropenia", '"unclosed',
-           "\x00\x01\x1f\x7f drug", "^start", "x" * 10_000, "neutropenia " * 1000,
-           "clozapine)", "{title}: b12", "-b12", "b12*", "µL μL"]
+HOSTILE = [
+    '"',
+    "*",
+    "NEAR(",
+    "'",
+    "[/x]",
+    "a AND OR NOT b",
+    "col:neutropenia",
+    '"unclosed',
+    "\x00\x01\x1f\x7f drug",
+    "^start",
+    "x" * 10_000,
+    "neutropenia " * 1000,
+    "clozapine)",
+    "{title}: b12",
+    "-b12",
+    "b12*",
+    "µL μL",
+]
 
 
 @pytest.mark.parametrize("query", HOSTILE, ids=range(len(HOSTILE)))
@@ -146,10 +196,25 @@ def test_hostile_queries_do_not_raise(kb, query):
     assert isinstance(results, list) and len(results) <= 10
 
 
-EQUIVALENCE = ["neutropenia", "febrile neutropenia", "clozapine", "b12", "drug induced",
-               "infections", "copper deficiency", "counting", "grade 4", "leukaemia",
-               "benign ethnic neutropenia", "duffy null", "agranulocytosis", "andersohn",
-               "growth factor", "zz-nothing", "chemotherapy cycles"]
+EQUIVALENCE = [
+    "neutropenia",
+    "febrile neutropenia",
+    "clozapine",
+    "b12",
+    "drug induced",
+    "infections",
+    "copper deficiency",
+    "counting",
+    "grade 4",
+    "leukaemia",
+    "benign ethnic neutropenia",
+    "duffy null",
+    "agranulocytosis",
+    "andersohn",
+    "growth factor",
+    "zz-nothing",
+    "chemotherapy cycles",
+]
 
 
 def test_fts5_and_plain_engine_find_the_same_entries(kb):
@@ -181,9 +246,20 @@ def test_porter_port_matches_fts5_on_every_kb_word(kb):
     conn = sqlite3.connect(":memory:")
     conn.execute("CREATE VIRTUAL TABLE t USING fts5(a, tokenize='porter ascii')")
     conn.execute("CREATE VIRTUAL TABLE v USING fts5vocab(t, 'row')")
-    words = sorted({w for _, _, cols, _ in engine.rows(kb.table) for c in cols
-                    for w in c.split()} | {"generalizations", "hopping", "filing", "agreed",
-                                           "conflated", "sized", "happy", "relational", "ñandús"})
+    words = sorted(
+        {w for _, _, cols, _ in engine.rows(kb.table) for c in cols for w in c.split()}
+        | {
+            "generalizations",
+            "hopping",
+            "filing",
+            "agreed",
+            "conflated",
+            "sized",
+            "happy",
+            "relational",
+            "ñandús",
+        }
+    )
     for w in words:
         conn.execute("INSERT INTO t(a) VALUES (?)", (w,))
     fts = {row[0] for row in conn.execute("SELECT term FROM v")}
@@ -192,6 +268,9 @@ def test_porter_port_matches_fts5_on_every_kb_word(kb):
 
 def test_a_name_match_outranks_summary_mentions_in_the_bundled_kb(kb):
     results = kb.search("agranulocytosis", limit=50)
-    named = [i for i, r in enumerate(results)
-             if "agranulocytosis" in (r["title"] + " " + r["id"]).lower()]
+    named = [
+        i
+        for i, r in enumerate(results)
+        if "agranulocytosis" in (r["title"] + " " + r["id"]).lower()
+    ]
     assert named and named[0] == 0

@@ -40,18 +40,30 @@ HEAVY_STDLIB = ("pathlib", "typing", "datetime", "dataclasses", "hashlib", "toml
 
 
 def _modules_after(argv: list[str], tmp_path, roots=UI) -> tuple[set[str], str]:
-    env = dict(os.environ, LEUKO_CACHE_DIR=str(tmp_path / "cache"),
-               LEUKO_CONFIG_DIR=str(tmp_path / "cfg"), LEUKO_DATA_DIR=str(tmp_path / "data"))
-    r = subprocess.run([sys.executable, "-c", PROBE.format(argv=argv, roots=roots)], env=env,
-                       capture_output=True, text=True, timeout=60)
+    env = dict(
+        os.environ,
+        LEUKO_CACHE_DIR=str(tmp_path / "cache"),
+        LEUKO_CONFIG_DIR=str(tmp_path / "cfg"),
+        LEUKO_DATA_DIR=str(tmp_path / "data"),
+    )
+    r = subprocess.run(
+        [sys.executable, "-c", PROBE.format(argv=argv, roots=roots)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     line = r.stderr.rsplit("MODULES", 1)[1]
     return set(line.split()), r.stdout
 
 
-FAST_JSON = [["assess", "--anc", "450", "--json"],
-             ["assess", "--wbc", "3.1", "--neutrophils", "20", "--unit", "G/L", "--json"],
-             ["causes", "--category", "drugs", "--json"], ["causes", "show", "clozapine", "--json"],
-             ["refs", "--json"]]
+FAST_JSON = [
+    ["assess", "--anc", "450", "--json"],
+    ["assess", "--wbc", "3.1", "--neutrophils", "20", "--unit", "G/L", "--json"],
+    ["causes", "--category", "drugs", "--json"],
+    ["causes", "show", "clozapine", "--json"],
+    ["refs", "--json"],
+]
 
 
 @pytest.mark.parametrize("argv", FAST_JSON)
@@ -79,9 +91,16 @@ def test_warm_json_path_skips_heavy_stdlib_modules(argv, tmp_path):
     assert not mods, f"the cached JSON path imported {sorted(mods)}"
 
 
-@pytest.mark.parametrize("argv", [["classify", "--json"], ["workup", "--json"],
-                                  ["kb", "info", "--json"], ["scales", "--json"],
-                                  ["mascc", "--no-copd", "--json"]])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["classify", "--json"],
+        ["workup", "--json"],
+        ["kb", "info", "--json"],
+        ["scales", "--json"],
+        ["mascc", "--no-copd", "--json"],
+    ],
+)
 def test_typer_json_path_imports_no_rich(argv, tmp_path):
     mods, out = _modules_after(argv, tmp_path)
     json.loads(out)
@@ -97,19 +116,30 @@ def test_human_output_does_load_rich(tmp_path):
 # --- the fast path gives exactly what the Typer CLI gives -----------------------------------
 
 SAME = [
-    ["assess", "--anc", "450"], ["assess", "--anc", "450", "--json"],
+    ["assess", "--anc", "450"],
+    ["assess", "--anc", "450", "--json"],
     ["assess", "--anc", "0.8", "--unit", "10^9/L", "--ctcae-version", "5.0", "--json"],
     ["assess", "--wbc", "5200", "--neutrophils", "15", "--bands", "4"],
     ["assess", "--anc", "300", "--temp", "38.6", "--audience", "patient"],
     ["assess", "--anc", "1200", "--drug", "clozapine", "--duffy-null", "--age", "40"],
     ["assess", "--lymphocytes", "450", "--wbc", "2100", "--json"],
-    ["assess", "--anc", "-4"], ["assess", "--anc", "nan", "--json"], ["assess"],
-    ["assess", "--wbc", "3.2"], ["assess", "--anc", "450", "--unit", "parsecs"],
-    ["causes"], ["causes", "--category", "drugs"], ["causes", "-c", "infections", "--json"],
-    ["causes", "--search", "b12"], ["causes", "--category", "astrology"],
-    ["causes", "--lineage", "lymphocytes", "--json"], ["causes", "--lineage", "platelets"],
-    ["causes", "show", "clozapine"], ["causes", "show", "clozapine", "--audience", "patient"],
-    ["causes", "show", "nope-nope"], ["refs"], ["refs", "--json"],
+    ["assess", "--anc", "-4"],
+    ["assess", "--anc", "nan", "--json"],
+    ["assess"],
+    ["assess", "--wbc", "3.2"],
+    ["assess", "--anc", "450", "--unit", "parsecs"],
+    ["causes"],
+    ["causes", "--category", "drugs"],
+    ["causes", "-c", "infections", "--json"],
+    ["causes", "--search", "b12"],
+    ["causes", "--category", "astrology"],
+    ["causes", "--lineage", "lymphocytes", "--json"],
+    ["causes", "--lineage", "platelets"],
+    ["causes", "show", "clozapine"],
+    ["causes", "show", "clozapine", "--audience", "patient"],
+    ["causes", "show", "nope-nope"],
+    ["refs"],
+    ["refs", "--json"],
     ["refs", "--cause", "clozapine"],
 ]
 
@@ -125,12 +155,22 @@ def test_fast_path_matches_typer_cli(argv, invoke, capsys):
     assert fast.err == typer_result.stderr
 
 
-@pytest.mark.parametrize("argv", [
-    ["--help"], ["assess", "--help"], ["assess", "--anc=450"], ["assess", "--anc", "4", "--anc",
-                                                                  "5"],
-    ["assess", "--anc"], ["assess", "--audience", "robot", "--anc", "4"], ["classify"],
-    ["causes", "show"], ["causes", "show", "a", "b"], ["refs", "--format", "bibtex"], [],
-])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--help"],
+        ["assess", "--help"],
+        ["assess", "--anc=450"],
+        ["assess", "--anc", "4", "--anc", "5"],
+        ["assess", "--anc"],
+        ["assess", "--audience", "robot", "--anc", "4"],
+        ["classify"],
+        ["causes", "show"],
+        ["causes", "show", "a", "b"],
+        ["refs", "--format", "bibtex"],
+        [],
+    ],
+)
 def test_fast_path_declines_what_it_does_not_know(argv, capsys):
     assert fastpath.run(argv) is None
     assert capsys.readouterr().out == ""
@@ -156,6 +196,7 @@ def test_fast_path_options_exist_on_typer_commands():
 
 
 # --- cache (the store's damage tests live in tests/test_store.py) ---------------------------
+
 
 def _cache_files(tmp_path):
     return list((tmp_path / "cache").glob("kb-*.sqlite"))
@@ -192,6 +233,7 @@ def test_stale_cache_is_not_used_after_the_overlay_changes(isolated_dirs, invoke
 
 
 # --- overlay hash memo ------------------------------------------------------------------------
+
 
 def _overlay_with(isolated_dirs, ident: str):
     overlay = isolated_dirs / "data" / "overlay.toml"
@@ -289,6 +331,7 @@ review_status = "draft"
 
 
 # --- lint guard (also enforced by ruff's banned-module-level-imports) ------------------------
+
 
 def _module_level_imports(path: Path) -> set[str]:
     tree = ast.parse(path.read_text("utf-8"))

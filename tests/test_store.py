@@ -15,9 +15,14 @@ from leuko_cli.kb import store
 
 kbload = sys.modules["leuko_cli.kb.load"]
 
-QUERIES = [("assess", "--anc", "800", "--json"), ("causes", "show", "clozapine", "--json"),
-           ("causes", "--json"), ("causes", "--search", "b12", "--json"),
-           ("search", "febrile", "neutropenia", "--json"), ("search", "clozapine", "--json")]
+QUERIES = [
+    ("assess", "--anc", "800", "--json"),
+    ("causes", "show", "clozapine", "--json"),
+    ("causes", "--json"),
+    ("causes", "--search", "b12", "--json"),
+    ("search", "febrile", "neutropenia", "--json"),
+    ("search", "clozapine", "--json"),
+]
 
 
 def _stores(tmp_path):
@@ -46,8 +51,12 @@ def _offset_in_table(path, table: str, needle: bytes | None = None) -> int:
     conn = sqlite3.connect(path)
     try:
         page_size = conn.execute("PRAGMA page_size").fetchone()[0]
-        pages = [p for (p,) in conn.execute(
-            "SELECT pageno FROM dbstat WHERE name = ? AND pagetype = 'leaf'", (table,))]
+        pages = [
+            p
+            for (p,) in conn.execute(
+                "SELECT pageno FROM dbstat WHERE name = ? AND pagetype = 'leaf'", (table,)
+            )
+        ]
     except sqlite3.OperationalError:  # no dbstat in this build: search the raw bytes instead
         pages = []
     finally:
@@ -69,7 +78,7 @@ def _flip(path, at: int) -> None:
 DAMAGE = {
     "garbage": lambda p: p.write_bytes(b"\x00garbage{{{" * 100),
     "empty": lambda p: p.write_bytes(b""),
-    "truncated": lambda p: p.write_bytes(p.read_bytes()[:len(p.read_bytes()) // 2]),
+    "truncated": lambda p: p.write_bytes(p.read_bytes()[: len(p.read_bytes()) // 2]),
     "header": lambda p: _flip(p, 20),
     "fts-page": lambda p: _flip(p, _offset_in_table(p, "search_data")),
     "docs-page": lambda p: _flip(p, _offset_in_table(p, "docs")),
@@ -125,10 +134,13 @@ def test_flip_at_many_offsets_never_changes_an_answer(tmp_path, kb, monkeypatch)
 
 
 def _store_answers(k) -> tuple:
-    return (k.settings, [c["id"] for c in k.match_causes(needle="drug")],
-            k.get("causes", "clozapine"),
-            [(r["kind"], r["id"], r["score"]) for r in k.search("neutropenia drug", limit=50)],
-            k.data["causes"])
+    return (
+        k.settings,
+        [c["id"] for c in k.match_causes(needle="drug")],
+        k.get("causes", "clozapine"),
+        [(r["kind"], r["id"], r["score"]) for r in k.search("neutropenia drug", limit=50)],
+        k.data["causes"],
+    )
 
 
 def test_store_deleted_mid_query_still_answers(isolated_dirs, invoke, expected):

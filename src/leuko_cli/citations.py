@@ -32,8 +32,9 @@ def _authors(ref: dict) -> tuple[list[tuple[str, str | None]], bool]:
 
 def _is_journal(ref: dict) -> bool:
     """A journal article: an article-like kind, or a guideline published in a journal volume."""
-    return ref.get("kind") in JOURNAL_KINDS or (ref.get("kind") == "guideline"
-                                                and bool(ref.get("volume")))
+    return ref.get("kind") in JOURNAL_KINDS or (
+        ref.get("kind") == "guideline" and bool(ref.get("volume"))
+    )
 
 
 def _pages(ref: dict) -> tuple[str | None, str | None]:
@@ -46,9 +47,18 @@ def _pages(ref: dict) -> tuple[str | None, str | None]:
 
 # --- BibTeX -----------------------------------------------------------------------------------
 
-_BIB_SPECIAL = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "&": r"\&", "%": r"\%",
-                "$": r"\$", "#": r"\#", "_": r"\_", "~": r"\textasciitilde{}",
-                "^": r"\textasciicircum{}"}
+_BIB_SPECIAL = {
+    "\\": r"\textbackslash{}",
+    "{": r"\{",
+    "}": r"\}",
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+}
 
 
 def bib_escape(text: str) -> str:
@@ -65,8 +75,10 @@ def bibtex_entry(ref: dict) -> str:
     kind = "article" if journal else "misc"
     fields: list[tuple[str, str]] = []
     if people:
-        names = [bib_escape(f"{fam}, {giv}" if giv else fam) if giv
-                 else "{" + bib_escape(fam) + "}" for fam, giv in people]
+        names = [
+            bib_escape(f"{fam}, {giv}" if giv else fam) if giv else "{" + bib_escape(fam) + "}"
+            for fam, giv in people
+        ]
         if truncated:
             names.append("others")
         fields.append(("author", " and ".join(names)))
@@ -97,8 +109,13 @@ def bibtex(refs: list[dict]) -> str:
 
 # --- RIS --------------------------------------------------------------------------------------
 
-_RIS_TYPES = {"standard": "STAND", "web": "ELEC", "book": "BOOK", "label": "GEN",
-              "guideline": "GEN"}
+_RIS_TYPES = {
+    "standard": "STAND",
+    "web": "ELEC",
+    "book": "BOOK",
+    "label": "GEN",
+    "guideline": "GEN",
+}
 
 
 def ris_entry(ref: dict) -> str:
@@ -137,20 +154,27 @@ def ris(refs: list[dict]) -> str:
 
 # --- CSL-JSON ---------------------------------------------------------------------------------
 
-_CSL_TYPES = {"standard": "standard", "web": "webpage", "book": "book", "label": "document",
-              "guideline": "report"}
+_CSL_TYPES = {
+    "standard": "standard",
+    "web": "webpage",
+    "book": "book",
+    "label": "document",
+    "guideline": "report",
+}
 
 
 def csl_item(ref: dict) -> dict:
     people, _truncated = _authors(ref)
     journal = _is_journal(ref)
-    item: dict = {"id": ref["id"],
-                  "type": "article-journal" if journal else _CSL_TYPES.get(ref.get("kind"),
-                                                                           "document"),
-                  "title": ref["title"]}
+    item: dict = {
+        "id": ref["id"],
+        "type": "article-journal" if journal else _CSL_TYPES.get(ref.get("kind"), "document"),
+        "title": ref["title"],
+    }
     if people:
-        item["author"] = [{"family": fam, "given": giv} if giv else {"literal": fam}
-                          for fam, giv in people]
+        item["author"] = [
+            {"family": fam, "given": giv} if giv else {"literal": fam} for fam, giv in people
+        ]
     item["container-title" if journal else "publisher"] = ref["journal"]
     item["issued"] = {"date-parts": [[ref["year"]]]}
     for key in ("volume", "issue"):

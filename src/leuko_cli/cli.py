@@ -36,8 +36,9 @@ class LeukoGroup(TyperGroup):
 
         def invoke() -> int:
             try:
-                rv = super(LeukoGroup, self).main(args, prog_name, complete_var,
-                                                  standalone_mode=False, **extra)
+                rv = super(LeukoGroup, self).main(
+                    args, prog_name, complete_var, standalone_mode=False, **extra
+                )
             except click_exc.UsageError as err:
                 path = err.ctx.command_path if err.ctx else "leuko"
                 raise InputError(f"{err.format_message()} (see '{path} --help')") from None
@@ -56,9 +57,14 @@ class LeukoGroup(TyperGroup):
 
 
 def _typer(help_text: str, **kw) -> typer.Typer:
-    return typer.Typer(cls=LeukoGroup, help=help_text, no_args_is_help=False,
-                       context_settings={"help_option_names": ["-h", "--help"]},
-                       rich_markup_mode=None, **kw)
+    return typer.Typer(
+        cls=LeukoGroup,
+        help=help_text,
+        no_args_is_help=False,
+        context_settings={"help_option_names": ["-h", "--help"]},
+        rich_markup_mode=None,
+        **kw,
+    )
 
 
 def _examples(*lines: str) -> str:
@@ -70,8 +76,12 @@ def _examples(*lines: str) -> str:
 app = _typer(
     "leuko: an offline, cited clinical reference on leukopenia and neutropenia. Educational "
     "reference only, not a substitute for clinical judgement.",
-    epilog=_examples("leuko assess --anc 450", "leuko causes --category drugs",
-                     "leuko causes show clozapine", "leuko refs --json"),
+    epilog=_examples(
+        "leuko assess --anc 450",
+        "leuko causes --category drugs",
+        "leuko causes show clozapine",
+        "leuko refs --json",
+    ),
 )
 
 
@@ -83,8 +93,14 @@ def _version_callback(value: bool) -> None:
 
 @app.callback()
 def root(
-    version: bool = typer.Option(False, "--version", "-V", callback=_version_callback,
-                                 is_eager=True, help="Print the version and exit."),
+    version: bool = typer.Option(
+        False,
+        "--version",
+        "-V",
+        callback=_version_callback,
+        is_eager=True,
+        help="Print the version and exit.",
+    ),
 ) -> None:
     """leuko: an offline, cited clinical reference on leukopenia and neutropenia."""
 
@@ -98,10 +114,12 @@ def _out(answer, as_json: bool = False) -> None:
         raise typer.Exit(code)
 
 
-JSON_OPT = typer.Option(False, "--json", help="Print JSON (the contract is in docs/fields.md "
-                                              "and docs/usage.md).")
-AUDIENCE_OPT = typer.Option(None, "--audience", help="clinician or patient wording.",
-                            case_sensitive=False)
+JSON_OPT = typer.Option(
+    False, "--json", help="Print JSON (the contract is in docs/fields.md and docs/usage.md)."
+)
+AUDIENCE_OPT = typer.Option(
+    None, "--audience", help="clinician or patient wording.", case_sensitive=False
+)
 
 # --- causes ------------------------------------------------------------------------------------
 
@@ -109,18 +127,25 @@ causes_app = _typer("List, filter and show causes of leukopenia and neutropenia.
 app.add_typer(causes_app, name="causes")
 
 
-@causes_app.callback(invoke_without_command=True,
-                     epilog=_examples("leuko causes --category drugs",
-                                      "leuko causes --search clozapine",
-                                      "leuko causes show b12-deficiency --audience patient"))
+@causes_app.callback(
+    invoke_without_command=True,
+    epilog=_examples(
+        "leuko causes --category drugs",
+        "leuko causes --search clozapine",
+        "leuko causes show b12-deficiency --audience patient",
+    ),
+)
 def causes(
     ctx: typer.Context,
-    category: Optional[str] = typer.Option(None, "--category", "-c",
-                                           help="Category id, e.g. drugs, infections."),
-    search: Optional[str] = typer.Option(None, "--search", "-s",
-                                         help="Match name, synonym or summary text."),
-    lineage: Optional[str] = typer.Option(None, "--lineage",
-                                          help="neutrophils, lymphocytes or all-leukocytes."),
+    category: Optional[str] = typer.Option(
+        None, "--category", "-c", help="Category id, e.g. drugs, infections."
+    ),
+    search: Optional[str] = typer.Option(
+        None, "--search", "-s", help="Match name, synonym or summary text."
+    ),
+    lineage: Optional[str] = typer.Option(
+        None, "--lineage", help="neutrophils, lymphocytes or all-leukocytes."
+    ),
     as_json: bool = JSON_OPT,
 ) -> None:
     """List causes (a table; --json for an array of full cause objects)."""
@@ -141,6 +166,7 @@ def causes_show(
 
 # --- assess: options generated from the field table -------------------------------------------
 
+
 def _field_parameter(field) -> inspect.Parameter:
     if field.kind == "switch":
         default, annotation = typer.Option(False, *field.flags, help=field.help), bool
@@ -150,30 +176,57 @@ def _field_parameter(field) -> inspect.Parameter:
     else:
         default = typer.Option(None, *field.flags, help=field.help, metavar=field.metavar)
         annotation = Optional[str]
-    return inspect.Parameter(field.name, inspect.Parameter.KEYWORD_ONLY, default=default,
-                             annotation=annotation)
+    return inspect.Parameter(
+        field.name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation
+    )
 
 
 BATCH_OPTIONS = [
-    inspect.Parameter("as_json", inspect.Parameter.KEYWORD_ONLY, default=JSON_OPT,
-                      annotation=bool),
-    inspect.Parameter("input_file", inspect.Parameter.KEYWORD_ONLY, annotation=Optional[str],
-                      default=typer.Option(
-                          None, "--input", "-i", metavar="FILE",
-                          help="Batch: grade every row of a CSV or JSON Lines lab export (- for "
-                               "stdin); the flags above are defaults a row's own column "
-                               "overrides. See docs/batch.md.")),
-    inspect.Parameter("input_format", inspect.Parameter.KEYWORD_ONLY, annotation=Optional[str],
-                      default=typer.Option(None, "--input-format", metavar="FORMAT",
-                                           help="csv or jsonl (default: from the file).")),
-    inspect.Parameter("out_format", inspect.Parameter.KEYWORD_ONLY, annotation=Optional[str],
-                      default=typer.Option(None, "--format", metavar="FORMAT",
-                                           help="Batch output: csv (default), jsonl (default "
-                                                "with --json) or table.")),
-    inspect.Parameter("fhir_file", inspect.Parameter.KEYWORD_ONLY, annotation=Optional[str],
-                      default=typer.Option(None, "--fhir", metavar="FILE",
-                                           help="Grade a FHIR R4 Observation or Bundle (JSON; - "
-                                                "for stdin). See docs/fhir.md.")),
+    inspect.Parameter("as_json", inspect.Parameter.KEYWORD_ONLY, default=JSON_OPT, annotation=bool),
+    inspect.Parameter(
+        "input_file",
+        inspect.Parameter.KEYWORD_ONLY,
+        annotation=Optional[str],
+        default=typer.Option(
+            None,
+            "--input",
+            "-i",
+            metavar="FILE",
+            help="Batch: grade every row of a CSV or JSON Lines lab export (- for "
+            "stdin); the flags above are defaults a row's own column "
+            "overrides. See docs/batch.md.",
+        ),
+    ),
+    inspect.Parameter(
+        "input_format",
+        inspect.Parameter.KEYWORD_ONLY,
+        annotation=Optional[str],
+        default=typer.Option(
+            None, "--input-format", metavar="FORMAT", help="csv or jsonl (default: from the file)."
+        ),
+    ),
+    inspect.Parameter(
+        "out_format",
+        inspect.Parameter.KEYWORD_ONLY,
+        annotation=Optional[str],
+        default=typer.Option(
+            None,
+            "--format",
+            metavar="FORMAT",
+            help="Batch output: csv (default), jsonl (default with --json) or table.",
+        ),
+    ),
+    inspect.Parameter(
+        "fhir_file",
+        inspect.Parameter.KEYWORD_ONLY,
+        annotation=Optional[str],
+        default=typer.Option(
+            None,
+            "--fhir",
+            metavar="FILE",
+            help="Grade a FHIR R4 Observation or Bundle (JSON; - for stdin). See docs/fhir.md.",
+        ),
+    ),
 ]
 
 
@@ -181,8 +234,9 @@ def assess(**options) -> None:
     """Grade a neutrophil, white-cell or lymphocyte count: severity, CTCAE grade (version
     named), reference range, febrile neutropenia, and what to do next, with sources."""
     as_json = options.pop("as_json")
-    batch_opts = {k: options.pop(k) for k in ("input_file", "input_format", "out_format",
-                                              "fhir_file")}
+    batch_opts = {
+        k: options.pop(k) for k in ("input_file", "input_format", "out_format", "fhir_file")
+    }
     audience = options.pop("audience")
     audience = audience.value if audience is not None else None
     values = {k: (v if v is not False else None) for k, v in options.items()}
@@ -197,23 +251,36 @@ def assess(**options) -> None:
 
 
 assess.__signature__ = inspect.Signature([_field_parameter(f) for f in INPUTS] + BATCH_OPTIONS)
-app.command(epilog=_examples(
-    "leuko assess --anc 450", "leuko assess --anc 0.8 --unit 10^9/L --ctcae-version 5.0",
-    "leuko assess --wbc 5200 --neutrophils 15 --bands 4", "leuko assess --anc 300 --temp 38.6",
-    "leuko assess --anc 1300 --drug clozapine --duffy-null"))(assess)
+app.command(
+    epilog=_examples(
+        "leuko assess --anc 450",
+        "leuko assess --anc 0.8 --unit 10^9/L --ctcae-version 5.0",
+        "leuko assess --wbc 5200 --neutrophils 15 --bands 4",
+        "leuko assess --anc 300 --temp 38.6",
+        "leuko assess --anc 1300 --drug clozapine --duffy-null",
+    )
+)(assess)
 
 
 # --- references, classification, workup, scales -----------------------------------------------
 
-@app.command(epilog=_examples("leuko refs", "leuko refs --json", "leuko refs --cause clozapine",
-                              "leuko refs --format bibtex > leuko.bib"))
+
+@app.command(
+    epilog=_examples(
+        "leuko refs",
+        "leuko refs --json",
+        "leuko refs --cause clozapine",
+        "leuko refs --format bibtex > leuko.bib",
+    )
+)
 def refs(
-    cause: Optional[str] = typer.Option(None, "--cause",
-                                        help="Only the references one cause cites."),
+    cause: Optional[str] = typer.Option(
+        None, "--cause", help="Only the references one cause cites."
+    ),
     as_json: bool = JSON_OPT,
     out_format: Optional[str] = typer.Option(
-        None, "--format", metavar="FORMAT", help="text (default), json, bibtex, ris or "
-                                                 "csl-json."),
+        None, "--format", metavar="FORMAT", help="text (default), json, bibtex, ris or csl-json."
+    ),
 ) -> None:
     """Numbered citations; PMID/DOI shown only where confirmed against a record."""
     _out(commands.refs(cause=cause, fmt=out_format, as_json=as_json))
@@ -244,37 +311,56 @@ def scales(as_json: bool = JSON_OPT) -> None:
     _out(commands.scales(), as_json)
 
 
-@app.command(epilog=_examples("leuko mascc --burden-mild --no-hypotension --no-copd "
-                              "--solid-tumour-or-no-fungal --no-dehydration --outpatient"))
+@app.command(
+    epilog=_examples(
+        "leuko mascc --burden-mild --no-hypotension --no-copd "
+        "--solid-tumour-or-no-fungal --no-dehydration --outpatient"
+    )
+)
 def mascc(
-    burden_mild: bool = typer.Option(False, "--burden-mild",
-                                     help="Burden of illness: none or mild symptoms."),
-    burden_moderate: bool = typer.Option(False, "--burden-moderate",
-                                         help="Burden of illness: moderate symptoms."),
-    no_hypotension: bool = typer.Option(False, "--no-hypotension",
-                                        help="Systolic BP 90 mmHg or more."),
+    burden_mild: bool = typer.Option(
+        False, "--burden-mild", help="Burden of illness: none or mild symptoms."
+    ),
+    burden_moderate: bool = typer.Option(
+        False, "--burden-moderate", help="Burden of illness: moderate symptoms."
+    ),
+    no_hypotension: bool = typer.Option(
+        False, "--no-hypotension", help="Systolic BP 90 mmHg or more."
+    ),
     no_copd: bool = typer.Option(False, "--no-copd", help="No COPD."),
     solid_tumour_or_no_fungal: bool = typer.Option(
-        False, "--solid-tumour-or-no-fungal",
-        help="Solid tumour, or haematological cancer with no previous fungal infection."),
-    no_dehydration: bool = typer.Option(False, "--no-dehydration",
-                                        help="No dehydration needing IV fluids."),
+        False,
+        "--solid-tumour-or-no-fungal",
+        help="Solid tumour, or haematological cancer with no previous fungal infection.",
+    ),
+    no_dehydration: bool = typer.Option(
+        False, "--no-dehydration", help="No dehydration needing IV fluids."
+    ),
     outpatient: bool = typer.Option(False, "--outpatient", help="Outpatient at fever onset."),
     age_under_60: bool = typer.Option(False, "--age-under-60", help="Age under 60 years."),
     as_json: bool = JSON_OPT,
 ) -> None:
     """MASCC risk index for febrile neutropenia (21 or more = low risk)."""
-    answers = {"burden-mild": burden_mild, "burden-moderate": burden_moderate,
-               "no-hypotension": no_hypotension, "no-copd": no_copd,
-               "solid-tumour-or-no-fungal": solid_tumour_or_no_fungal,
-               "no-dehydration": no_dehydration, "outpatient": outpatient,
-               "age-under-60": age_under_60}
+    answers = {
+        "burden-mild": burden_mild,
+        "burden-moderate": burden_moderate,
+        "no-hypotension": no_hypotension,
+        "no-copd": no_copd,
+        "solid-tumour-or-no-fungal": solid_tumour_or_no_fungal,
+        "no-dehydration": no_dehydration,
+        "outpatient": outpatient,
+        "age-under-60": age_under_60,
+    }
     _out(commands.mascc(answers), as_json)
 
 
-@app.command(epilog=_examples('leuko search clozapine',
-                              'leuko search "febrile neutropenia" --json',
-                              'leuko search b12 --limit 3'))
+@app.command(
+    epilog=_examples(
+        "leuko search clozapine",
+        'leuko search "febrile neutropenia" --json',
+        "leuko search b12 --limit 3",
+    )
+)
 def search(
     query: list[str] = typer.Argument(..., metavar="QUERY", help="Words to look for."),
     limit: int = typer.Option(10, "--limit", "-n", help="Most results to show."),
@@ -287,8 +373,9 @@ def search(
 
 @app.command(epilog=_examples("leuko schema", "leuko schema output"))
 def schema(
-    which: str = typer.Argument("input", metavar="[input|output]",
-                                help="The assess input (default) or its output."),
+    which: str = typer.Argument(
+        "input", metavar="[input|output]", help="The assess input (default) or its output."
+    ),
 ) -> None:
     """JSON Schema of an assessment's input or output, generated from the field table."""
     from . import schema as schema_mod
@@ -318,9 +405,11 @@ def kb_path() -> None:
 
 @kb_app.command("check", epilog=_examples("leuko kb check", "leuko kb check my-overlay.toml"))
 def kb_check(
-    file: Optional[str] = typer.Argument(None, metavar="[FILE]",
-                                         help="KB or overlay file (default: your overlay if it "
-                                              "exists, else the bundled KB)."),
+    file: Optional[str] = typer.Argument(
+        None,
+        metavar="[FILE]",
+        help="KB or overlay file (default: your overlay if it exists, else the bundled KB).",
+    ),
     as_json: bool = JSON_OPT,
 ) -> None:
     """Validate a knowledge-base or overlay file: OK (exit 0), or one line per problem with
@@ -333,13 +422,21 @@ class ExportFormat(str, Enum):
     json = "json"
 
 
-@kb_app.command("export", epilog=_examples("leuko kb export > kb.toml",
-                                           "leuko kb export --format json --output kb.json"))
+@kb_app.command(
+    "export",
+    epilog=_examples("leuko kb export > kb.toml", "leuko kb export --format json --output kb.json"),
+)
 def kb_export(
-    fmt: ExportFormat = typer.Option(ExportFormat.toml, "--format", "-f", case_sensitive=False,
-                                     help="toml (default; valid as an overlay) or json."),
-    output: Optional[str] = typer.Option(None, "--output", "-o",
-                                         help="Write to FILE (atomically) instead of stdout."),
+    fmt: ExportFormat = typer.Option(
+        ExportFormat.toml,
+        "--format",
+        "-f",
+        case_sensitive=False,
+        help="toml (default; valid as an overlay) or json.",
+    ),
+    output: Optional[str] = typer.Option(
+        None, "--output", "-o", help="Write to FILE (atomically) instead of stdout."
+    ),
 ) -> None:
     """Write the merged knowledge base (bundled + overlay) in the schema an overlay accepts."""
     _out(commands.kb_export(fmt.value, output))
@@ -347,9 +444,11 @@ def kb_export(
 
 # --- settings ----------------------------------------------------------------------------------
 
-config_app = _typer("Show and change your settings: unit, ctcae_version, audience. Precedence: "
-                    "command-line flag > environment LEUKO_<KEY> > config file > default from "
-                    "the knowledge base.")
+config_app = _typer(
+    "Show and change your settings: unit, ctcae_version, audience. Precedence: "
+    "command-line flag > environment LEUKO_<KEY> > config file > default from "
+    "the knowledge base."
+)
 app.add_typer(config_app, name="config")
 
 CONFIG_KEY_ARG = typer.Argument(..., metavar="KEY", help="unit, ctcae_version or audience.")
@@ -369,20 +468,33 @@ def config_show(as_json: bool = JSON_OPT) -> None:
     _out(commands.config_show(), as_json)
 
 
-@config_app.command("get", epilog=_examples("leuko config get unit",
-                                            "leuko config get ctcae_version --show-origin",
-                                            "leuko config get unit --json"))
-def config_get(key: str = CONFIG_KEY_ARG, as_json: bool = JSON_OPT,
-               show_origin: bool = typer.Option(False, "--show-origin",
-                                                help="Also say where the value came from.")) \
-        -> None:
+@config_app.command(
+    "get",
+    epilog=_examples(
+        "leuko config get unit",
+        "leuko config get ctcae_version --show-origin",
+        "leuko config get unit --json",
+    ),
+)
+def config_get(
+    key: str = CONFIG_KEY_ARG,
+    as_json: bool = JSON_OPT,
+    show_origin: bool = typer.Option(
+        False, "--show-origin", help="Also say where the value came from."
+    ),
+) -> None:
     """Print one setting's effective value: the one `leuko assess` would use."""
     _out(commands.config_get(key, show_origin=show_origin), as_json)
 
 
-@config_app.command("set", epilog=_examples("leuko config set unit 10^9/L",
-                                            "leuko config set ctcae_version 5.0",
-                                            "leuko config set audience patient"))
+@config_app.command(
+    "set",
+    epilog=_examples(
+        "leuko config set unit 10^9/L",
+        "leuko config set ctcae_version 5.0",
+        "leuko config set audience patient",
+    ),
+)
 def config_set(
     key: str = CONFIG_KEY_ARG,
     value: str = typer.Argument(..., metavar="VALUE", help="The new value (checked first)."),

@@ -34,9 +34,14 @@ def assess(values: dict, *, audience: str | None = None) -> Answer:
     from . import assess as core
 
     kb = load_kb()
-    resolved = _settings(kb, {"unit": values.get("unit"),
-                              "ctcae_version": values.get("ctcae_version"),
-                              "audience": audience})
+    resolved = _settings(
+        kb,
+        {
+            "unit": values.get("unit"),
+            "ctcae_version": values.get("ctcae_version"),
+            "audience": audience,
+        },
+    )
     request = {k: values.get(k) for k in REQUEST_FIELDS if k not in ("unit", "ctcae_version")}
     result = core.assess(kb, request, resolved)
     aud = resolved["audience"]
@@ -45,13 +50,15 @@ def assess(values: dict, *, audience: str | None = None) -> Answer:
     return Answer("assess", data, kb, audience=aud.value)
 
 
-def causes(*, category: str | None = None, search: str | None = None,
-           lineage: str | None = None) -> Answer:
+def causes(
+    *, category: str | None = None, search: str | None = None, lineage: str | None = None
+) -> Answer:
     from . import queries
 
     kb = load_kb()
-    return Answer("causes", queries.find_causes(kb, category=category, search=search,
-                                                lineage=lineage), kb)
+    return Answer(
+        "causes", queries.find_causes(kb, category=category, search=search, lineage=lineage), kb
+    )
 
 
 def cause_show(ident: str, *, audience: str | None = None) -> Answer:
@@ -60,8 +67,12 @@ def cause_show(ident: str, *, audience: str | None = None) -> Answer:
     kb = load_kb()
     cause = queries.get_cause(kb, ident)
     aud = _audience(kb, audience)
-    data = {**cause, "references_full": queries.references(kb, cause["references"]),
-            "audience": aud, "disclaimer": kb.settings["disclaimer"]}
+    data = {
+        **cause,
+        "references_full": queries.references(kb, cause["references"]),
+        "audience": aud,
+        "disclaimer": kb.settings["disclaimer"],
+    }
     return Answer("cause_detail", data, kb, audience=aud)
 
 
@@ -93,8 +104,15 @@ def classify() -> Answer:
     from . import queries
 
     kb = load_kb()
-    return Answer("classify", {"axes": kb.table("classification"), "scales": queries.scales(kb),
-                               "disclaimer": kb.settings["disclaimer"]}, kb)
+    return Answer(
+        "classify",
+        {
+            "axes": kb.table("classification"),
+            "scales": queries.scales(kb),
+            "disclaimer": kb.settings["disclaimer"],
+        },
+        kb,
+    )
 
 
 def workup() -> Answer:
@@ -106,9 +124,17 @@ def workup() -> Answer:
 def manage(*, audience: str | None = None) -> Answer:
     kb = load_kb()
     aud = _audience(kb, audience)
-    return Answer("manage", {"presentation": kb.table("presentation"),
-                             "management": kb.table("management"), "audience": aud,
-                             "disclaimer": kb.settings["disclaimer"]}, kb, audience=aud)
+    return Answer(
+        "manage",
+        {
+            "presentation": kb.table("presentation"),
+            "management": kb.table("management"),
+            "audience": aud,
+            "disclaimer": kb.settings["disclaimer"],
+        },
+        kb,
+        audience=aud,
+    )
 
 
 def scales() -> Answer:
@@ -159,8 +185,13 @@ def kb_check(file: str | None) -> Answer:
     if not problems:
         return Answer("lines", data, lines=[f"OK: {target} is valid"])
     n = len(problems)
-    return Answer("lines", data, lines=problems, exit_code=1,
-                  note=f"leuko: error: {n} problem{'s' if n > 1 else ''} in {target}")
+    return Answer(
+        "lines",
+        data,
+        lines=problems,
+        exit_code=1,
+        note=f"leuko: error: {n} problem{'s' if n > 1 else ''} in {target}",
+    )
 
 
 def kb_export(fmt: str, output: str | None) -> Answer:
@@ -180,19 +211,25 @@ def kb_export(fmt: str, output: str | None) -> Answer:
     if not path.parent.is_dir():
         raise InputError(f"--output {output}: directory {path.parent} does not exist")
     if path.exists() and path.resolve() == kbmod.bundled_path().resolve():
-        raise InputError(f"--output {output}: refusing to overwrite the bundled knowledge base; "
-                         "put your changes in the overlay (`leuko kb path`)")
+        raise InputError(
+            f"--output {output}: refusing to overwrite the bundled knowledge base; "
+            "put your changes in the overlay (`leuko kb path`)"
+        )
     try:
         paths.write_atomic(path, text.encode("utf-8"))
     except OSError as err:
-        raise KBError(f"{path}: cannot write ({err.strerror or err}); nothing was written",
-                      str(path)) from None
-    message = (f"Exported {len(loaded.table('causes'))} causes and "
-               f"{len(loaded.table('references'))} references ({fmt}) to {path}")
+        raise KBError(
+            f"{path}: cannot write ({err.strerror or err}); nothing was written", str(path)
+        ) from None
+    message = (
+        f"Exported {len(loaded.table('causes'))} causes and "
+        f"{len(loaded.table('references'))} references ({fmt}) to {path}"
+    )
     return Answer("lines", {"file": str(path), "format": fmt}, lines=[message])
 
 
 # --- settings -----------------------------------------------------------------------------------
+
 
 def config_show() -> Answer:
     import json
@@ -201,17 +238,27 @@ def config_show() -> Answer:
 
     kb = load_kb()
     path = paths.config_path()
-    rows = [{"key": key, "value": s.value, "origin": s.origin,
-             "default": settings.default(kb, key).value, "description": settings.describe(key)}
-            for key, s in _settings(kb).items()]
+    rows = [
+        {
+            "key": key,
+            "value": s.value,
+            "origin": s.origin,
+            "default": settings.default(kb, key).value,
+            "description": settings.describe(key),
+        }
+        for key, s in _settings(kb).items()
+    ]
     lines = [f"# {path}" + ("" if path.is_file() else " (not created yet)")]
     width = max(len(r["key"]) for r in rows)
     values = [json.dumps(r["value"], ensure_ascii=False) for r in rows]
     vwidth = max(map(len, values))
-    lines += [f"{r['key']:<{width}} = {value:<{vwidth}}  # {r['origin']}"
-              for r, value in zip(rows, values)]
-    return Answer("lines", {"config_path": str(path), "exists": path.is_file(),
-                            "settings": rows}, lines=lines)
+    lines += [
+        f"{r['key']:<{width}} = {value:<{vwidth}}  # {r['origin']}"
+        for r, value in zip(rows, values)
+    ]
+    return Answer(
+        "lines", {"config_path": str(path), "exists": path.is_file(), "settings": rows}, lines=lines
+    )
 
 
 def config_get(key: str, *, show_origin: bool = False) -> Answer:
@@ -236,10 +283,17 @@ def config_set(key: str, value: str) -> Answer:
 
     path = config.update(change)
     env = settings.env_var(key)
-    note = f"leuko: note: {env} is set and takes precedence over the file" \
-        if os.environ.get(env) else None
-    return Answer("lines", {"key": key, "value": normal, "file": str(path)},
-                  lines=[f"{key} = {normal} (saved in {path})"], note=note)
+    note = (
+        f"leuko: note: {env} is set and takes precedence over the file"
+        if os.environ.get(env)
+        else None
+    )
+    return Answer(
+        "lines",
+        {"key": key, "value": normal, "file": str(path)},
+        lines=[f"{key} = {normal} (saved in {path})"],
+        note=note,
+    )
 
 
 def config_unset(key: str) -> Answer:
@@ -253,7 +307,13 @@ def config_unset(key: str) -> Answer:
 
     path = config.update(change)
     s = settings.resolve(load_kb(), key)
-    line = f"{key} unset; now {s.value} ({s.origin})" if removed[0] else \
-        f"{key} was not set in {path}; it is {s.value} ({s.origin})"
-    return Answer("lines", {"key": key, "removed": removed[0], "value": s.value,
-                            "origin": s.origin}, lines=[line])
+    line = (
+        f"{key} unset; now {s.value} ({s.origin})"
+        if removed[0]
+        else f"{key} was not set in {path}; it is {s.value} ({s.origin})"
+    )
+    return Answer(
+        "lines",
+        {"key": key, "removed": removed[0], "value": s.value, "origin": s.origin},
+        lines=[line],
+    )

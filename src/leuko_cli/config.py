@@ -46,8 +46,10 @@ def _at(path: str | Path, line: int | None) -> str:
 # What `config set` writes: comments, blank lines and `key = "plain string"`. Read without
 # tomllib, whose import costs about 7 ms on every command; anything else (escapes, other types,
 # tables, quoted keys, a repeated key) goes to tomllib, which also words the errors.
-_SIMPLE_LINE = re.compile(r'[ \t]*(?:([A-Za-z0-9_-]+)[ \t]*=[ \t]*"([^"\\\x00-\x1f\x7f]*)"[ \t]*)?'
-                          r'(?:#[^\x00-\x08\x0a-\x1f\x7f]*)?')
+_SIMPLE_LINE = re.compile(
+    r'[ \t]*(?:([A-Za-z0-9_-]+)[ \t]*=[ \t]*"([^"\\\x00-\x1f\x7f]*)"[ \t]*)?'
+    r"(?:#[^\x00-\x08\x0a-\x1f\x7f]*)?"
+)
 
 
 def parse_simple(text: str) -> dict | None:
@@ -74,8 +76,11 @@ def read_file(path: str | Path | None = None) -> dict:
     except FileNotFoundError:
         return {}
     except OSError as err:
-        raise KBError(f"{path}: cannot read the config file ({err.strerror}); fix its "
-                      "permissions, or move it away to use the defaults", str(path)) from None
+        raise KBError(
+            f"{path}: cannot read the config file ({err.strerror}); fix its "
+            "permissions, or move it away to use the defaults",
+            str(path),
+        ) from None
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
@@ -91,11 +96,14 @@ def read_file(path: str | Path | None = None) -> dict:
         where = _at(path, key_line(text, key))
         if key not in SETTINGS_KEYS:
             known = ", ".join(SETTINGS_KEYS)
-            raise KBError(f"{where}: unknown config key {key!r} (known: {known}); {_RESET}",
-                          str(path))
+            raise KBError(
+                f"{where}: unknown config key {key!r} (known: {known}); {_RESET}", str(path)
+            )
         if not isinstance(value, str) or not value.strip():
-            raise KBError(f"{where}: {key} must be a non-empty string, e.g. "
-                          f'{key} = "VALUE"; {_RESET}', str(path))
+            raise KBError(
+                f'{where}: {key} must be a non-empty string, e.g. {key} = "VALUE"; {_RESET}',
+                str(path),
+            )
     return raw
 
 
@@ -109,11 +117,12 @@ def write_file(values: dict, path: Path | None = None) -> Path:
     try:
         paths.write_atomic(path, (header + body).encode("utf-8"))
     except OSError as err:
-        raise KBError(f"{path}: cannot write the config file ({err.strerror or err}); "
-                      "the old file is unchanged", str(path)) from None
+        raise KBError(
+            f"{path}: cannot write the config file ({err.strerror or err}); "
+            "the old file is unchanged",
+            str(path),
+        ) from None
     return path
-
-
 
 
 def location(key: str) -> str:
@@ -136,8 +145,11 @@ def update(change) -> Path:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as err:
-        raise KBError(f"{path.parent}: cannot create the config directory ({err.strerror}); "
-                      "nothing was written", str(path)) from None
+        raise KBError(
+            f"{path.parent}: cannot create the config directory ({err.strerror}); "
+            "nothing was written",
+            str(path),
+        ) from None
     with _locked(str(path.parent)) if _can_lock() else nullcontext():
         values = read_file(path)  # a broken file refuses here, before anything is written
         before = dict(values)

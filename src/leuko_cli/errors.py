@@ -13,10 +13,10 @@ import sys
 EXIT_CODES = {
     0: "success",
     1: "the command ran, but some input rows failed (batch) or a checked file has problems "
-       "(`kb check`)",
+    "(`kb check`)",
     2: "bad input or usage: the message names the fix",
     3: "an unreadable or invalid data file: the knowledge base, your overlay, your config file, "
-       "or an input file that cannot be read",
+    "or an input file that cannot be read",
     4: "output could not be written (disk full, closed output)",
     130: "interrupted (Ctrl-C)",
 }
@@ -40,8 +40,7 @@ class KBError(LeukoError):
 
     exit_code = 3
 
-    def __init__(self, problems: list[str] | str, path: str | None = None,
-                 hint: str | None = None):
+    def __init__(self, problems: list[str] | str, path: str | None = None, hint: str | None = None):
         self.problems = [problems] if isinstance(problems, str) else list(problems)
         self.path = path
         self.hint = hint
@@ -50,8 +49,11 @@ class KBError(LeukoError):
             more = f" (+{len(self.problems) - 1} more)" if len(self.problems) > 1 else ""
             super().__init__(f"{first}{more}; {hint}")
             return
-        more = (f" (+{len(self.problems) - 1} more; run `leuko kb check`)"
-                if len(self.problems) > 1 else "")
+        more = (
+            f" (+{len(self.problems) - 1} more; run `leuko kb check`)"
+            if len(self.problems) > 1
+            else ""
+        )
         super().__init__(first + more)
 
 
@@ -83,8 +85,10 @@ def report(err: BaseException, prefix: str = "leuko: error: ") -> int:
         reason = err.strerror or err.__class__.__name__
         message, code = f"{prefix}cannot write the output ({reason})", 4
     else:  # pragma: no cover - a bug: still one line, never a traceback
-        message, code = f"{prefix}internal error ({err.__class__.__name__}: {err}); please " \
-                        "report it", 70
+        message, code = (
+            f"{prefix}internal error ({err.__class__.__name__}: {err}); please report it",
+            70,
+        )
     try:
         sys.stderr.write(message + "\n")
         sys.stderr.flush()

@@ -16,9 +16,14 @@ from .fields import AUDIENCES, INPUTS
 # option -> (handler keyword, takes a value)
 ASSESS = {flag: (f.name, f.takes_value) for f in INPUTS for flag in f.flags}
 ASSESS["--json"] = ("as_json", False)
-CAUSES = {"--category": ("category", True), "-c": ("category", True),
-          "--search": ("search", True), "-s": ("search", True),
-          "--lineage": ("lineage", True), "--json": ("as_json", False)}
+CAUSES = {
+    "--category": ("category", True),
+    "-c": ("category", True),
+    "--search": ("search", True),
+    "-s": ("search", True),
+    "--lineage": ("lineage", True),
+    "--json": ("as_json", False),
+}
 CAUSE_SHOW = {"--audience": ("audience", True), "--json": ("as_json", False)}
 REFS = {"--cause": ("cause", True), "--json": ("as_json", False)}
 
@@ -92,8 +97,10 @@ def _answer(argv: list[str]):
         ok, audience = _audience(opts)
         if not ok:
             return None
-        return (commands.cause_show(opts["_positional"][0], audience=audience),
-                opts.get("as_json", False))
+        return (
+            commands.cause_show(opts["_positional"][0], audience=audience),
+            opts.get("as_json", False),
+        )
     if cmd == "causes":
         opts = _parse(args, CAUSES)
         if opts is None:

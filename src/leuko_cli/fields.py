@@ -23,13 +23,34 @@ class Field:
     (flag > env > config > KB default) applies when the field is not given.
     """
 
-    __slots__ = ("name", "kind", "flag", "short", "help", "measure", "columns", "loinc",
-                 "setting", "metavar", "label")
+    __slots__ = (
+        "name",
+        "kind",
+        "flag",
+        "short",
+        "help",
+        "measure",
+        "columns",
+        "loinc",
+        "setting",
+        "metavar",
+        "label",
+    )
 
-    def __init__(self, name: str, kind: str, help: str, *, short: str | None = None,
-                 measure: str | None = None, columns: tuple[str, ...] = (),
-                 loinc: tuple[str, ...] = (), setting: str | None = None,
-                 metavar: str | None = None, label: str | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        kind: str,
+        help: str,
+        *,
+        short: str | None = None,
+        measure: str | None = None,
+        columns: tuple[str, ...] = (),
+        loinc: tuple[str, ...] = (),
+        setting: str | None = None,
+        metavar: str | None = None,
+        label: str | None = None,
+    ) -> None:
         self.name, self.kind, self.help = name, kind, help
         self.label = label or name.replace("_", " ")
         self.flag = "--" + name.replace("_", "-")
@@ -50,42 +71,126 @@ class Field:
 
 # The order here is the order of `leuko assess --help`, the docs and the JSON Schema.
 INPUTS: tuple[Field, ...] = (
-    Field("anc", "count", "Absolute neutrophil count, in the unit of --unit.", measure="anc",
-          columns=("anc",), loinc=("751-8", "26499-4", "753-4"), metavar="N", label="ANC"),
-    Field("wbc", "count", "White blood cell count, in the unit of --unit.", measure="wbc",
-          columns=("wbc",), loinc=("6690-2", "26464-8", "804-5"), metavar="N", label="WBC"),
-    Field("neutrophils", "percent", "Segmented neutrophils as a percentage of the WBC "
-          "(with --wbc; the ANC is computed).", columns=("neutrophils", "neut", "segs"),
-          loinc=("770-8", "26511-6", "23761-0"), metavar="PCT", label="neutrophil %"),
-    Field("bands", "percent", "Band neutrophils as a percentage of the WBC (with --wbc).",
-          columns=("bands",), metavar="PCT", label="band %"),
-    Field("lymphocytes", "count", "Absolute lymphocyte count, in the unit of --unit.",
-          measure="lymphocytes", columns=("lymphocytes", "alc"),
-          loinc=("731-0", "26474-7", "732-8"), metavar="N", label="absolute lymphocytes"),
-    Field("unit", "unit", "Unit of every count: cells/uL (also /uL, /mm3) or 10^9/L (also "
-          "G/L, 10^3/uL, K/uL); the default comes from your settings.", short="-u",
-          columns=("unit", "units"), setting="unit", metavar="UNIT"),
-    Field("ctcae_version", "ctcae_version", "CTCAE version for the grades, e.g. 5.0 or 6.0; "
-          "the default comes from your settings.", columns=("ctcae_version", "ctcae"),
-          setting="ctcae_version", metavar="VERSION"),
-    Field("lln", "limit", "The lab's lower limit of normal for the ANC (CTCAE grade 1), in "
-          "the unit of --unit.", measure="anc", columns=("lln",), metavar="N"),
-    Field("wbc_lln", "limit", "The lab's lower limit of normal for the WBC, in the unit of "
-          "--unit.", measure="wbc", columns=("wbc_lln",), metavar="N"),
-    Field("lymphocytes_lln", "limit", "The lab's lower limit of normal for lymphocytes, in "
-          "the unit of --unit.", measure="lymphocytes", columns=("lymphocytes_lln",),
-          metavar="N"),
-    Field("age", "age", "Age in years (decimals allowed), for the age-specific reference "
-          "range.", columns=("age",), metavar="YEARS"),
-    Field("duffy_null", "switch", "Confirmed Duffy-null phenotype (never inferred from race "
-          "or ancestry).", columns=("duffy_null", "duffy")),
-    Field("temp", "temperature", "Temperature in °C, or Fahrenheit with F (e.g. 101.2F).",
-          columns=("temp", "temperature"), metavar="TEMP"),
-    Field("sustained", "switch", "The temperature has lasted an hour or more.",
-          columns=("sustained",)),
+    Field(
+        "anc",
+        "count",
+        "Absolute neutrophil count, in the unit of --unit.",
+        measure="anc",
+        columns=("anc",),
+        loinc=("751-8", "26499-4", "753-4"),
+        metavar="N",
+        label="ANC",
+    ),
+    Field(
+        "wbc",
+        "count",
+        "White blood cell count, in the unit of --unit.",
+        measure="wbc",
+        columns=("wbc",),
+        loinc=("6690-2", "26464-8", "804-5"),
+        metavar="N",
+        label="WBC",
+    ),
+    Field(
+        "neutrophils",
+        "percent",
+        "Segmented neutrophils as a percentage of the WBC (with --wbc; the ANC is computed).",
+        columns=("neutrophils", "neut", "segs"),
+        loinc=("770-8", "26511-6", "23761-0"),
+        metavar="PCT",
+        label="neutrophil %",
+    ),
+    Field(
+        "bands",
+        "percent",
+        "Band neutrophils as a percentage of the WBC (with --wbc).",
+        columns=("bands",),
+        metavar="PCT",
+        label="band %",
+    ),
+    Field(
+        "lymphocytes",
+        "count",
+        "Absolute lymphocyte count, in the unit of --unit.",
+        measure="lymphocytes",
+        columns=("lymphocytes", "alc"),
+        loinc=("731-0", "26474-7", "732-8"),
+        metavar="N",
+        label="absolute lymphocytes",
+    ),
+    Field(
+        "unit",
+        "unit",
+        "Unit of every count: cells/uL (also /uL, /mm3) or 10^9/L (also "
+        "G/L, 10^3/uL, K/uL); the default comes from your settings.",
+        short="-u",
+        columns=("unit", "units"),
+        setting="unit",
+        metavar="UNIT",
+    ),
+    Field(
+        "ctcae_version",
+        "ctcae_version",
+        "CTCAE version for the grades, e.g. 5.0 or 6.0; the default comes from your settings.",
+        columns=("ctcae_version", "ctcae"),
+        setting="ctcae_version",
+        metavar="VERSION",
+    ),
+    Field(
+        "lln",
+        "limit",
+        "The lab's lower limit of normal for the ANC (CTCAE grade 1), in the unit of --unit.",
+        measure="anc",
+        columns=("lln",),
+        metavar="N",
+    ),
+    Field(
+        "wbc_lln",
+        "limit",
+        "The lab's lower limit of normal for the WBC, in the unit of --unit.",
+        measure="wbc",
+        columns=("wbc_lln",),
+        metavar="N",
+    ),
+    Field(
+        "lymphocytes_lln",
+        "limit",
+        "The lab's lower limit of normal for lymphocytes, in the unit of --unit.",
+        measure="lymphocytes",
+        columns=("lymphocytes_lln",),
+        metavar="N",
+    ),
+    Field(
+        "age",
+        "age",
+        "Age in years (decimals allowed), for the age-specific reference range.",
+        columns=("age",),
+        metavar="YEARS",
+    ),
+    Field(
+        "duffy_null",
+        "switch",
+        "Confirmed Duffy-null phenotype (never inferred from race or ancestry).",
+        columns=("duffy_null", "duffy"),
+    ),
+    Field(
+        "temp",
+        "temperature",
+        "Temperature in °C, or Fahrenheit with F (e.g. 101.2F).",
+        columns=("temp", "temperature"),
+        metavar="TEMP",
+    ),
+    Field(
+        "sustained", "switch", "The temperature has lasted an hour or more.", columns=("sustained",)
+    ),
     Field("drug", "drug", "A drug with a monitoring table, e.g. clozapine.", metavar="NAME"),
-    Field("audience", "audience", "Wording: clinician or patient; the default comes from your "
-          "settings.", setting="audience", metavar="WHO"),
+    Field(
+        "audience",
+        "audience",
+        "Wording: clinician or patient; the default comes from your settings.",
+        setting="audience",
+        metavar="WHO",
+    ),
 )
 BY_NAME: dict[str, Field] = {f.name: f for f in INPUTS}
 COUNTS = tuple(f.name for f in INPUTS if f.kind in ("count", "percent"))
@@ -108,6 +213,7 @@ def loinc_codes() -> dict[str, str]:
 
 # --- the result -------------------------------------------------------------------------------
 
+
 class ResultField:
     """One top-level field of an assessment result (`leuko assess --json`). `batch` marks the
     flat fields that batch output carries as columns, in this order; `optional` fields are
@@ -115,51 +221,107 @@ class ResultField:
 
     __slots__ = ("name", "type", "help", "batch", "optional")
 
-    def __init__(self, name: str, type: str, help: str, batch: bool = False,
-                 optional: bool = False) -> None:
+    def __init__(
+        self, name: str, type: str, help: str, batch: bool = False, optional: bool = False
+    ) -> None:
         self.name, self.type, self.help, self.batch = name, type, help, batch
         self.optional = optional
 
 
 RESULTS: tuple[ResultField, ...] = (
-    ResultField("anc", "number|null", "The ANC in cells/µL (given, converted, or computed "
-                "from the differential); null when no ANC could be had.", batch=True),
-    ResultField("unit", "string", "The unit of `anc` and every other count in the result: "
-                "always cells/uL."),
+    ResultField(
+        "anc",
+        "number|null",
+        "The ANC in cells/µL (given, converted, or computed "
+        "from the differential); null when no ANC could be had.",
+        batch=True,
+    ),
+    ResultField(
+        "unit", "string", "The unit of `anc` and every other count in the result: always cells/uL."
+    ),
     ResultField("input_unit", "string", "The unit the counts were given in."),
     ResultField("anc_in_input_unit", "number|null", "The ANC in the input unit."),
-    ResultField("anc_source", "object|null", "How the ANC was obtained: `method` given or "
-                "computed, with the formula and arithmetic when computed."),
-    ResultField("severity", "string|null", "Clinical severity on the KB's severity scale "
-                "(normal, mild, moderate, severe).", batch=True),
-    ResultField("ctcae_version", "string", "The CTCAE version used for the grades.",
-                batch=True),
-    ResultField("ctcae_grade", "integer|null", "CTCAE 'Neutrophil count decreased' grade "
-                "(0 = not decreased).", batch=True),
-    ResultField("febrile_neutropenia", "boolean|null", "Fever with neutropenia by the KB's "
-                "fever rule; null without a temperature or an ANC.", batch=True),
-    ResultField("below_reference", "boolean|null", "The ANC is below the reference range "
-                "for the age and population.", batch=True),
-    ResultField("grades", "array", "Every grade given: scale id, system, version, term, "
-                "grade, label, meaning, references."),
-    ResultField("fever", "object|null", "The temperature in °C, whether it counts as fever, "
-                "and the rule used."),
+    ResultField(
+        "anc_source",
+        "object|null",
+        "How the ANC was obtained: `method` given or "
+        "computed, with the formula and arithmetic when computed.",
+    ),
+    ResultField(
+        "severity",
+        "string|null",
+        "Clinical severity on the KB's severity scale (normal, mild, moderate, severe).",
+        batch=True,
+    ),
+    ResultField("ctcae_version", "string", "The CTCAE version used for the grades.", batch=True),
+    ResultField(
+        "ctcae_grade",
+        "integer|null",
+        "CTCAE 'Neutrophil count decreased' grade (0 = not decreased).",
+        batch=True,
+    ),
+    ResultField(
+        "febrile_neutropenia",
+        "boolean|null",
+        "Fever with neutropenia by the KB's fever rule; null without a temperature or an ANC.",
+        batch=True,
+    ),
+    ResultField(
+        "below_reference",
+        "boolean|null",
+        "The ANC is below the reference range for the age and population.",
+        batch=True,
+    ),
+    ResultField(
+        "grades",
+        "array",
+        "Every grade given: scale id, system, version, term, grade, label, meaning, references.",
+    ),
+    ResultField(
+        "fever",
+        "object|null",
+        "The temperature in °C, whether it counts as fever, and the rule used.",
+    ),
     ResultField("reference_range", "object|null", "The reference range applied to the ANC."),
-    ResultField("wbc", "object", "WBC grade and reference (present only when a WBC was "
-                "given).", optional=True),
-    ResultField("lymphocytes", "object", "Lymphocyte grade and reference (present only when "
-                "lymphocytes were given).", optional=True),
-    ResultField("emergency", "object", "Febrile neutropenia: what to do now (present only "
-                "then).", optional=True),
-    ResultField("drug_monitoring", "object", "The drug's monitoring category (present only "
-                "with --drug).", optional=True),
-    ResultField("fhir", "object", "The FHIR subject, effective time, Observation ids and "
-                "LOINC codes of the case (present only for --fhir input).", optional=True),
-    ResultField("settings", "object", "Each setting used (unit, ctcae_version, audience) with "
-                "its value and origin: flag, environment, config file or default."),
+    ResultField(
+        "wbc",
+        "object",
+        "WBC grade and reference (present only when a WBC was given).",
+        optional=True,
+    ),
+    ResultField(
+        "lymphocytes",
+        "object",
+        "Lymphocyte grade and reference (present only when lymphocytes were given).",
+        optional=True,
+    ),
+    ResultField(
+        "emergency",
+        "object",
+        "Febrile neutropenia: what to do now (present only then).",
+        optional=True,
+    ),
+    ResultField(
+        "drug_monitoring",
+        "object",
+        "The drug's monitoring category (present only with --drug).",
+        optional=True,
+    ),
+    ResultField(
+        "fhir",
+        "object",
+        "The FHIR subject, effective time, Observation ids and "
+        "LOINC codes of the case (present only for --fhir input).",
+        optional=True,
+    ),
+    ResultField(
+        "settings",
+        "object",
+        "Each setting used (unit, ctcae_version, audience) with "
+        "its value and origin: flag, environment, config file or default.",
+    ),
     ResultField("notes", "array", "Caveats about this answer."),
-    ResultField("references", "array", "KB reference ids cited by this answer (see `leuko "
-                "refs`)."),
+    ResultField("references", "array", "KB reference ids cited by this answer (see `leuko refs`)."),
     ResultField("audience", "string", "clinician or patient."),
     ResultField("disclaimer", "string", "The one-line disclaimer."),
 )

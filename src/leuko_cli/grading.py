@@ -18,11 +18,13 @@ def anc_from_differential(wbc_cells: float, segs_pct: float, bands_pct: float) -
     (metamyelocytes and younger forms excluded; clinical-facts 8.1)."""
     return wbc_cells * (segs_pct + bands_pct) / 100
 
+
 TYPE_CHECKING = False  # typing stays off the start-up path (about 3 ms)
 if TYPE_CHECKING:  # pragma: no cover
     from typing import Any
 
 # --- grading ----------------------------------------------------------------------------------
+
 
 def _bound(value: Any, lln: float | None) -> float | None:
     if value == LLN:
@@ -60,17 +62,31 @@ def grade(scale: dict, cells: float, lln: float | None = None) -> dict:
     if chosen is None:  # an LLN at or below a numeric bound empties a band: take the top band
         chosen = next(b for b in reversed(bands) if b.get("upper") is None)
     return {
-        "scale": scale["id"], "system": scale.get("system"), "version": scale.get("version"),
-        "term": scale.get("term"), "grade": chosen["grade"], "label": chosen["label"],
-        "meaning": chosen.get("meaning"), "patient_meaning": chosen.get("patient_meaning"),
-        "action": chosen.get("action"), "monitoring": chosen.get("monitoring"),
-        "lln_needed": lln_needed, "lln": lln, "references": scale["references"],
+        "scale": scale["id"],
+        "system": scale.get("system"),
+        "version": scale.get("version"),
+        "term": scale.get("term"),
+        "grade": chosen["grade"],
+        "label": chosen["label"],
+        "meaning": chosen.get("meaning"),
+        "patient_meaning": chosen.get("patient_meaning"),
+        "action": chosen.get("action"),
+        "monitoring": chosen.get("monitoring"),
+        "lln_needed": lln_needed,
+        "lln": lln,
+        "references": scale["references"],
     }
 
 
 def ctcae_scale(kb: KnowledgeBase, measure: str, version: str) -> dict | None:
-    return next((s for s in kb.table("scales") if s["system"] == "CTCAE"
-                 and s["measure"] == measure and s["version"] == version), None)
+    return next(
+        (
+            s
+            for s in kb.table("scales")
+            if s["system"] == "CTCAE" and s["measure"] == measure and s["version"] == version
+        ),
+        None,
+    )
 
 
 def check_ctcae_version(kb: KnowledgeBase, version: str) -> str:
@@ -83,10 +99,12 @@ def check_ctcae_version(kb: KnowledgeBase, version: str) -> str:
     return v
 
 
-def reference_range(kb: KnowledgeBase, measure: str, age_days: float | None,
-                    duffy_null: bool) -> tuple[dict | None, str | None]:
+def reference_range(
+    kb: KnowledgeBase, measure: str, age_days: float | None, duffy_null: bool
+) -> tuple[dict | None, str | None]:
     """The reference range for this patient, and a note when a requested population has no
     established range (e.g. Duffy-null children) and the general one was used instead."""
+
     def fits(r: dict) -> bool:
         lo, hi = r.get("age_min_days"), r.get("age_max_days")
         age = ADULT_DAYS if age_days is None else age_days  # no age given: an adult
@@ -98,17 +116,24 @@ def reference_range(kb: KnowledgeBase, measure: str, age_days: float | None,
         specific = [r for r in candidates if r["population"] == "duffy-null"]
         if specific:
             return specific[0], None
-        if any(r["population"] == "duffy-null" and r["measure"] == measure
-               for r in kb.table("reference_ranges")):
-            note = ("no Duffy-null reference range is established for this age; "
-                    "the general range is shown")
+        if any(
+            r["population"] == "duffy-null" and r["measure"] == measure
+            for r in kb.table("reference_ranges")
+        ):
+            note = (
+                "no Duffy-null reference range is established for this age; "
+                "the general range is shown"
+            )
     general = [r for r in candidates if r["population"] == "general"]
     return (general[0] if general else None), note
 
 
 def has_fever(rule: dict, temp_c: float, sustained: bool) -> bool:
-    single = temp_c >= rule["single_temp_c"] if rule["single_inclusive"] \
+    single = (
+        temp_c >= rule["single_temp_c"]
+        if rule["single_inclusive"]
         else temp_c > rule["single_temp_c"]
+    )
     return single or (sustained and temp_c >= rule["sustained_temp_c"])
 
 
@@ -118,8 +143,11 @@ def febrile_neutropenia(rule: dict, anc_cells: float, temp_c: float, sustained: 
 
 def find_drug(kb: KnowledgeBase, name: str) -> list[dict]:
     wanted = name.strip().lower()
-    tables = [d for d in kb.table("drug_monitoring")
-              if wanted in {d["drug"].lower(), *(s.lower() for s in d["synonyms"])}]
+    tables = [
+        d
+        for d in kb.table("drug_monitoring")
+        if wanted in {d["drug"].lower(), *(s.lower() for s in d["synonyms"])}
+    ]
     if not tables:
         known = sorted({d["drug"] for d in kb.table("drug_monitoring")})
         raise InputError(f"no monitoring table for drug {name!r}; known: {', '.join(known)}")
@@ -131,11 +159,18 @@ def drug_monitoring(kb: KnowledgeBase, name: str, anc_cells: float, duffy_null: 
     population = "duffy-null" if duffy_null else "general"
     table = next((t for t in tables if t["population"] == population), tables[0])
     result = grade(table, anc_cells)
-    return {"drug": table["drug"], "table": table["id"], "name": table["name"],
-            "population": table["population"], "category": result["label"],
-            "action": result["action"], "monitoring": result["monitoring"],
-            "status": table["status"], "note": table.get("note"),
-            "references": table["references"]}
+    return {
+        "drug": table["drug"],
+        "table": table["id"],
+        "name": table["name"],
+        "population": table["population"],
+        "category": result["label"],
+        "action": result["action"],
+        "monitoring": result["monitoring"],
+        "status": table["status"],
+        "note": table.get("note"),
+        "references": table["references"],
+    }
 
 
 def score(kb: KnowledgeBase, score_id: str, answers: dict[str, bool]) -> dict:
@@ -147,13 +182,29 @@ def score(kb: KnowledgeBase, score_id: str, answers: dict[str, bool]) -> dict:
             groups.setdefault(item["group"], []).append(item["id"])
     for group, chosen in groups.items():
         if len(chosen) > 1:
-            raise InputError(f"choose one of {' / '.join('--' + c for c in chosen)} "
-                             f"({group} options exclude each other)")
+            raise InputError(
+                f"choose one of {' / '.join('--' + c for c in chosen)} "
+                f"({group} options exclude each other)"
+            )
     total = sum(i["points"] for i in sc["items"] if answers.get(i["id"]))
     low = total >= sc["low_risk_min"]
-    return {"score": sc["id"], "name": sc["name"], "points": total, "max": sc["max"],
-            "low_risk_min": sc["low_risk_min"], "risk": "low" if low else "high",
-            "meaning": sc["low_risk_meaning"] if low else sc["high_risk_meaning"],
-            "items": [{"id": i["id"], "text": i["text"], "points": i["points"],
-                       "present": bool(answers.get(i["id"]))} for i in sc["items"]],
-            "limits": sc["limits"], "references": sc["references"]}
+    return {
+        "score": sc["id"],
+        "name": sc["name"],
+        "points": total,
+        "max": sc["max"],
+        "low_risk_min": sc["low_risk_min"],
+        "risk": "low" if low else "high",
+        "meaning": sc["low_risk_meaning"] if low else sc["high_risk_meaning"],
+        "items": [
+            {
+                "id": i["id"],
+                "text": i["text"],
+                "points": i["points"],
+                "present": bool(answers.get(i["id"])),
+            }
+            for i in sc["items"]
+        ],
+        "limits": sc["limits"],
+        "references": sc["references"],
+    }

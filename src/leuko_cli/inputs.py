@@ -60,8 +60,10 @@ def number(raw: object, flag: str) -> float:
     else:
         value = _number_text(raw, flag)
     if value < 0:
-        raise InputError(f"{flag} cannot be negative (got {_shown(raw, quote=False)}); give the "
-                         "count as reported")
+        raise InputError(
+            f"{flag} cannot be negative (got {_shown(raw, quote=False)}); give the "
+            "count as reported"
+        )
     return value
 
 
@@ -73,19 +75,23 @@ def _number_text(raw: str, flag: str) -> float:
         return float(s)  # the sign is checked by the caller
     if _pattern("thousands").fullmatch(s) and not s.lstrip("+-").startswith("0"):
         plain = re.sub(r"[,\u00a0\u202f ]", "", s)
-        raise InputError(f"{flag} {raw!r} has a thousands separator, which could also be a "
-                         f"decimal comma; write {plain} (or use a dot for decimals)")
+        raise InputError(
+            f"{flag} {raw!r} has a thousands separator, which could also be a "
+            f"decimal comma; write {plain} (or use a dot for decimals)"
+        )
     if _pattern("decimal_comma").fullmatch(s):
-        raise InputError(f"{flag} {raw!r} has a decimal comma; use a dot: "
-                         f"{s.replace(',', '.')}")
+        raise InputError(f"{flag} {raw!r} has a decimal comma; use a dot: {s.replace(',', '.')}")
     if _pattern("exponent").fullmatch(s):
-        raise InputError(f"{flag} {raw!r} is in exponent notation; write the number out "
-                         "(e.g. 0.45)")
+        raise InputError(
+            f"{flag} {raw!r} is in exponent notation; write the number out (e.g. 0.45)"
+        )
     if s.lower().lstrip("+-") in ("nan", "inf", "infinity"):
         raise InputError(f"{flag} must be a finite number, got {raw!r}")
     if _pattern("glued_unit").fullmatch(s):
-        raise InputError(f"{flag} {raw!r} has a unit glued to the number; give the number "
-                         "alone and the unit with --unit")
+        raise InputError(
+            f"{flag} {raw!r} has a unit glued to the number; give the number "
+            "alone and the unit with --unit"
+        )
     raise InputError(f"{flag} expects a number, got {_shown(raw)}")
 
 
@@ -97,35 +103,40 @@ def _shown(raw: object, quote: bool = True) -> str:
 def percent(raw: object, flag: str) -> float:
     value = number(raw, flag)
     if value > 100:
-        raise InputError(f"{flag} is a percentage of the white count and cannot exceed 100 "
-                         f"(got {value:g})")
+        raise InputError(
+            f"{flag} is a percentage of the white count and cannot exceed 100 (got {value:g})"
+        )
     return value
 
 
-def temperature(raw: object, flag: str = "--temp", low: float = 25.0,
-                high: float = 45.0) -> float:
+def temperature(raw: object, flag: str = "--temp", low: float = 25.0, high: float = 45.0) -> float:
     """°C by default; a trailing F means Fahrenheit. Refuses values outside low–high °C."""
     if isinstance(raw, bool):
         raise InputError(f"{flag} expects a temperature like 38.4 or 101.2F, got {raw!r}")
-    m = _pattern("temperature").fullmatch(str(raw).strip()) \
-        if isinstance(raw, (str, int, float)) else None
+    m = (
+        _pattern("temperature").fullmatch(str(raw).strip())
+        if isinstance(raw, (str, int, float))
+        else None
+    )
     if not m:
         hint = "; use a dot: " + str(raw).replace(",", ".") if "," in str(raw) else ""
-        raise InputError(f"{flag} expects a temperature like 38.4 or 101.2F, got "
-                         f"{_shown(raw)}{hint}")
+        raise InputError(
+            f"{flag} expects a temperature like 38.4 or 101.2F, got {_shown(raw)}{hint}"
+        )
     value = float(m.group(1))
     celsius = (value - 32) * 5 / 9 if m.group(2).lower() == "f" else value
     if not low <= celsius <= high:
-        raise InputError(f"{flag} {raw} is outside {low:g}–{high:g} °C; give °C, or add F "
-                         "for Fahrenheit (e.g. 101.2F)")
+        raise InputError(
+            f"{flag} {raw} is outside {low:g}–{high:g} °C; give °C, or add F "
+            "for Fahrenheit (e.g. 101.2F)"
+        )
     return round(celsius, 2)
 
 
 def age_days(raw: object, flag: str = "--age") -> float:
     years = number(raw, flag)
     if years > MAX_AGE_YEARS:
-        raise InputError(f"{flag} is in years and must be at most {MAX_AGE_YEARS} "
-                         f"(got {years:g})")
+        raise InputError(f"{flag} is in years and must be at most {MAX_AGE_YEARS} (got {years:g})")
     return years * DAYS_PER_YEAR
 
 
@@ -142,6 +153,7 @@ def switch(raw: object, flag: str) -> bool:
 
 # --- units ------------------------------------------------------------------------------------
 
+
 def _norm_unit(text: str) -> str:
     s = text.strip().lower().replace(" ", "")
     s = s.replace("µ", "u").replace("μ", "u").replace("mcl", "ul").replace("×", "x")
@@ -150,8 +162,10 @@ def _norm_unit(text: str) -> str:
 
 def find_unit(kb: KnowledgeBase, text: object) -> dict:
     if not isinstance(text, str) or not text.strip():
-        raise InputError(f"--unit expects a unit name, got {_shown(text)}; use one of: "
-                         f"{', '.join(u['id'] for u in kb.table('units'))}")
+        raise InputError(
+            f"--unit expects a unit name, got {_shown(text)}; use one of: "
+            f"{', '.join(u['id'] for u in kb.table('units'))}"
+        )
     wanted = _norm_unit(text)
     for unit in kb.table("units"):
         if wanted in {_norm_unit(a) for a in [unit["id"], *unit["aliases"]]}:

@@ -23,10 +23,18 @@ class Answer:
 
     __slots__ = ("view", "data", "kb", "audience", "exit_code", "lines", "context", "note")
 
-    def __init__(self, view: str, data, kb: KnowledgeBase | None = None, *,
-                 audience: str = "clinician", exit_code: int = 0,
-                 lines: list[str] | None = None, context: dict | None = None,
-                 note: str | None = None) -> None:
+    def __init__(
+        self,
+        view: str,
+        data,
+        kb: KnowledgeBase | None = None,
+        *,
+        audience: str = "clinician",
+        exit_code: int = 0,
+        lines: list[str] | None = None,
+        context: dict | None = None,
+        note: str | None = None,
+    ) -> None:
         self.view, self.data, self.kb = view, data, kb
         self.audience, self.exit_code = audience, exit_code
         self.lines, self.context, self.note = lines, context or {}, note

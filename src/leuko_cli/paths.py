@@ -22,8 +22,11 @@ APP = "leuko"
 # On Linux, platformdirs applies the XDG rule below; importing platformdirs costs ~6 ms (it loads
 # tempfile, shutil, urllib) on every run, so the hot path applies the same rule itself.
 # tests/test_config.py checks both give the same directories.
-_XDG = {"cache": ("XDG_CACHE_HOME", "~/.cache"), "config": ("XDG_CONFIG_HOME", "~/.config"),
-        "data": ("XDG_DATA_HOME", "~/.local/share")}
+_XDG = {
+    "cache": ("XDG_CACHE_HOME", "~/.cache"),
+    "config": ("XDG_CONFIG_HOME", "~/.config"),
+    "data": ("XDG_DATA_HOME", "~/.local/share"),
+}
 
 
 def _platform(kind: str) -> str:

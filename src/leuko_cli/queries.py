@@ -7,9 +7,26 @@ from .errors import InputError
 from .kb import LINEAGES, KnowledgeBase
 from .kb import fold as _fold
 
-CAUSE_FIELDS = ["id", "name", "category", "synonyms", "lineages", "summary", "patient_summary",
-                "mechanism", "mechanism_detail", "course", "origin", "features", "workup",
-                "management", "references", "last_reviewed", "review_status", "source"]
+CAUSE_FIELDS = [
+    "id",
+    "name",
+    "category",
+    "synonyms",
+    "lineages",
+    "summary",
+    "patient_summary",
+    "mechanism",
+    "mechanism_detail",
+    "course",
+    "origin",
+    "features",
+    "workup",
+    "management",
+    "references",
+    "last_reviewed",
+    "review_status",
+    "source",
+]
 
 
 def check_category(kb: KnowledgeBase, category: str) -> str:
@@ -30,13 +47,19 @@ def check_lineage(lineage: str) -> str:
     return wanted
 
 
-def find_causes(kb: KnowledgeBase, category: str | None = None, search: str | None = None,
-                lineage: str | None = None) -> list[dict]:
+def find_causes(
+    kb: KnowledgeBase,
+    category: str | None = None,
+    search: str | None = None,
+    lineage: str | None = None,
+) -> list[dict]:
     """Causes filtered by category and lineage; with `search`, exact id/name/synonym matches
     first, then partial matches in a name or the summary (case- and hyphen-insensitive)."""
-    found = kb.match_causes(category=check_category(kb, category) if category else None,
-                            lineage=check_lineage(lineage) if lineage else None,
-                            needle=_fold(search) if search else None)
+    found = kb.match_causes(
+        category=check_category(kb, category) if category else None,
+        lineage=check_lineage(lineage) if lineage else None,
+        needle=_fold(search) if search else None,
+    )
     return [cause_view(c) for c in found]
 
 
@@ -48,19 +71,43 @@ def get_cause(kb: KnowledgeBase, ident: str) -> dict:
     cause = kb.get("causes", ident.strip().lower())
     if cause is None:
         found = find_causes(kb, search=ident)
-        if len(found) == 1 or (found and _fold(ident) in
-                               [_fold(s) for s in [found[0]["name"], *found[0]["synonyms"]]]):
+        if len(found) == 1 or (
+            found and _fold(ident) in [_fold(s) for s in [found[0]["name"], *found[0]["synonyms"]]]
+        ):
             return found[0]
-        hint = f"; did you mean: {', '.join(c['id'] for c in found[:5])}" if found else \
-            "; list ids with `leuko causes`"
+        hint = (
+            f"; did you mean: {', '.join(c['id'] for c in found[:5])}"
+            if found
+            else "; list ids with `leuko causes`"
+        )
         raise InputError(f"no cause with id {ident!r}{hint}")
     return cause_view(cause)
 
 
 def reference_view(ref: dict, number: int) -> dict:
-    return {"number": number, **{k: ref.get(k) for k in (
-        "id", "kind", "authors", "title", "journal", "year", "volume", "issue", "pages",
-        "pmid", "doi", "url", "verified", "verification")}, "source": ref.get("source")}
+    return {
+        "number": number,
+        **{
+            k: ref.get(k)
+            for k in (
+                "id",
+                "kind",
+                "authors",
+                "title",
+                "journal",
+                "year",
+                "volume",
+                "issue",
+                "pages",
+                "pmid",
+                "doi",
+                "url",
+                "verified",
+                "verification",
+            )
+        },
+        "source": ref.get("source"),
+    }
 
 
 def references(kb: KnowledgeBase, ids: list[str] | None = None) -> list[dict]:
@@ -78,9 +125,25 @@ def citation_numbers(kb: KnowledgeBase, ids: list[str]) -> list[int]:
 
 
 def scales(kb: KnowledgeBase) -> list[dict]:
-    return [{k: s.get(k) for k in ("id", "name", "system", "version", "term", "measure", "unit",
-                                   "definition", "note", "references", "bands")}
-            for s in kb.table("scales")]
+    return [
+        {
+            k: s.get(k)
+            for k in (
+                "id",
+                "name",
+                "system",
+                "version",
+                "term",
+                "measure",
+                "unit",
+                "definition",
+                "note",
+                "references",
+                "bands",
+            )
+        }
+        for s in kb.table("scales")
+    ]
 
 
 def kb_info(kb: KnowledgeBase) -> dict:
@@ -91,14 +154,17 @@ def kb_info(kb: KnowledgeBase) -> dict:
         by_status[c["review_status"]] = by_status.get(c["review_status"], 0) + 1
     refs = kb.table("references")
     return {
-        "version": kb.meta["version"], "last_updated": kb.meta["last_updated"],
+        "version": kb.meta["version"],
+        "last_updated": kb.meta["last_updated"],
         "schema": kb.meta["schema"],
-        "causes": len(kb.table("causes")), "references": len(refs),
+        "causes": len(kb.table("causes")),
+        "references": len(refs),
         "references_verified": sum(1 for r in refs if r["verified"]),
         "pmids": sum(1 for r in refs if r.get("pmid")),
         "dois": sum(1 for r in refs if r.get("doi")),
         "scales": len(kb.table("scales")),
-        "by_category": by_category, "by_review_status": by_status,
+        "by_category": by_category,
+        "by_review_status": by_status,
         "overlay_path": str(kb.overlay_path) if kb.overlay_path else None,
         "overlay_status": kb.overlay_status,
     }

@@ -18,8 +18,14 @@ from .sanitize import inert, inert_tree
 
 NARROW = 60
 LINEAGE_SHORT = {"neutrophils": "neutro", "lymphocytes": "lympho", "all-leukocytes": "all WBC"}
-SEVERITY_STYLE = {"normal": "green", "mild": "yellow", "moderate": "dark_orange",
-                  "severe": "bold red", "very severe": "bold red", "profound": "bold red"}
+SEVERITY_STYLE = {
+    "normal": "green",
+    "mild": "yellow",
+    "moderate": "dark_orange",
+    "severe": "bold red",
+    "very severe": "bold red",
+    "profound": "bold red",
+}
 
 
 def console() -> Console:
@@ -78,20 +84,29 @@ def causes(answer: Answer) -> None:
             marker = " (overlay)" if c.get("source") == "overlay" else ""
             con.print(Text(c["name"] + marker, style="bold"))
             con.print(f"  id: {c['id']}")
-            con.print(f"  {names.get(c['category'], c['category'])}; {', '.join(c['lineages'])}; "
-                      f"{c['course']} {_cites(kb, c['references'])}")
+            con.print(
+                f"  {names.get(c['category'], c['category'])}; {', '.join(c['lineages'])}; "
+                f"{c['course']} {_cites(kb, c['references'])}"
+            )
     else:
         # Three columns, not five, and widths computed here rather than measured by Rich:
         # Rich's layout cost grows with cells, and this is the most-run human command (issue 7
         # start-up budget; measuring took about a third of the render time).
         titles = [c["name"] + (" *" if c.get("source") == "overlay" else "") for c in rows]
-        details = [f"{c['category']} · "
-                   f"{', '.join(LINEAGE_SHORT.get(x, x) for x in c['lineages'])} · {c['course']}"
-                   for c in rows]
+        details = [
+            f"{c['category']} · "
+            f"{', '.join(LINEAGE_SHORT.get(x, x) for x in c['lineages'])} · {c['course']}"
+            for c in rows
+        ]
         refs = [_cites(kb, c["references"]) for c in rows]
         longest_id = max(len(c["id"]) for c in rows)
-        widths = cause_table_widths(con.width, max(longest_id, *map(len, titles)),
-                                    max(map(len, details)), max(map(len, refs)), longest_id)
+        widths = cause_table_widths(
+            con.width,
+            max(longest_id, *map(len, titles)),
+            max(map(len, details)),
+            max(map(len, refs)),
+            longest_id,
+        )
         table = Table(box=box.SIMPLE_HEAD, show_lines=False, expand=False)
         for header, width in zip(("Cause (id)", "Details", "Refs"), widths):
             table.add_column(header, width=width, overflow="fold")  # never cut an id short
@@ -109,8 +124,9 @@ def causes(answer: Answer) -> None:
 TABLE_OVERHEAD = 10  # a three-column SIMPLE_HEAD table: cell padding, edges and separators
 
 
-def cause_table_widths(width: int, cause: int, details: int, refs: int,
-                       longest_id: int) -> list[int]:
+def cause_table_widths(
+    width: int, cause: int, details: int, refs: int, longest_id: int
+) -> list[int]:
     """Column widths for the cause table: the content's own widths when they fit; otherwise
     Refs gets up to a sixth and the rest is shared about 5:4, never more than a column needs,
     and the cause column is widened to the longest id when Details keeps 12 columns."""
@@ -141,14 +157,20 @@ def cause_detail(answer: Answer) -> None:
         return
     con.print((c["summary"]) + f" {cites}")
     con.print()
-    for label, value in (("Synonyms", ", ".join(c["synonyms"]) or "-"),
-                         ("Lineages", ", ".join(c["lineages"])),
-                         ("Mechanism", f"{c['mechanism']}: {c['mechanism_detail']}"),
-                         ("Course", c["course"]), ("Origin", c["origin"]),
-                         ("Reviewed", f"{c['last_reviewed']} ({c['review_status']})")):
+    for label, value in (
+        ("Synonyms", ", ".join(c["synonyms"]) or "-"),
+        ("Lineages", ", ".join(c["lineages"])),
+        ("Mechanism", f"{c['mechanism']}: {c['mechanism_detail']}"),
+        ("Course", c["course"]),
+        ("Origin", c["origin"]),
+        ("Reviewed", f"{c['last_reviewed']} ({c['review_status']})"),
+    ):
         con.print(Text(f"{label}: ", style="bold") + Text(value))
-    for label, items in (("Clues", c["features"]), ("Workup", c["workup"]),
-                         ("Management", c["management"])):
+    for label, items in (
+        ("Clues", c["features"]),
+        ("Workup", c["workup"]),
+        ("Management", c["management"]),
+    ):
         con.print(Text(label, style="bold"))
         for item in items:
             con.print("  • " + (item))
@@ -163,13 +185,20 @@ def references(answer: Answer) -> None:
         line = Text(f"[{r['number']}] ", style="bold")
         line.append(short_citation(r))
         if r.get("volume"):
-            line.append(f" {r['volume']}" + (f"({r['issue']})" if r.get("issue") else "")
-                        + (f":{r['pages']}" if r.get("pages") else ""))
+            line.append(
+                f" {r['volume']}"
+                + (f"({r['issue']})" if r.get("issue") else "")
+                + (f":{r['pages']}" if r.get("pages") else "")
+            )
         status = f"verified {r['verified']}" if r["verified"] else "identifiers not verified"
         line.append(f"  [{status}]", style="dim")
         con.print(line)
-    con.print(Text(f"{len(refs)} reference(s); PMID/DOI shown only where confirmed "
-                   "against a record.", style="dim"))
+    con.print(
+        Text(
+            f"{len(refs)} reference(s); PMID/DOI shown only where confirmed against a record.",
+            style="dim",
+        )
+    )
 
 
 def _grade_line(g: dict, audience: str) -> Text:
@@ -197,8 +226,11 @@ def assess(answer: Answer) -> None:
         how = "given" if src["method"] == "given" else f"computed: {src['arithmetic']}"
         con.print(Text("ANC ", style="bold") + Text(value) + Text(f"  ({how})", style="dim"))
         word = Text(r["severity"].upper(), style=SEVERITY_STYLE.get(r["severity"], "bold"))
-        con.print(Text("Severity: ", style="bold") + word +
-                  Text(f"  ({sev['system']}, {sev['version']})", style="dim"))
+        con.print(
+            Text("Severity: ", style="bold")
+            + word
+            + Text(f"  ({sev['system']}, {sev['version']})", style="dim")
+        )
         text = sev.get("patient_meaning") if patient else sev.get("meaning")
         if text:
             con.print((text) + " " + _cites(kb, sev["references"]))
@@ -207,27 +239,38 @@ def assess(answer: Answer) -> None:
         for g in r["grades"]:
             if g["scale"] == severity_scale:
                 continue
-            con.print(Text("  ") + _grade_line(g, audience) +
-                      Text(" " + _cites(kb, g["references"]), style="dim"))
+            con.print(
+                Text("  ")
+                + _grade_line(g, audience)
+                + Text(" " + _cites(kb, g["references"]), style="dim")
+            )
     rng = r.get("reference_range")
     if rng:
         below = "below" if r["below_reference"] else "within or above"
-        con.print(Text("Reference: ", style="bold") +
-                  Text(f"{below} the lower limit {rng['lower']:g}/µL ({rng['basis']})"))
+        con.print(
+            Text("Reference: ", style="bold")
+            + Text(f"{below} the lower limit {rng['lower']:g}/µL ({rng['basis']})")
+        )
         if rng.get("note") and not patient:
             con.print(Text("  " + rng["note"], style="dim"))
     for measure in ("wbc", "lymphocytes"):
         m = r.get(measure)
         if m:
             name = "WBC" if measure == "wbc" else "Lymphocytes"
-            con.print(Text(f"{name} ", style="bold") + Text(
-                f"{m['value']:g} cells/µL: CTCAE {m['ctcae_version']} {m['label']}"))
+            con.print(
+                Text(f"{name} ", style="bold")
+                + Text(f"{m['value']:g} cells/µL: CTCAE {m['ctcae_version']} {m['label']}")
+            )
     fever = r.get("fever")
     if fever:
         status = "fever" if fever["fever"] else "no fever by this rule"
-        con.print(Text("Temperature: ", style="bold") +
-                  Text(f"{fever['temp_c']:g} °C{' sustained' if fever['sustained'] else ''}: "
-                       f"{status} ({fever['rule_name']})"))
+        con.print(
+            Text("Temperature: ", style="bold")
+            + Text(
+                f"{fever['temp_c']:g} °C{' sustained' if fever['sustained'] else ''}: "
+                f"{status} ({fever['rule_name']})"
+            )
+        )
     if r.get("febrile_neutropenia"):
         em = r["emergency"]
         con.print(Text("FEBRILE NEUTROPENIA: EMERGENCY", style="bold white on red"))
@@ -255,8 +298,10 @@ def sections(kb: KnowledgeBase, title: str, rows: list[dict]) -> None:
     con.print(Text(title, style="bold underline"))
     for row in rows:
         con.print()
-        con.print(Text(row["title"], style="bold") + Text(" " + _cites(kb, row["references"]),
-                                                           style="dim"))
+        con.print(
+            Text(row["title"], style="bold")
+            + Text(" " + _cites(kb, row["references"]), style="dim")
+        )
         if row.get("body"):
             con.print((row["body"]))
         for item in row.get("items") or []:
@@ -274,9 +319,11 @@ def score(answer: Answer) -> None:
         mark = "x" if item["present"] else " "
         con.print(f"  [{mark}] {item['points']:>2g}  " + (item["text"]))
     style = "green" if r["risk"] == "low" else "bold red"
-    con.print(Text(f"Score {r['points']:g} of {r['max']:g}: ", style="bold") +
-              Text(f"{r['risk'].upper()} RISK", style=style) +
-              Text(f" (low risk at {r['low_risk_min']:g} or more)", style="dim"))
+    con.print(
+        Text(f"Score {r['points']:g} of {r['max']:g}: ", style="bold")
+        + Text(f"{r['risk'].upper()} RISK", style=style)
+        + Text(f" (low risk at {r['low_risk_min']:g} or more)", style="dim")
+    )
     con.print((r["meaning"]) + " " + _cites(kb, r["references"]))
     con.print(Text(r["limits"], style="dim"))
     _references(con, kb, r["references"])
@@ -300,40 +347,80 @@ def kb_info(answer: Answer) -> None:
 
 def classify(answer: Answer) -> None:
     kb, data = _prepared(answer)
-    rows = [{"title": a["axis"], "body": a["summary"], "references": a["references"],
-             "items": [f"{o['name']}: {o['description']}" for o in a["options"]]}
-            for a in data["axes"]]
-    rows.append({"title": "Severity scales", "body": None,
-                 "references": sorted({r for s in data["scales"] for r in s["references"]}),
-                 "items": [f"{s['name']} ({s['system']} {s['version']}): {s.get('definition')}"
-                           for s in data["scales"]]})
+    rows = [
+        {
+            "title": a["axis"],
+            "body": a["summary"],
+            "references": a["references"],
+            "items": [f"{o['name']}: {o['description']}" for o in a["options"]],
+        }
+        for a in data["axes"]
+    ]
+    rows.append(
+        {
+            "title": "Severity scales",
+            "body": None,
+            "references": sorted({r for s in data["scales"] for r in s["references"]}),
+            "items": [
+                f"{s['name']} ({s['system']} {s['version']}): {s.get('definition')}"
+                for s in data["scales"]
+            ],
+        }
+    )
     sections(kb, "Classification of neutropenia", rows)
 
 
 def workup(answer: Answer) -> None:
     kb, data = _prepared(answer)
-    sections(kb, "Diagnostic workup", [
-        {"title": f"{s['step']}. {s['title']}", "body": s["detail"], "items": s.get("items"),
-         "references": s["references"]} for s in data["steps"]])
+    sections(
+        kb,
+        "Diagnostic workup",
+        [
+            {
+                "title": f"{s['step']}. {s['title']}",
+                "body": s["detail"],
+                "items": s.get("items"),
+                "references": s["references"],
+            }
+            for s in data["steps"]
+        ],
+    )
 
 
 def manage(answer: Answer) -> None:
     kb, data = _prepared(answer)
     key = "patient_summary" if answer.audience == "patient" else "summary"
-    rows = [{"title": p["name"], "body": p[key], "references": p["references"]}
-            for p in data["presentation"]]
-    rows += [{"title": m["topic"], "body": m[key], "references": m["references"],
-              "items": None if answer.audience == "patient" else m.get("items")}
-             for m in data["management"]]
+    rows = [
+        {"title": p["name"], "body": p[key], "references": p["references"]}
+        for p in data["presentation"]
+    ]
+    rows += [
+        {
+            "title": m["topic"],
+            "body": m[key],
+            "references": m["references"],
+            "items": None if answer.audience == "patient" else m.get("items"),
+        }
+        for m in data["management"]
+    ]
     sections(kb, "Presentation and management", rows)
 
 
 def scales(answer: Answer) -> None:
     kb, rows = _prepared(answer)
-    sections(kb, "Grading scales", [
-        {"title": f"{s['name']} ({s['system']} {s['version']})", "body": s.get("definition"),
-         "references": s["references"],
-         "items": [f"{b['label']}: {_band_text(b)}" for b in s["bands"]]} for s in rows])
+    sections(
+        kb,
+        "Grading scales",
+        [
+            {
+                "title": f"{s['name']} ({s['system']} {s['version']})",
+                "body": s.get("definition"),
+                "references": s["references"],
+                "items": [f"{b['label']}: {_band_text(b)}" for b in s["bands"]],
+            }
+            for s in rows
+        ],
+    )
 
 
 def _band_text(b: dict) -> str:
@@ -345,6 +432,7 @@ def _band_text(b: dict) -> str:
 
 # --- batch, FHIR and search (issue 6) ---------------------------------------------------------
 
+
 def batch_progress():
     """A context manager yielding progress(rows_done): a Rich progress bar on stderr (only
     used when stderr is a terminal)."""
@@ -355,8 +443,13 @@ def batch_progress():
     @contextmanager
     def bar():
         con = Console(stderr=True)
-        with Progress(SpinnerColumn(), TextColumn("grading: {task.completed:,} rows"),
-                      TimeElapsedColumn(), console=con, transient=True) as progress:
+        with Progress(
+            SpinnerColumn(),
+            TextColumn("grading: {task.completed:,} rows"),
+            TimeElapsedColumn(),
+            console=con,
+            transient=True,
+        ) as progress:
             task = progress.add_task("grading", total=None)
             yield lambda n: progress.update(task, completed=n)
 
@@ -369,21 +462,40 @@ def batch_table(columns: list[str], rows: list[list]) -> None:
     table = Table(box=box.SIMPLE_HEAD, show_lines=False)
     # a readable summary: the row's first column (usually an id) and the results; the full
     # row is in --format csv/jsonl. Result columns empty in this chunk are dropped.
-    results = {"anc", "severity", "ctcae_version", "ctcae_grade", "febrile_neutropenia",
-               "below_reference", "error"}
-    keep = [i for i, col in enumerate(columns)
-            if (i == 0 and col not in results) or col in ("anc", "severity")
-            or (col in results and any(row[i] not in (None, "") for row in rows))]
+    results = {
+        "anc",
+        "severity",
+        "ctcae_version",
+        "ctcae_grade",
+        "febrile_neutropenia",
+        "below_reference",
+        "error",
+    }
+    keep = [
+        i
+        for i, col in enumerate(columns)
+        if (i == 0 and col not in results)
+        or col in ("anc", "severity")
+        or (col in results and any(row[i] not in (None, "") for row in rows))
+    ]
     columns = [columns[i] for i in keep]
     rows = [[row[i] for i in keep] for row in rows]
-    short = {"ctcae_version": "CTCAE", "ctcae_grade": "grade",
-             "febrile_neutropenia": "febrile", "below_reference": "below ref"}
+    short = {
+        "ctcae_version": "CTCAE",
+        "ctcae_grade": "grade",
+        "febrile_neutropenia": "febrile",
+        "below_reference": "below ref",
+    }
     for col in columns:
-        table.add_column(short.get(col, col), overflow="fold",
-                         min_width=None if col == "error" else min(len(short.get(col, col)), 9))
+        table.add_column(
+            short.get(col, col),
+            overflow="fold",
+            min_width=None if col == "error" else min(len(short.get(col, col)), 9),
+        )
     for row in rows:
-        table.add_row(*("" if v is None else str(v).lower() if isinstance(v, bool) else str(v)
-                        for v in row))
+        table.add_row(
+            *("" if v is None else str(v).lower() if isinstance(v, bool) else str(v) for v in row)
+        )
     con.print(table)
 
 
@@ -392,8 +504,9 @@ def fhir_header(info: dict) -> None:
     who = info.get("subject") or "unknown subject"
     when = info.get("effective") or "no effective time"
     ids = ", ".join(i for i in info.get("observations", []) if i) or "-"
-    con.print(Text(f"FHIR {who} · {when}", style="bold") + Text(f"  (Observations: {ids})",
-                                                                  style="dim"))
+    con.print(
+        Text(f"FHIR {who} · {when}", style="bold") + Text(f"  (Observations: {ids})", style="dim")
+    )
 
 
 def search_results(answer: Answer) -> None:
@@ -410,5 +523,10 @@ def search_results(answer: Answer) -> None:
         con.print(line)
         if r.get("snippet"):
             con.print(Text("   " + r["snippet"]))
-    con.print(Text(f"{len(results)} result(s). Details: leuko causes show ID (causes), "
-                   "leuko scales / workup / manage / classify (other kinds).", style="dim"))
+    con.print(
+        Text(
+            f"{len(results)} result(s). Details: leuko causes show ID (causes), "
+            "leuko scales / workup / manage / classify (other kinds).",
+            style="dim",
+        )
+    )

@@ -46,7 +46,6 @@ def inert_line(text: object) -> str:
     return s.replace("\n", "\\n").replace("\t", "\\t") if ("\n" in s or "\t" in s) else s
 
 
-
 def escape_json_unsafe(text: str) -> str:
     """Escape, as JSON \\uXXXX, the characters json.dumps(ensure_ascii=False) leaves raw but a
     terminal may act on (C1 controls, DEL, bidi overrides). The parsed data is unchanged."""

@@ -18,8 +18,11 @@ if TYPE_CHECKING:  # pragma: no cover
     from .kb import KnowledgeBase
 
 # settings key -> the KB [settings] entry holding its default
-KB_DEFAULTS = {"unit": "default_unit", "ctcae_version": "ctcae_default_version",
-               "audience": "default_audience"}
+KB_DEFAULTS = {
+    "unit": "default_unit",
+    "ctcae_version": "ctcae_default_version",
+    "audience": "default_audience",
+}
 
 
 class Setting:
@@ -67,8 +70,9 @@ def default(kb: KnowledgeBase, key: str) -> Setting:
     return Setting(key, kb.settings[entry], where)
 
 
-def resolve(kb: KnowledgeBase, key: str, flag: str | None = None,
-            file_values: dict | None = None) -> Setting:
+def resolve(
+    kb: KnowledgeBase, key: str, flag: str | None = None, file_values: dict | None = None
+) -> Setting:
     """One setting, validated, with its origin. A bad value names where it came from."""
     if flag is not None:
         try:
@@ -80,26 +84,30 @@ def resolve(kb: KnowledgeBase, key: str, flag: str | None = None,
         try:
             return Setting(key, normalise(kb, key, env), f"environment {env_var(key)}")
         except InputError as err:
-            raise InputError(f"{env_var(key)}={env!r}: {err}; change or unset "
-                             f"{env_var(key)}") from None
+            raise InputError(
+                f"{env_var(key)}={env!r}: {err}; change or unset {env_var(key)}"
+            ) from None
     values = config.read_file() if file_values is None else file_values
     if key in values:
         try:
-            return Setting(key, normalise(kb, key, values[key]),
-                           f"config file {config.location(key)}")
+            return Setting(
+                key, normalise(kb, key, values[key]), f"config file {config.location(key)}"
+            )
         except InputError as err:
-            raise KBError(f"{config.location(key)}: {err}; fix it with `leuko config set {key} "
-                          f"VALUE` or `leuko config unset {key}`", config.config_file()) \
-                from None
+            raise KBError(
+                f"{config.location(key)}: {err}; fix it with `leuko config set {key} "
+                f"VALUE` or `leuko config unset {key}`",
+                config.config_file(),
+            ) from None
     return default(kb, key)
 
 
-def resolve_all(kb: KnowledgeBase, flags: dict[str, str | None] | None = None) \
-        -> dict[str, Setting]:
+def resolve_all(
+    kb: KnowledgeBase, flags: dict[str, str | None] | None = None
+) -> dict[str, Setting]:
     """Every setting at once (the config file is read once)."""
     flags = flags or {}
-    values = None if all(flags.get(k) is not None for k in SETTINGS_KEYS) \
-        else config.read_file()
+    values = None if all(flags.get(k) is not None for k in SETTINGS_KEYS) else config.read_file()
     return {k: resolve(kb, k, flags.get(k), values or {}) for k in SETTINGS_KEYS}
 
 

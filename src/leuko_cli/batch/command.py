@@ -14,9 +14,16 @@ from .grade import Grader, Summary, run
 MAX_FIELD_BYTES = 1 << 20  # a CSV field larger than this is refused (csv.field_size_limit)
 
 
-def dispatch(values: dict, *, input_file: str | None, fhir_file: str | None,
-             input_format: str | None, out_format: str | None, as_json: bool,
-             audience: str | None) -> int:
+def dispatch(
+    values: dict,
+    *,
+    input_file: str | None,
+    fhir_file: str | None,
+    input_format: str | None,
+    out_format: str | None,
+    as_json: bool,
+    audience: str | None,
+) -> int:
     """Run a batch; returns the exit code (1 if any row failed).
 
     values: the other `assess` options as typed (request fields; None when not given)."""
@@ -31,31 +38,43 @@ def dispatch(values: dict, *, input_file: str | None, fhir_file: str | None,
     for name in COUNTS:
         if values.get(name) is not None:
             where = "columns in the file" if opt == "--input" else "Observations"
-            raise InputError(f"{BY_NAME[name].flag} cannot be combined with {opt}: the counts "
-                             f"come from the {where}")
+            raise InputError(
+                f"{BY_NAME[name].flag} cannot be combined with {opt}: the counts "
+                f"come from the {where}"
+            )
     if input_format is not None and opt != "--input":
         raise InputError("--input-format applies to --input only")
     if values.get("drug") is not None:
-        raise InputError(f"--drug cannot be combined with {opt}; run `leuko assess --anc N "
-                         "--drug NAME` per patient")
+        raise InputError(
+            f"--drug cannot be combined with {opt}; run `leuko assess --anc N "
+            "--drug NAME` per patient"
+        )
     if opt == "--fhir":
         if out_format is not None:
             raise InputError("--format applies to --input; use --json for JSON from --fhir")
         if values.get("unit") is not None:
-            raise InputError("--unit cannot be combined with --fhir: each Observation carries "
-                             "its own UCUM unit")
+            raise InputError(
+                "--unit cannot be combined with --fhir: each Observation carries its own UCUM unit"
+            )
     if as_json and out_format not in (None, "jsonl"):
         raise InputError(f"--json means --format jsonl; drop --json or --format {out_format}")
     fmt = out_format or ("jsonl" if as_json else "csv")
     if fmt not in writers.FORMATS:
         raise InputError(f"unknown --format {fmt!r}; use one of: {', '.join(writers.FORMATS)}")
     if input_format is not None and input_format not in readers.INPUT_FORMATS:
-        raise InputError(f"unknown --input-format {input_format!r}; use one of: "
-                         f"{', '.join(readers.INPUT_FORMATS)}")
+        raise InputError(
+            f"unknown --input-format {input_format!r}; use one of: "
+            f"{', '.join(readers.INPUT_FORMATS)}"
+        )
     kb = load()
-    settings = resolve_all(kb, {"unit": values.get("unit"),
-                                "ctcae_version": values.get("ctcae_version"),
-                                "audience": audience})
+    settings = resolve_all(
+        kb,
+        {
+            "unit": values.get("unit"),
+            "ctcae_version": values.get("ctcae_version"),
+            "audience": audience,
+        },
+    )
     defaults = {k: v for k, v in values.items() if k not in ("unit", "ctcae_version")}
     grader = Grader(kb, settings, defaults)
     _check_defaults(grader)
@@ -88,15 +107,21 @@ def _open(path: str):
         raise InputError(f"--input {path}: cannot read ({err.strerror})") from None
 
 
-def grade_stream(grader: Grader, lines, out, *, name: str | None = None,
-                 input_format: str | None = None, fmt: str = "csv",
-                 summary: Summary | None = None) -> Summary:
+def grade_stream(
+    grader: Grader,
+    lines,
+    out,
+    *,
+    name: str | None = None,
+    input_format: str | None = None,
+    fmt: str = "csv",
+    summary: Summary | None = None,
+) -> Summary:
     """Grade every row of a text stream and write each result as soon as it is graded."""
     summary = summary if summary is not None else Summary()
     first, lines = readers.peek(lines)
     if not first.strip():
-        raise InputError(f"{name or 'input'} is empty; give a CSV with a header row or "
-                         "JSON Lines")
+        raise InputError(f"{name or 'input'} is empty; give a CSV with a header row or JSON Lines")
     kind = input_format or readers.detect_format(name, first)
     if kind == "csv":
         rows = readers.CsvRows(lines, first)
@@ -121,15 +146,19 @@ def _table(kb, path: str, grader: Grader, *, input_format: str | None, fmt: str)
     out = _buffered_stdout()
     summary = Summary()
     try:
-        grade_stream(grader, stream, out, name=name, input_format=input_format, fmt=fmt,
-                     summary=summary)
+        grade_stream(
+            grader, stream, out, name=name, input_format=input_format, fmt=fmt, summary=summary
+        )
     except UnicodeDecodeError as err:
-        raise InputError(f"--input {path}: not UTF-8 text ({err.reason}) after row "
-                         f"{summary.rows}; {summary.rows} row(s) were written; save the "
-                         "export as UTF-8") from None
+        raise InputError(
+            f"--input {path}: not UTF-8 text ({err.reason}) after row "
+            f"{summary.rows}; {summary.rows} row(s) were written; save the "
+            "export as UTF-8"
+        ) from None
     except csv.Error as err:
-        raise InputError(f"--input {path}: {err} after row {summary.rows}; {summary.rows} "
-                         "row(s) were written") from None
+        raise InputError(
+            f"--input {path}: {err} after row {summary.rows}; {summary.rows} row(s) were written"
+        ) from None
     finally:
         if stream is not sys.stdin:
             if path == "-":
@@ -152,8 +181,15 @@ def _buffered_stdout():
     except (AttributeError, OSError, ValueError):  # e.g. a test runner's in-memory stdout
         return stdout
     stdout.flush()
-    return open(fd, "w", encoding=stdout.encoding or "utf-8", errors=stdout.errors,
-                newline="", closefd=False, buffering=1 << 16)
+    return open(
+        fd,
+        "w",
+        encoding=stdout.encoding or "utf-8",
+        errors=stdout.errors,
+        newline="",
+        closefd=False,
+        buffering=1 << 16,
+    )
 
 
 def _fhir(kb, path: str, grader: Grader, *, as_json: bool) -> int:

@@ -38,20 +38,23 @@ def read(path: str, stdin_text: str | None = None) -> Any:
         except OSError as err:
             raise InputError(f"--fhir {path}: cannot read ({err.strerror})") from None
         if len(data) > MAX_BYTES:
-            raise InputError(f"--fhir {path}: larger than {MAX_BYTES // 2**20} MiB; split the "
-                             "Bundle")
+            raise InputError(
+                f"--fhir {path}: larger than {MAX_BYTES // 2**20} MiB; split the Bundle"
+            )
         try:
             text = data.decode("utf-8-sig")
         except UnicodeDecodeError as err:
-            raise InputError(f"--fhir {path}: not UTF-8 text (byte {err.start}); FHIR JSON is "
-                             "UTF-8") from None
+            raise InputError(
+                f"--fhir {path}: not UTF-8 text (byte {err.start}); FHIR JSON is UTF-8"
+            ) from None
     try:
         return json.loads(text)
     except RecursionError:
         raise InputError(f"--fhir {path}: JSON nested too deeply") from None
     except ValueError as err:
-        raise InputError(f"--fhir {path}: not valid JSON ({err}); give a FHIR R4 Observation "
-                         "or Bundle in JSON") from None
+        raise InputError(
+            f"--fhir {path}: not valid JSON ({err}); give a FHIR R4 Observation or Bundle in JSON"
+        ) from None
 
 
 def observations(doc: Any) -> list[dict]:
@@ -71,8 +74,10 @@ def observations(doc: Any) -> list[dict]:
         if not found:
             raise InputError("--fhir: the Bundle has no Observation entries")
         return found
-    raise InputError(f"--fhir: resourceType {kind!r} is not supported; give an Observation or "
-                     "a Bundle of Observations")
+    raise InputError(
+        f"--fhir: resourceType {kind!r} is not supported; give an Observation or "
+        "a Bundle of Observations"
+    )
 
 
 def _at(obj: Any, *path: str) -> Any:
@@ -118,28 +123,39 @@ def _quantity(kb, obs: dict, analyte: str, label: str) -> tuple[float, str]:
     if not isinstance(q, dict) or "value" not in q:
         raise InputError(f"{label}: no valueQuantity.value; leuko reads numeric results only")
     value = q["value"]
-    if isinstance(value, bool) or not isinstance(value, (int, float)) \
-            or (isinstance(value, int) and value.bit_length() > 64):
-        raise InputError(f"{label}: valueQuantity.value must be a number of plausible size, "
-                         f"got {str(value)[:40]!r}")
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or (isinstance(value, int) and value.bit_length() > 64)
+    ):
+        raise InputError(
+            f"{label}: valueQuantity.value must be a number of plausible size, "
+            f"got {str(value)[:40]!r}"
+        )
     if q.get("comparator"):
-        raise InputError(f"{label}: a value with comparator {q['comparator']!r} cannot be "
-                         "graded; give the measured value")
+        raise InputError(
+            f"{label}: a value with comparator {q['comparator']!r} cannot be "
+            "graded; give the measured value"
+        )
     system = q.get("system")
     ucum = q.get("code") if system in (None, UCUM_SYSTEM) and q.get("code") else q.get("unit")
     ucum = _text(ucum)
     if BY_NAME[analyte].kind == "percent":
         if ucum != "%":
-            raise InputError(f"{label}: unit {ucum!r} is not a percentage; the "
-                             f"{BY_NAME[analyte].label} must be in % (UCUM '%')")
+            raise InputError(
+                f"{label}: unit {ucum!r} is not a percentage; the "
+                f"{BY_NAME[analyte].label} must be in % (UCUM '%')"
+            )
         return float(value), "%"
     try:
         unit = find_unit(kb, ucum)["id"]
     except InputError:
         names = ", ".join(u["id"] for u in kb.table("units"))
-        raise InputError(f"{label}: unit {ucum!r} is not supported for "
-                         f"{BY_NAME[analyte].label}; use one of: {names} (or their UCUM "
-                         "forms)") from None
+        raise InputError(
+            f"{label}: unit {ucum!r} is not supported for "
+            f"{BY_NAME[analyte].label}; use one of: {names} (or their UCUM "
+            "forms)"
+        ) from None
     return float(value), unit
 
 
@@ -154,18 +170,29 @@ def groups(kb, doc: Any) -> list[dict]:
         analyte, code = _analyte(obs, label)
         value, unit = _quantity(kb, obs, analyte, label)
         subject = _text(_at(obs, "subject", "reference"))
-        effective = _text(obs.get("effectiveDateTime")) or _text(_at(obs, "effectivePeriod",
-                                                                      "start"))
+        effective = _text(obs.get("effectiveDateTime")) or _text(
+            _at(obs, "effectivePeriod", "start")
+        )
         key = (subject, effective)
-        g = out.setdefault(key, {"subject": subject, "effective": effective,
-                                 "observations": [], "values": {}, "codes": {}})
+        g = out.setdefault(
+            key,
+            {
+                "subject": subject,
+                "effective": effective,
+                "observations": [],
+                "values": {},
+                "codes": {},
+            },
+        )
         g["observations"].append(_text(obs.get("id")))
         prev = g["values"].get(analyte)
         if prev is not None and _cells(kb, prev) != _cells(kb, (value, unit)):
             when = f" at {effective}" if effective else ""
-            raise InputError(f"{label}: a second {BY_NAME[analyte].label} value "
-                             f"({value:g} {unit}) differs from the first ({prev[0]:g} "
-                             f"{prev[1]}){when}; give one value per analyte and time")
+            raise InputError(
+                f"{label}: a second {BY_NAME[analyte].label} value "
+                f"({value:g} {unit}) differs from the first ({prev[0]:g} "
+                f"{prev[1]}){when}; give one value per analyte and time"
+            )
         g["values"][analyte] = (value, unit)
         g["codes"].setdefault(analyte, code)
     if not out:
@@ -213,7 +240,11 @@ def assess_doc(kb, doc: Any, base: dict, settings: dict) -> list[dict]:
         fields, notes = request_values(kb, g)
         result = assess(kb, {**base, **fields}, settings, origin="FHIR Observation")
         result["notes"] = notes + result.get("notes", [])
-        result["fhir"] = {"subject": g["subject"], "effective": g["effective"],
-                          "observations": g["observations"], "loinc": g["codes"]}
+        result["fhir"] = {
+            "subject": g["subject"],
+            "effective": g["effective"],
+            "observations": g["observations"],
+            "loinc": g["codes"],
+        }
         results.append(result)
     return results

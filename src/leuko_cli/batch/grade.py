@@ -32,8 +32,9 @@ class Summary:
 class Grader:
     """Grades field dicts; `defaults` are the command's flags (None when not given)."""
 
-    def __init__(self, kb, settings: dict, defaults: dict | None = None, *,
-                 memo: bool = True) -> None:
+    def __init__(
+        self, kb, settings: dict, defaults: dict | None = None, *, memo: bool = True
+    ) -> None:
         self.kb, self.settings = kb, settings
         self.defaults = {k: v for k, v in (defaults or {}).items() if v is not None}
         self.memo: dict[tuple, tuple] = {}

@@ -40,8 +40,9 @@ def field_columns(names: list) -> dict[str, int]:
         if field is None:
             continue
         if field in found:
-            raise RowError(f"columns {names[found[field]]!r} and {name!r} both mean {field}; "
-                           "keep one")
+            raise RowError(
+                f"columns {names[found[field]]!r} and {name!r} both mean {field}; keep one"
+            )
         found[field] = i
     return found
 
@@ -88,8 +89,10 @@ class CsvRows:
         except RowError as err:
             raise InputError(f"the CSV header: {err}") from None
         if not {"anc", "wbc", "lymphocytes"} & set(self.columns):
-            raise InputError("the CSV header needs an anc, wbc or lymphocytes column (got: "
-                             f"{', '.join(header)[:120]}); add a header row such as id,anc,temp")
+            raise InputError(
+                "the CSV header needs an anc, wbc or lymphocytes column (got: "
+                f"{', '.join(header)[:120]}); add a header row such as id,anc,temp"
+            )
 
     def __iter__(self):
         width, columns = len(self.header), list(self.columns.items())
@@ -98,8 +101,11 @@ class CsvRows:
                 continue  # a blank line
             line = self.reader.line_num
             if len(row) != width:
-                yield line, RowError(f"row has {len(row)} field(s) but the header has "
-                                     f"{width}"), (row + [""] * width)[:width]
+                yield (
+                    line,
+                    RowError(f"row has {len(row)} field(s) but the header has {width}"),
+                    (row + [""] * width)[:width],
+                )
                 continue
             yield line, {f: row[i] for f, i in columns if row[i] != ""}, row
 
@@ -124,12 +130,20 @@ def jsonl_rows(stream: Iterator[str]):
             continue
         except (ValueError, RecursionError) as err:
             reason = getattr(err, "msg", "nested too deeply")
-            yield line_no, RowError(f"line {line_no}: not valid JSON ({reason}); each line must "
-                                    "be one JSON object"), {}
+            yield (
+                line_no,
+                RowError(
+                    f"line {line_no}: not valid JSON ({reason}); each line must be one JSON object"
+                ),
+                {},
+            )
             continue
         if not isinstance(obj, dict):
-            yield line_no, RowError(f"line {line_no}: expected a JSON object, got "
-                                    f"{type(obj).__name__}"), {}
+            yield (
+                line_no,
+                RowError(f"line {line_no}: expected a JSON object, got {type(obj).__name__}"),
+                {},
+            )
             continue
         try:
             columns = field_columns(list(obj))

@@ -50,8 +50,7 @@ class CsvWriter:
         if self.fmt == "csv":
             self.writer.writerow([csv_value(v) for v in values])
         elif self.fmt == "jsonl":
-            self.out.write(json.dumps(dict(zip(self.columns, values)), ensure_ascii=False)
-                           + "\n")
+            self.out.write(json.dumps(dict(zip(self.columns, values)), ensure_ascii=False) + "\n")
         else:
             self.pending.append(values)
             if len(self.pending) >= self.chunk:
@@ -59,7 +58,7 @@ class CsvWriter:
 
     def _from_object(self, obj: dict, result: tuple) -> list:
         own = {(f"{k}_input" if k in BATCH_RESULTS else k): v for k, v in obj.items()}
-        return [own.get(c) for c in self.columns[:-len(BATCH_RESULTS)]] + list(result)
+        return [own.get(c) for c in self.columns[: -len(BATCH_RESULTS)]] + list(result)
 
     def _flush_table(self) -> None:
         if self.pending:
@@ -84,8 +83,9 @@ class ObjectWriter:
     def write(self, obj: dict, result: tuple) -> None:
         if self.fmt == "jsonl":
             own = {(f"{k}_input" if k in BATCH_RESULTS else k): v for k, v in obj.items()}
-            self.out.write(json.dumps({**own, **dict(zip(BATCH_RESULTS, result))},
-                                      ensure_ascii=False) + "\n")
+            self.out.write(
+                json.dumps({**own, **dict(zip(BATCH_RESULTS, result))}, ensure_ascii=False) + "\n"
+            )
             return
         if self.table is None:
             self.table = CsvWriter(self.out, self._header(obj), self.fmt)

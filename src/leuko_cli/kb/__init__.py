@@ -49,16 +49,43 @@ from .schema import (
 from .validate import validate
 
 _LATER = {  # name -> submodule, imported when first asked for
-    "check_references": "validate", "locate_problems": "validate",
-    "line_of": "validate", "field_line": "validate", "nth_header": "validate",
-    "entry_lines": "validate", "export_data": "export", "dumps": "export",
+    "check_references": "validate",
+    "locate_problems": "validate",
+    "line_of": "validate",
+    "field_line": "validate",
+    "nth_header": "validate",
+    "entry_lines": "validate",
+    "export_data": "export",
+    "dumps": "export",
     "EXPORT_FORMATS": "export",
 }
 
-__all__ = ["BAND", "LINEAGES", "LLN", "MECHANISMS", "META", "OVERLAY_HINT", "REFERENCE_KINDS",
-           "REVIEW_STATUSES", "SCHEMA", "SCHEMA_VERSION", "SETTINGS", "TABLES", "KnowledgeBase",
-           "build", "bundled_file", "bundled_path", "check_file", "fold", "load", "merge",
-           "parse_toml", "toml_problem", "validate", *_LATER]
+__all__ = [
+    "BAND",
+    "LINEAGES",
+    "LLN",
+    "MECHANISMS",
+    "META",
+    "OVERLAY_HINT",
+    "REFERENCE_KINDS",
+    "REVIEW_STATUSES",
+    "SCHEMA",
+    "SCHEMA_VERSION",
+    "SETTINGS",
+    "TABLES",
+    "KnowledgeBase",
+    "build",
+    "bundled_file",
+    "bundled_path",
+    "check_file",
+    "fold",
+    "load",
+    "merge",
+    "parse_toml",
+    "toml_problem",
+    "validate",
+    *_LATER,
+]
 
 
 def __getattr__(name: str):

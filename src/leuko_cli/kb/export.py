@@ -49,13 +49,14 @@ def dumps(data: dict, fmt: str = "toml") -> str:
     """Serialise a loaded KB for `leuko kb export` (TOML via tomli-w, or JSON)."""
     doc = export_data(data)
     if fmt == "json":
-        return json.dumps(doc, indent=2, ensure_ascii=False,
-                          default=lambda v: v.isoformat()) + "\n"
+        return json.dumps(doc, indent=2, ensure_ascii=False, default=lambda v: v.isoformat()) + "\n"
     if fmt != "toml":  # pragma: no cover - the CLI checks the format
         raise ValueError(fmt)
     import tomli_w
 
-    header = (f"# leuko knowledge base export: KB {doc['meta']['version']}, schema "
-              f"{doc['meta']['schema']}.\n# Valid as a personal overlay "
-              "(see docs/knowledge-base.md, \"Add your own entries\").\n\n")
+    header = (
+        f"# leuko knowledge base export: KB {doc['meta']['version']}, schema "
+        f"{doc['meta']['schema']}.\n# Valid as a personal overlay "
+        '(see docs/knowledge-base.md, "Add your own entries").\n\n'
+    )
     return header + tomli_w.dumps(doc)

@@ -25,12 +25,19 @@ class _Rebuilt(Exception):
 
 
 class KnowledgeBase:
-    def __init__(self, data: dict, overlay_path: str | Path | None = None,
-                 overlay_status: str = "absent", *, store: Store | None = None,
-                 rebuild=None) -> None:
+    def __init__(
+        self,
+        data: dict,
+        overlay_path: str | Path | None = None,
+        overlay_status: str = "absent",
+        *,
+        store: Store | None = None,
+        rebuild=None,
+    ) -> None:
         data = dict(data)
         self.settings_origin: dict[str, str] = data.pop("settings_origin", None) or {
-            k: "bundled" for k in data.get("settings") or {}}
+            k: "bundled" for k in data.get("settings") or {}
+        }
         self._data = data
         self.overlay_path = overlay_path
         self.overlay_status = overlay_status  # absent | loaded
@@ -83,13 +90,15 @@ class KnowledgeBase:
 
     # --- causes, through the index ------------------------------------------------------------
 
-    def match_causes(self, *, category: str | None = None, lineage: str | None = None,
-                     needle: str | None = None) -> list[dict]:
+    def match_causes(
+        self, *, category: str | None = None, lineage: str | None = None, needle: str | None = None
+    ) -> list[dict]:
         """Causes in KB order, filtered by category id and lineage (a cause affecting all
         leukocytes matches every lineage); with a folded `needle`, those whose id, name or a
         synonym equals it come first, then those where it occurs in a name or the summary."""
-        return self._retry(lambda: self._decode(
-            match.match(self._index(), category, lineage, needle)))
+        return self._retry(
+            lambda: self._decode(match.match(self._index(), category, lineage, needle))
+        )
 
     def _retry(self, query, *args):
         try:
@@ -153,8 +162,10 @@ class KnowledgeBase:
             raise InputError(f"--limit must be at least 1 (got {limit})")
         query_words = engine.query_terms(query)
         if not query_words:
-            raise InputError(f"the query {query!r} has no searchable words; try a drug, "
-                             "cause or term, e.g. leuko search 'febrile neutropenia'")
+            raise InputError(
+                f"the query {query!r} has no searchable words; try a drug, "
+                "cause or term, e.g. leuko search 'febrile neutropenia'"
+            )
         hits = None
         if self._store is not None and self._store.has_search:
             try:
@@ -167,8 +178,15 @@ class KnowledgeBase:
         for kind, ident, score in engine.rank(query, hits, limit):
             entry = self.get(engine.TABLE_OF[kind], ident)
             title, fields, _ = engine.document(kind, entry)
-            out.append({"kind": kind, "id": ident, "title": title, "score": float(f"{score:.4g}"),
-                        "snippet": engine.snippet(fields, query_words)})
+            out.append(
+                {
+                    "kind": kind,
+                    "id": ident,
+                    "title": title,
+                    "score": float(f"{score:.4g}"),
+                    "snippet": engine.snippet(fields, query_words),
+                }
+            )
         return out
 
     def _memory_search(self):

@@ -23,8 +23,10 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
     from pathlib import Path
 
-OVERLAY_HINT = ("your personal overlay is broken: `leuko kb check` lists every problem; fix "
-                "them, or move {path} away to use the bundled knowledge base alone")
+OVERLAY_HINT = (
+    "your personal overlay is broken: `leuko kb check` lists every problem; fix "
+    "them, or move {path} away to use the bundled knowledge base alone"
+)
 
 
 def bundled_file() -> str:
@@ -33,8 +35,9 @@ def bundled_file() -> str:
     packaged = os.path.join(here, "data", "causes.toml")
     if os.path.isfile(packaged):
         return packaged
-    return os.path.join(os.path.dirname(os.path.dirname(os.path.realpath(here))), "data",
-                        "causes.toml")
+    return os.path.join(
+        os.path.dirname(os.path.dirname(os.path.realpath(here))), "data", "causes.toml"
+    )
 
 
 def bundled_path() -> Path:
@@ -50,18 +53,19 @@ def toml_problem(data: bytes, path: str) -> tuple[dict | None, str | None]:
     try:
         return tomllib.loads(data.decode("utf-8")), None
     except UnicodeDecodeError as err:
-        line = data[:err.start].count(b"\n") + 1
+        line = data[: err.start].count(b"\n") + 1
         return None, f"{path}:{line}: not UTF-8 text ({err.reason} at byte {err.start})"
     except tomllib.TOMLDecodeError as err:
         text = str(err)
         m = re.search(r"\s*\(at line (\d+), column (\d+)\)\s*$", text)
         if m:
-            return None, (f"{path}:{m.group(1)}: not valid TOML: {text[:m.start()]} "
-                          f"(column {m.group(2)})")
+            return None, (
+                f"{path}:{m.group(1)}: not valid TOML: {text[: m.start()]} (column {m.group(2)})"
+            )
         m = re.search(r"\s*\(at end of document\)\s*$", text)
         if m:
             line = max(1, len(data.splitlines()))
-            return None, f"{path}:{line}: not valid TOML: {text[:m.start()]} (at end of file)"
+            return None, f"{path}:{line}: not valid TOML: {text[: m.start()]} (at end of file)"
         return None, f"{path}: not valid TOML: {text}"
     except RecursionError:
         return None, f"{path}: not valid TOML: nested too deeply"
@@ -74,8 +78,13 @@ def parse_toml(data: bytes, path: str) -> dict:
     return doc
 
 
-def merge(bundled: dict, overlay: dict | None, *, overlay_name: str | None = None,
-          overlay_text: str | None = None) -> dict:
+def merge(
+    bundled: dict,
+    overlay: dict | None,
+    *,
+    overlay_name: str | None = None,
+    overlay_text: str | None = None,
+) -> dict:
     """Overlay entries with a new id are added; an existing id is replaced. Each entry records
     where it came from: `source` ("bundled" or "overlay") and, for overlay entries,
     `source_location` ("FILE:LINE" of its `id =`, when the overlay's name and text are given).
@@ -97,15 +106,19 @@ def merge(bundled: dict, overlay: dict | None, *, overlay_name: str | None = Non
     for table in TABLES:
         rows = {e["id"]: {**e, "source": "bundled"} for e in bundled.get(table, [])}
         for e in (overlay or {}).get(table, []):
-            rows[e["id"]] = {**e, "source": "overlay",
-                             "source_location": where(ids.get((table, e["id"])))}
+            rows[e["id"]] = {
+                **e,
+                "source": "overlay",
+                "source_location": where(ids.get((table, e["id"]))),
+            }
         merged[table] = list(rows.values())
     merged["settings_origin"] = origin
     return merged
 
 
-def build(bundled_bytes: bytes, bundled_name: str, overlay_bytes: bytes | None,
-          overlay_name: str | None) -> dict:
+def build(
+    bundled_bytes: bytes, bundled_name: str, overlay_bytes: bytes | None, overlay_name: str | None
+) -> dict:
     """Parse, validate and merge (the uncached path)."""
     from .validate import check_references, locate_problems, validate
 
@@ -114,13 +127,18 @@ def build(bundled_bytes: bytes, bundled_name: str, overlay_bytes: bytes | None,
         try:
             return validate(raw, require_core=core, label=name)
         except KBError as err:
-            raise KBError(locate_problems(err.problems, data.decode("utf-8", "replace"), name),
-                          name) from None
+            raise KBError(
+                locate_problems(err.problems, data.decode("utf-8", "replace"), name), name
+            ) from None
 
     base = one(bundled_bytes, bundled_name, True)
     extra = one(overlay_bytes, overlay_name, False) if overlay_bytes is not None else None
-    merged = merge(base, extra, overlay_name=overlay_name,
-                   overlay_text=overlay_bytes.decode("utf-8", "replace") if extra else None)
+    merged = merge(
+        base,
+        extra,
+        overlay_name=overlay_name,
+        overlay_text=overlay_bytes.decode("utf-8", "replace") if extra else None,
+    )
     try:
         check_references(merged)
     except KBError as err:
@@ -166,8 +184,7 @@ RACY_SECONDS = 2.0
 
 
 def _signature(stat, path) -> list:
-    return [str(path), stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino,
-            stat.st_dev]
+    return [str(path), stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino, stat.st_dev]
 
 
 def _remembered_hash(signature: list) -> str | None:
@@ -188,8 +205,10 @@ def _remember_hash(signature: list, content_hash: str, stat) -> None:
     import time
 
     base = paths.cache_root()
-    if base is None or time.time_ns() - max(stat.st_mtime_ns, stat.st_ctime_ns) \
-            < RACY_SECONDS * 1e9:
+    if (
+        base is None
+        or time.time_ns() - max(stat.st_mtime_ns, stat.st_ctime_ns) < RACY_SECONDS * 1e9
+    ):
         return
     path = os.path.join(base, OVERLAY_MEMO)
     tmp = f"{path}.{os.getpid()}.tmp"
@@ -219,8 +238,9 @@ def _overlay_stat(path):
         info = os.stat(path)
     except FileNotFoundError:
         if os.path.islink(path):
-            raise _overlay_error(path, "cannot read the overlay (a symbolic link to a file "
-                                       "that does not exist)") from None
+            raise _overlay_error(
+                path, "cannot read the overlay (a symbolic link to a file that does not exist)"
+            ) from None
         return None
     except OSError as err:
         raise _overlay_error(path, f"cannot read the overlay ({err.strerror})") from None
@@ -240,16 +260,19 @@ def load(*, overlay: str | Path | None | bool = True, use_cache: bool = True) ->
     try:
         bundled_bytes = _read_bytes(bundled)
     except OSError as err:
-        raise KBError(f"{bundled}: cannot read the bundled knowledge base ({err.strerror}); "
-                      "reinstall leuko", str(bundled)) from None
+        raise KBError(
+            f"{bundled}: cannot read the bundled knowledge base ({err.strerror}); reinstall leuko",
+            str(bundled),
+        ) from None
     overlay_path = paths.overlay_file() if overlay is True else (overlay or None)
 
     def read_overlay() -> bytes:
         try:
             return _read_bytes(overlay_path)
         except OSError as err:
-            raise _overlay_error(overlay_path, f"cannot read the overlay ({err.strerror})") \
-                from None
+            raise _overlay_error(
+                overlay_path, f"cannot read the overlay ({err.strerror})"
+            ) from None
 
     overlay_bytes: bytes | None = None
     overlay_hash = ""
@@ -259,8 +282,7 @@ def load(*, overlay: str | Path | None | bool = True, use_cache: bool = True) ->
             overlay_path = None
         else:
             # POSIX only: on Windows st_ctime is the creation time, which a write does not move
-            signature = _signature(info, overlay_path) \
-                if use_cache and os.name == "posix" else None
+            signature = _signature(info, overlay_path) if use_cache and os.name == "posix" else None
             overlay_hash = (_remembered_hash(signature) if signature else None) or ""
             if not overlay_hash:
                 overlay_bytes = read_overlay()
@@ -275,21 +297,25 @@ def load(*, overlay: str | Path | None | bool = True, use_cache: bool = True) ->
             overlay_bytes = read_overlay()
             overlay_hash = store.content_hash(overlay_bytes)  # the file may have changed since
         try:
-            data = build(bundled_bytes, str(bundled), overlay_bytes,
-                         str(overlay_path) if overlay_path else None)
+            data = build(
+                bundled_bytes,
+                str(bundled),
+                overlay_bytes,
+                str(overlay_path) if overlay_path else None,
+            )
         except KBError as err:
             if overlay_path is None or err.path != str(overlay_path):
                 raise
-            raise KBError(err.problems, err.path, hint=OVERLAY_HINT.format(path=overlay_path)) \
-                from None
+            raise KBError(
+                err.problems, err.path, hint=OVERLAY_HINT.format(path=overlay_path)
+            ) from None
         if use_cache:  # keyed by the bytes just built from
             _save(store.key(bundled_bytes, overlay_hash), data)
         return data
 
     cached = store.open_store(store.key(bundled_bytes, overlay_hash)) if use_cache else None
     if cached is not None:
-        return KnowledgeBase(cached.data, overlay_path, status, store=cached,
-                             rebuild=from_sources)
+        return KnowledgeBase(cached.data, overlay_path, status, store=cached, rebuild=from_sources)
     return KnowledgeBase(from_sources(), overlay_path, status)
 
 
@@ -299,5 +325,6 @@ def _save(state_key: str, data: dict) -> None:
     def tables(name: str) -> list[dict]:
         return data.get(name) or []
 
-    store.write_store(state_key, data, match.index_text(data.get("causes", [])),
-                      lambda: search.rows(tables))
+    store.write_store(
+        state_key, data, match.index_text(data.get("causes", [])), lambda: search.rows(tables)
+    )

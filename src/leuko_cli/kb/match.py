@@ -23,10 +23,18 @@ def fold(text: str) -> str:
 
 
 def index_row(cause: dict) -> bytes:
-    names = _UNIT.join([fold(cause["id"]), fold(cause["name"]),
-                        *(fold(s) for s in cause["synonyms"])])
-    return _RS.join([cause["id"], cause["category"], _US + _US.join(cause["lineages"]) + _US,
-                     _UNIT + names + _UNIT, fold(cause["summary"])]).encode()
+    names = _UNIT.join(
+        [fold(cause["id"]), fold(cause["name"]), *(fold(s) for s in cause["synonyms"])]
+    )
+    return _RS.join(
+        [
+            cause["id"],
+            cause["category"],
+            _US + _US.join(cause["lineages"]) + _US,
+            _UNIT + names + _UNIT,
+            fold(cause["summary"]),
+        ]
+    ).encode()
 
 
 def index_text(causes: list[dict]) -> bytes:
@@ -65,8 +73,7 @@ def _rows_containing(text: bytes, probe: bytes) -> list[tuple[int, bytes]]:
     return found
 
 
-def match(text: bytes, category: str | None, lineage: str | None,
-          needle: str | None) -> list[int]:
+def match(text: bytes, category: str | None, lineage: str | None, needle: str | None) -> list[int]:
     """Positions of the matching causes: filtered by category and lineage (all-leukocytes
     matches every lineage); with a folded needle, exact id/name/synonym matches first, then
     those where it occurs in a name or the summary; KB order within each group."""

@@ -71,31 +71,64 @@ def _has_vowel(stem: str) -> bool:
 
 # (suffix, condition on the stem, replacement), in FTS5's order of trial
 _STEP2 = [
-    ("ational", _m_gt0, "ate"), ("tional", _m_gt0, "tion"), ("enci", _m_gt0, "ence"),
-    ("anci", _m_gt0, "ance"), ("izer", _m_gt0, "ize"), ("logi", _m_gt0, "log"),
-    ("bli", _m_gt0, "ble"), ("alli", _m_gt0, "al"), ("entli", _m_gt0, "ent"),
-    ("eli", _m_gt0, "e"), ("ousli", _m_gt0, "ous"), ("ization", _m_gt0, "ize"),
-    ("ation", _m_gt0, "ate"), ("ator", _m_gt0, "ate"), ("alism", _m_gt0, "al"),
-    ("iveness", _m_gt0, "ive"), ("fulness", _m_gt0, "ful"), ("ousness", _m_gt0, "ous"),
-    ("aliti", _m_gt0, "al"), ("iviti", _m_gt0, "ive"), ("biliti", _m_gt0, "ble"),
+    ("ational", _m_gt0, "ate"),
+    ("tional", _m_gt0, "tion"),
+    ("enci", _m_gt0, "ence"),
+    ("anci", _m_gt0, "ance"),
+    ("izer", _m_gt0, "ize"),
+    ("logi", _m_gt0, "log"),
+    ("bli", _m_gt0, "ble"),
+    ("alli", _m_gt0, "al"),
+    ("entli", _m_gt0, "ent"),
+    ("eli", _m_gt0, "e"),
+    ("ousli", _m_gt0, "ous"),
+    ("ization", _m_gt0, "ize"),
+    ("ation", _m_gt0, "ate"),
+    ("ator", _m_gt0, "ate"),
+    ("alism", _m_gt0, "al"),
+    ("iveness", _m_gt0, "ive"),
+    ("fulness", _m_gt0, "ful"),
+    ("ousness", _m_gt0, "ous"),
+    ("aliti", _m_gt0, "al"),
+    ("iviti", _m_gt0, "ive"),
+    ("biliti", _m_gt0, "ble"),
 ]
 _STEP3 = [
-    ("ical", _m_gt0, "ic"), ("ness", _m_gt0, ""), ("icate", _m_gt0, "ic"),
-    ("iciti", _m_gt0, "ic"), ("ful", _m_gt0, ""), ("ative", _m_gt0, ""), ("alize", _m_gt0, "al"),
+    ("ical", _m_gt0, "ic"),
+    ("ness", _m_gt0, ""),
+    ("icate", _m_gt0, "ic"),
+    ("iciti", _m_gt0, "ic"),
+    ("ful", _m_gt0, ""),
+    ("ative", _m_gt0, ""),
+    ("alize", _m_gt0, "al"),
 ]
 _STEP4 = [
-    ("al", _m_gt1, ""), ("ance", _m_gt1, ""), ("ence", _m_gt1, ""), ("er", _m_gt1, ""),
-    ("ic", _m_gt1, ""), ("able", _m_gt1, ""), ("ible", _m_gt1, ""), ("ant", _m_gt1, ""),
-    ("ement", _m_gt1, ""), ("ment", _m_gt1, ""), ("ent", _m_gt1, ""),
-    ("ion", _m_gt1_s_or_t, ""), ("ou", _m_gt1, ""), ("ism", _m_gt1, ""), ("ate", _m_gt1, ""),
-    ("iti", _m_gt1, ""), ("ous", _m_gt1, ""), ("ive", _m_gt1, ""), ("ize", _m_gt1, ""),
+    ("al", _m_gt1, ""),
+    ("ance", _m_gt1, ""),
+    ("ence", _m_gt1, ""),
+    ("er", _m_gt1, ""),
+    ("ic", _m_gt1, ""),
+    ("able", _m_gt1, ""),
+    ("ible", _m_gt1, ""),
+    ("ant", _m_gt1, ""),
+    ("ement", _m_gt1, ""),
+    ("ment", _m_gt1, ""),
+    ("ent", _m_gt1, ""),
+    ("ion", _m_gt1_s_or_t, ""),
+    ("ou", _m_gt1, ""),
+    ("ism", _m_gt1, ""),
+    ("ate", _m_gt1, ""),
+    ("iti", _m_gt1, ""),
+    ("ous", _m_gt1, ""),
+    ("ive", _m_gt1, ""),
+    ("ize", _m_gt1, ""),
 ]
 
 
 def _apply(word: str, rules: list) -> str:
     for suffix, condition, replacement in rules:
         if len(word) > len(suffix) and word.endswith(suffix):
-            stem = word[:-len(suffix)]
+            stem = word[: -len(suffix)]
             return stem + replacement if condition(stem) else word
     return word
 
@@ -106,7 +139,7 @@ def _step1b(word: str) -> tuple[str, bool]:
         return (word[:-1], False) if _m_gt0(word[:-3]) else (word, False)
     for suffix in ("ed", "ing"):
         if len(word) > len(suffix) and word.endswith(suffix):
-            stem = word[:-len(suffix)]
+            stem = word[: -len(suffix)]
             return (stem, True) if _has_vowel(stem) else (word, False)
     return word, False
 
@@ -115,8 +148,11 @@ def _stem_latin1(w: str) -> str:
     # step 1a: plurals
     if w.endswith("s"):
         if w[-2] == "e":
-            w = w[:-2] if (len(w) > 4 and w[-4:-2] == "ss") or (len(w) > 3 and w[-3] == "i") \
+            w = (
+                w[:-2]
+                if (len(w) > 4 and w[-4:-2] == "ss") or (len(w) > 3 and w[-3] == "i")
                 else w[:-1]
+            )
         elif w[-2] != "s":
             w = w[:-1]
     w, removed = _step1b(w)

@@ -61,6 +61,7 @@ def fts_query(query_words: list[str]) -> str:
 # --- what is indexed ------------------------------------------------------------------------
 # Each entry becomes a document: kind, id, title, (column, text) fields and its names.
 
+
 def _texts(value) -> list[str]:
     if not value:
         return []
@@ -68,31 +69,58 @@ def _texts(value) -> list[str]:
 
 
 def _cause(c: dict):
-    return c["name"], [("title", c["name"]), *(("names", s) for s in c["synonyms"]),
-                       ("names", c["id"].replace("-", " ")), ("body", c["summary"]),
-                       *(("body", t) for t in _texts(c.get("mechanism_detail"))),
-                       *(("detail", t) for t in (*c["features"], *c["workup"],
-                                                  *c["management"])),
-                       *(("extra", t) for t in _texts(c.get("patient_summary")))], c["synonyms"]
+    return (
+        c["name"],
+        [
+            ("title", c["name"]),
+            *(("names", s) for s in c["synonyms"]),
+            ("names", c["id"].replace("-", " ")),
+            ("body", c["summary"]),
+            *(("body", t) for t in _texts(c.get("mechanism_detail"))),
+            *(("detail", t) for t in (*c["features"], *c["workup"], *c["management"])),
+            *(("extra", t) for t in _texts(c.get("patient_summary"))),
+        ],
+        c["synonyms"],
+    )
 
 
 def _scale(s: dict):
-    return f"{s['name']} ({s['system']} {s['version']})", [
-        ("title", s["name"]), ("names", s["term"]), ("body", f"{s['system']} {s['version']}"),
-        *(("body", t) for t in _texts(s.get("definition"))),
-        *(("detail", t) for t in _texts(s.get("note"))),
-        *(("detail", f"{b['label']} {b.get('meaning') or ''}") for b in s["bands"])], []
+    return (
+        f"{s['name']} ({s['system']} {s['version']})",
+        [
+            ("title", s["name"]),
+            ("names", s["term"]),
+            ("body", f"{s['system']} {s['version']}"),
+            *(("body", t) for t in _texts(s.get("definition"))),
+            *(("detail", t) for t in _texts(s.get("note"))),
+            *(("detail", f"{b['label']} {b.get('meaning') or ''}") for b in s["bands"]),
+        ],
+        [],
+    )
 
 
 def _workup(w: dict):
-    return f"Workup step {w['step']}: {w['title']}", [
-        ("title", w["title"]), ("body", w["detail"]),
-        *(("detail", t) for t in _texts(w.get("items")))], []
+    return (
+        f"Workup step {w['step']}: {w['title']}",
+        [
+            ("title", w["title"]),
+            ("body", w["detail"]),
+            *(("detail", t) for t in _texts(w.get("items"))),
+        ],
+        [],
+    )
 
 
 def _management(m: dict):
-    return m["topic"], [("title", m["topic"]), ("body", m["summary"]),
-                        *(("detail", t) for t in _texts(m.get("items")))], []
+    return (
+        m["topic"],
+        [
+            ("title", m["topic"]),
+            ("body", m["summary"]),
+            *(("detail", t) for t in _texts(m.get("items"))),
+        ],
+        [],
+    )
 
 
 def _presentation(p: dict):
@@ -100,43 +128,81 @@ def _presentation(p: dict):
 
 
 def _classification(a: dict):
-    return f"Classification: {a['axis']}", [
-        ("title", a["axis"]), ("body", a["summary"]),
-        *(("detail", f"{o['name']}: {o['description']}") for o in a["options"])], []
+    return (
+        f"Classification: {a['axis']}",
+        [
+            ("title", a["axis"]),
+            ("body", a["summary"]),
+            *(("detail", f"{o['name']}: {o['description']}") for o in a["options"]),
+        ],
+        [],
+    )
 
 
 def _fever_rule(r: dict):
-    return r["name"], [("title", r["name"]), ("body", r["summary"]),
-                       *(("detail", t) for t in _texts(r.get("emergency_action"))),
-                       *(("extra", t) for t in _texts(r.get("note")))], []
+    return (
+        r["name"],
+        [
+            ("title", r["name"]),
+            ("body", r["summary"]),
+            *(("detail", t) for t in _texts(r.get("emergency_action"))),
+            *(("extra", t) for t in _texts(r.get("note"))),
+        ],
+        [],
+    )
 
 
 def _drug_monitoring(d: dict):
-    return d["name"], [("title", d["name"]), *(("names", t) for t in (d["drug"], *d["synonyms"])),
-                       *(("extra", t) for t in _texts(d.get("note"))),
-                       *(("extra", f"{b['label']} {b.get('action') or ''}") for b in d["bands"])
-                       ], []
+    return (
+        d["name"],
+        [
+            ("title", d["name"]),
+            *(("names", t) for t in (d["drug"], *d["synonyms"])),
+            *(("extra", t) for t in _texts(d.get("note"))),
+            *(("extra", f"{b['label']} {b.get('action') or ''}") for b in d["bands"]),
+        ],
+        [],
+    )
 
 
 def _score(s: dict):
-    return s["name"], [("title", s["name"]), ("body", s["summary"]),
-                       *(("extra", t) for t in _texts(s.get("limits")))], []
+    return (
+        s["name"],
+        [
+            ("title", s["name"]),
+            ("body", s["summary"]),
+            *(("extra", t) for t in _texts(s.get("limits"))),
+        ],
+        [],
+    )
 
 
 def _reference(r: dict):
     # findable by title, author or journal, but never above an entry that is about the words
-    return r["title"], [("extra", r["title"]), *(("extra", a) for a in r.get("authors") or []),
-                        ("extra", r["journal"])], []
+    return (
+        r["title"],
+        [
+            ("extra", r["title"]),
+            *(("extra", a) for a in r.get("authors") or []),
+            ("extra", r["journal"]),
+        ],
+        [],
+    )
 
 
 # (kind, KB table, document builder); the order is the order rows enter the index
-KINDS = [("cause", "causes", _cause), ("scale", "scales", _scale),
-         ("workup", "workup", _workup), ("management", "management", _management),
-         ("presentation", "presentation", _presentation),
-         ("classification", "classification", _classification),
-         ("fever_rule", "fever_rules", _fever_rule),
-         ("drug_monitoring", "drug_monitoring", _drug_monitoring), ("score", "scores", _score),
-         ("reference", "references", _reference)]
+KINDS = [
+    ("cause", "causes", _cause),
+    ("scale", "scales", _scale),
+    ("workup", "workup", _workup),
+    ("management", "management", _management),
+    ("presentation", "presentation", _presentation),
+    ("classification", "classification", _classification),
+    ("fever_rule", "fever_rules", _fever_rule),
+    ("drug_monitoring", "drug_monitoring", _drug_monitoring),
+    ("score", "scores", _score),
+    ("reference", "references", _reference),
+]
 TABLE_OF = {kind: table for kind, table, _ in KINDS}
 _BUILDER = {kind: build for kind, _, build in KINDS}
 
@@ -162,6 +228,7 @@ def rows(tables) -> list[tuple[str, str, list[str], str]]:
 
 
 # --- ranking --------------------------------------------------------------------------------
+
 
 def boost(query: str, names: str) -> float:
     phrase = fold_name(query)
@@ -218,8 +285,9 @@ class PlainIndex:
                     for t in column:
                         if t == w:
                             freq += weight
-                score += idf[w] * (freq * (K1 + 1)) / (
-                    freq + K1 * (1 - B + B * length / self.avgdl))
+                score += (
+                    idf[w] * (freq * (K1 + 1)) / (freq + K1 * (1 - B + B * length / self.avgdl))
+                )
             out.append((kind, ident, names, score))
         return out
 
@@ -229,8 +297,7 @@ def snippet(fields: list[tuple[str, str]], query_words: list[str], width: int = 
     wanted = {stem(w) for w in query_words}
     weight = dict(zip(COLUMNS, WEIGHTS))
     texts = [t for _, t in sorted(fields, key=lambda f: abs(weight[f[0]] - 1))]
-    chosen = next((t for t in texts if len(t) > 40 and wanted & {stem(w) for w in terms(t)}),
-                  None)
+    chosen = next((t for t in texts if len(t) > 40 and wanted & {stem(w) for w in terms(t)}), None)
     if chosen is None:
         chosen = next((t for t in texts if len(t) > 40), fields[0][1] if fields else "")
     chosen = " ".join(chosen.split())
@@ -239,5 +306,5 @@ def snippet(fields: list[tuple[str, str]], query_words: list[str], width: int = 
     low = chosen.casefold()
     pos = min((low.find(w[:4]) for w in query_words if low.find(w[:4]) >= 0), default=0)
     start = max(0, pos - width // 3)
-    piece = chosen[start:start + width].strip()
+    piece = chosen[start : start + width].strip()
     return ("…" if start else "") + piece + ("…" if start + width < len(chosen) else "")

@@ -74,8 +74,13 @@ def content_hash(data: bytes) -> str:
 
 def key(bundled_bytes: bytes, overlay_hash: str) -> str:
     digest = _blake2b()
-    for part in (__version__.encode(), str(SCHEMA_VERSION).encode(), str(FORMAT).encode(),
-                 bundled_bytes, overlay_hash.encode()):
+    for part in (
+        __version__.encode(),
+        str(SCHEMA_VERSION).encode(),
+        str(FORMAT).encode(),
+        bundled_bytes,
+        overlay_hash.encode(),
+    ):
         digest.update(len(part).to_bytes(8, "big"))
         digest.update(part)
     return digest.hexdigest()
@@ -117,21 +122,31 @@ def _search_digest(conn) -> int:
 def create_search(conn, index_rows) -> None:
     """The docs table and the FTS5 table (contentless: the texts live in the KB rows)."""
     conn.execute("CREATE TABLE docs(rowid INTEGER PRIMARY KEY, kind TEXT, id TEXT, names TEXT)")
-    conn.execute("CREATE VIRTUAL TABLE search USING fts5(title, names, body, detail, extra, "
-                 "content='', tokenize='porter ascii')")
+    conn.execute(
+        "CREATE VIRTUAL TABLE search USING fts5(title, names, body, detail, extra, "
+        "content='', tokenize='porter ascii')"
+    )
     for rowid, (kind, ident, columns, names) in enumerate(index_rows, start=1):
         conn.execute("INSERT INTO docs VALUES (?, ?, ?, ?)", (rowid, kind, ident, names))
-        conn.execute("INSERT INTO search(rowid, title, names, body, detail, extra) "
-                     "VALUES (?, ?, ?, ?, ?, ?)", (rowid, *columns))
+        conn.execute(
+            "INSERT INTO search(rowid, title, names, body, detail, extra) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (rowid, *columns),
+        )
     conn.execute("INSERT INTO search(search) VALUES ('optimize')")
 
 
 def search_hits(conn, match: str) -> list[tuple[str, str, str, float]]:
     """(kind, id, folded names, bm25 score) of every entry matching; bm25 is negated by FTS5."""
     weights = ", ".join(str(w) for w in _weights())
-    return [(kind, ident, names, -score) for kind, ident, names, score in conn.execute(
-        f"SELECT docs.kind, docs.id, docs.names, bm25(search, {weights}) FROM search "
-        "JOIN docs ON docs.rowid = search.rowid WHERE search MATCH ?", (match,))]
+    return [
+        (kind, ident, names, -score)
+        for kind, ident, names, score in conn.execute(
+            f"SELECT docs.kind, docs.id, docs.names, bm25(search, {weights}) FROM search "
+            "JOIN docs ON docs.rowid = search.rowid WHERE search MATCH ?",
+            (match,),
+        )
+    ]
 
 
 def _weights():
@@ -157,8 +172,9 @@ class Store:
 
     def _blob(self, name: str) -> bytes:
         try:
-            row = self._conn.execute("SELECT crc, body FROM blobs WHERE name = ?",
-                                     (name,)).fetchone()
+            row = self._conn.execute(
+                "SELECT crc, body FROM blobs WHERE name = ?", (name,)
+            ).fetchone()
         except DatabaseError:
             raise Damaged from None
         if row is None or not isinstance(row[1], bytes) or crc32(row[1]) != row[0]:
@@ -168,7 +184,7 @@ class Store:
     def cause_index(self) -> tuple[bytes, bytes]:
         """(crc32s, 4 bytes per cause; index text, one row per cause), checked."""
         blob = self._blob("index")
-        crcs, text = blob[:4 * self.count], blob[4 * self.count:]
+        crcs, text = blob[: 4 * self.count], blob[4 * self.count :]
         if len(crcs) != 4 * self.count or text.count(b"\n") != self.count:
             raise Damaged
         return crcs, text
@@ -178,20 +194,27 @@ class Store:
         wanted = sorted(set(positions))
         try:
             if len(wanted) > 500:  # fewer statements than positions; sqlite caps parameters
-                found = dict(self._conn.execute(
-                    "SELECT pos, body FROM causes WHERE pos BETWEEN ? AND ?",
-                    (wanted[0], wanted[-1])))
+                found = dict(
+                    self._conn.execute(
+                        "SELECT pos, body FROM causes WHERE pos BETWEEN ? AND ?",
+                        (wanted[0], wanted[-1]),
+                    )
+                )
             else:
-                found = dict(self._conn.execute(
-                    f"SELECT pos, body FROM causes WHERE pos IN ({','.join('?' * len(wanted))})",
-                    wanted))
+                marks = ",".join("?" * len(wanted))
+                found = dict(
+                    self._conn.execute(
+                        f"SELECT pos, body FROM causes WHERE pos IN ({marks})", wanted
+                    )
+                )
         except DatabaseError:
             raise Damaged from None
         out = []
         for p in positions:
             body = found.get(p)
             if not isinstance(body, bytes) or crc32(body) != int.from_bytes(
-                    crcs[4 * p:4 * p + 4], "little"):
+                crcs[4 * p : 4 * p + 4], "little"
+            ):
                 raise Damaged
             try:
                 out.append(json.loads(body))
@@ -222,8 +245,12 @@ def open_store(state_key: str) -> Store | None:
         if row is None or not isinstance(row[1], bytes) or crc32(row[1]) != row[0]:
             raise Damaged
         head = json.loads(row[1])
-        if head.get("format") != FORMAT or head.get("key") != state_key \
-                or not isinstance(head.get("kb"), dict) or not isinstance(head.get("causes"), int):
+        if (
+            head.get("format") != FORMAT
+            or head.get("key") != state_key
+            or not isinstance(head.get("kb"), dict)
+            or not isinstance(head.get("causes"), int)
+        ):
             raise Damaged
         return Store(path, conn, head)
     except (DatabaseError, Damaged, ValueError, AttributeError, OSError):
@@ -278,11 +305,17 @@ def _fill(conn, state_key: str, data: dict, index_text: bytes, search_rows) -> N
         create_search(conn, search_rows())
         conn.commit()  # FTS5 writes its pending index data at commit: digest what is on disk
         digest = _search_digest(conn)
-    head = {"format": FORMAT, "key": state_key, "causes": len(causes), "search": digest,
-            "kb": {k: v for k, v in data.items() if k != "causes"}}
-    for name, body in (("index", bytes(crcs) + index_text),
-                       ("tables", json.dumps(head, separators=(",", ":"),
-                                             ensure_ascii=False).encode())):
+    head = {
+        "format": FORMAT,
+        "key": state_key,
+        "causes": len(causes),
+        "search": digest,
+        "kb": {k: v for k, v in data.items() if k != "causes"},
+    }
+    for name, body in (
+        ("index", bytes(crcs) + index_text),
+        ("tables", json.dumps(head, separators=(",", ":"), ensure_ascii=False).encode()),
+    ):
         conn.execute("INSERT INTO blobs VALUES (?, ?, ?)", (name, crc32(body), body))
 
 
@@ -309,7 +342,7 @@ def prune(base: str, keep: str) -> None:
         except OSError:
             pass  # another process removed it first, or a read-only dir
     stores.sort(reverse=True)
-    for _, old in stores[KEEP - 1:]:
+    for _, old in stores[KEEP - 1 :]:
         try:
             os.unlink(old)
         except OSError:

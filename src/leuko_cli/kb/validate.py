@@ -13,14 +13,19 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
     from typing import Any
 
+
 def _where(table: str, index: int, entry: Any) -> str:
     ident = entry.get("id") if isinstance(entry, dict) else None
     return f"{table}[{ident!r}]" if isinstance(ident, str) else f"{table}[#{index + 1}]"
 
 
 def _is_num(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and value == value \
+    return (
+        isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        and value == value
         and value not in (float("inf"), float("-inf"))
+    )
 
 
 def _check_value(kind: str, value: Any, extra: dict, where: str, problems: list[str]) -> Any:
@@ -74,14 +79,15 @@ def _check_value(kind: str, value: Any, extra: dict, where: str, problems: list[
             for v in value:
                 if v not in extra["enum"]:
                     problems.append(
-                        f"{where}: unknown value {v!r} (allowed: {', '.join(extra['enum'])})")
+                        f"{where}: unknown value {v!r} (allowed: {', '.join(extra['enum'])})"
+                    )
         if len(set(value)) != len(value):
             problems.append(f"{where}: duplicate values")
         return list(value)
     if kind == "bound":
         if value == LLN or _is_num(value) and value >= 0:
             return value
-        problems.append(f"{where}: expected a number >= 0 or \"LLN\"")
+        problems.append(f'{where}: expected a number >= 0 or "LLN"')
         return value
     raise AssertionError(kind)  # pragma: no cover - schema bug
 
@@ -119,8 +125,10 @@ def _check_entry(schema: dict, entry: Any, where: str, problems: list[str]) -> d
                 problems.append(f"{where}.{key}: expected a non-empty array of tables")
                 out[key] = []
                 continue
-            out[key] = [_check_entry(extra, r, f"{where}.{key}[{i + 1}]", problems)
-                        for i, r in enumerate(rows)]
+            out[key] = [
+                _check_entry(extra, r, f"{where}.{key}[{i + 1}]", problems)
+                for i, r in enumerate(rows)
+            ]
         else:
             out[key] = _check_value(kind, entry[key], extra, f"{where}.{key}", problems)
     for key in PROVENANCE:  # a loaded KB exported as JSON carries them; keep them as they are
@@ -140,10 +148,15 @@ def _check_bands(bands: list[dict], where: str, problems: list[str]) -> None:
         if a.get("upper") is None:
             problems.append(f"{where}.bands[{i}]: only the last band may be open-ended")
         elif a["upper"] != b["lower"]:
-            problems.append(f"{where}.bands[{i}]: upper {a['upper']!r} does not meet the next "
-                            f"band's lower {b['lower']!r} (gap or overlap)")
-        if isinstance(a.get("grade"), int) and isinstance(b.get("grade"), int) \
-                and b["grade"] > a["grade"]:
+            problems.append(
+                f"{where}.bands[{i}]: upper {a['upper']!r} does not meet the next "
+                f"band's lower {b['lower']!r} (gap or overlap)"
+            )
+        if (
+            isinstance(a.get("grade"), int)
+            and isinstance(b.get("grade"), int)
+            and b["grade"] > a["grade"]
+        ):
             problems.append(f"{where}.bands[{i + 1}]: grade rises as the count rises")
     numeric = [x for b in bands for x in (b.get("lower"), b.get("upper")) if _is_num(x)]
     if numeric != sorted(numeric):
@@ -229,12 +242,13 @@ def check_references(data: dict) -> None:
         if s.get("ctcae_default_version") not in (s.get("ctcae_versions") or []):
             problems.append("settings.ctcae_default_version: not one of settings.ctcae_versions")
         for version in s.get("ctcae_versions") or []:
-            if not any(sc["system"] == "CTCAE" and sc["version"] == version
-                       and sc["measure"] == "anc" for sc in data["scales"]):
+            if not any(
+                sc["system"] == "CTCAE" and sc["version"] == version and sc["measure"] == "anc"
+                for sc in data["scales"]
+            ):
                 problems.append(f"settings.ctcae_versions: no CTCAE {version} scale for anc")
     if problems:
         raise KBError(problems)
-
 
 
 def line_of(text: str, table: str, ident: str | None) -> int | None:
@@ -294,7 +308,6 @@ def field_line(text: str, id_line: int, name: str) -> int | None:
         if pattern.match(lines[n]):
             return n + 1
     return None
-
 
 
 _HEADER = r"""\s*\[(\[)?\s*([A-Za-z0-9_-]+)\s*\]"""
