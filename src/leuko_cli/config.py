@@ -46,7 +46,7 @@ def _at(path: str | Path, line: int | None) -> str:
 # What `config set` writes: comments, blank lines and `key = "plain string"`. Read without
 # tomllib, whose import costs about 7 ms on every command; anything else (escapes, other types,
 # tables, quoted keys, a repeated key) goes to tomllib, which also words the errors.
-_SIMPLE_LINE = re.compile(
+_SIMPLE_LINE = (
     r'[ \t]*(?:([A-Za-z0-9_-]+)[ \t]*=[ \t]*"([^"\\\x00-\x1f\x7f]*)"[ \t]*)?'
     r"(?:#[^\x00-\x08\x0a-\x1f\x7f]*)?"
 )
@@ -55,8 +55,9 @@ _SIMPLE_LINE = re.compile(
 def parse_simple(text: str) -> dict | None:
     """The config as a dict when every line is in the simple form, else None."""
     out: dict = {}
+    simple_line = re.compile(_SIMPLE_LINE)  # compiled only when a config file exists
     for line in text.split("\n"):
-        m = _SIMPLE_LINE.fullmatch(line[:-1] if line.endswith("\r") else line)
+        m = simple_line.fullmatch(line[:-1] if line.endswith("\r") else line)
         if m is None:
             return None
         key, value = m.groups()

@@ -2,7 +2,7 @@
 matching and ranked search. Pure Python: no Typer, no Rich.
 
     schema.py          the tables and fields, as data
-    validate.py        schema checks, cross-references, file:line for messages
+    validation.py      schema checks, cross-references, file:line for messages
     load.py            reading the bundled file and overlay, merge, `load()`
     store.py           the cache (one SQLite file per KB state, every read checked)
     knowledge_base.py  `KnowledgeBase`: look-ups, `match_causes`, `search`
@@ -28,7 +28,6 @@ from .load import (
     parse_toml,
     toml_problem,
 )
-from .match import fold
 from .schema import (
     BAND,
     LINEAGES,
@@ -43,18 +42,15 @@ from .schema import (
     TABLES,
 )
 
-# validate and load are also submodule names: importing the function here, first, keeps the
-# package attribute the function (a submodule sets its name on the package only when first
-# imported). validate.py imports nothing more than this module already has.
-from .validate import validate
-
-_LATER = {  # name -> submodule, imported when first asked for
-    "check_references": "validate",
-    "locate_problems": "validate",
-    "line_of": "validate",
-    "field_line": "validate",
-    "nth_header": "validate",
-    "entry_lines": "validate",
+_LATER = {  # name -> submodule, imported when first asked for (not needed by a cached load)
+    "validate": "validation",
+    "check_references": "validation",
+    "locate_problems": "validation",
+    "line_of": "validation",
+    "field_line": "validation",
+    "nth_header": "validation",
+    "entry_lines": "validation",
+    "fold": "match",
     "export_data": "export",
     "dumps": "export",
     "EXPORT_FORMATS": "export",
@@ -78,12 +74,10 @@ __all__ = [
     "bundled_file",
     "bundled_path",
     "check_file",
-    "fold",
     "load",
     "merge",
     "parse_toml",
     "toml_problem",
-    "validate",
     *_LATER,
 ]
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from leuko_cli.errors import InputError
 
-from . import match
 from .store import Damaged
 
 TYPE_CHECKING = False
@@ -97,7 +96,7 @@ class KnowledgeBase:
         leukocytes matches every lineage); with a folded `needle`, those whose id, name or a
         synonym equals it come first, then those where it occurs in a name or the summary."""
         return self._retry(
-            lambda: self._decode(match.match(self._index(), category, lineage, needle))
+            lambda: self._decode(_match().match(self._index(), category, lineage, needle))
         )
 
     def _retry(self, query, *args):
@@ -115,7 +114,7 @@ class KnowledgeBase:
                     self._replace_damaged_store()
                     raise _Rebuilt from None
             else:
-                self._index_text = match.index_text(self._causes)
+                self._index_text = _match().index_text(self._causes)
         return self._index_text
 
     def _cause_by_id(self, ident: str) -> dict | None:
@@ -124,7 +123,7 @@ class KnowledgeBase:
             if by_id is None:
                 by_id = self._by_id["causes"] = {c["id"]: c for c in self._causes}
             return by_id.get(ident)
-        position = match.position_of(self._index(), ident)
+        position = _match().position_of(self._index(), ident)
         return None if position is None else self._decode([position])[0]
 
     def _decode(self, positions) -> list[dict]:
@@ -197,3 +196,10 @@ class KnowledgeBase:
             rows = engine.rows(self.table)
             self._search = MemorySearch(rows) if fts5_available() else engine.PlainIndex(rows)
         return self._search
+
+
+def _match():
+    """The cause index module, imported on the first cause query (assess needs none)."""
+    from . import match
+
+    return match

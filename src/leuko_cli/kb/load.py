@@ -89,7 +89,7 @@ def merge(
     where it came from: `source` ("bundled" or "overlay") and, for overlay entries,
     `source_location` ("FILE:LINE" of its `id =`, when the overlay's name and text are given).
     `settings_origin` maps each setting to "bundled" or "overlay FILE:LINE"."""
-    from .validate import entry_lines
+    from .validation import entry_lines
 
     ids, setting_lines = entry_lines(overlay_text) if overlay_text is not None else ({}, {})
     name = overlay_name or "overlay"
@@ -120,7 +120,7 @@ def build(
     bundled_bytes: bytes, bundled_name: str, overlay_bytes: bytes | None, overlay_name: str | None
 ) -> dict:
     """Parse, validate and merge (the uncached path)."""
-    from .validate import check_references, locate_problems, validate
+    from .validation import check_references, locate_problems, validate
 
     def one(data: bytes, name: str, core: bool) -> dict:
         raw = parse_toml(data, name)
