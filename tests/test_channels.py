@@ -171,8 +171,6 @@ def _fhir_cases():
             or any(float(case[k]) < 0 for k in counts)
         ):
             continue
-        if "anc" in case and "neutrophils" in case:
-            continue  # a CBC report carries both by nature: FHIR uses the ANC, with a note
         yield i
 
 

@@ -128,13 +128,21 @@ def test_mixed_units_are_converted(invoke, tmp_path):
     assert got["anc"] == 988 and got["lymphocytes"]["value"] == 1100
 
 
-def test_anc_given_wins_over_percentage(invoke, tmp_path):
-    doc = bundle(
+def test_anc_with_a_differential_must_agree(invoke, tmp_path):
+    """A CBC report carries the ANC and the neutrophil % together: they are checked against
+    each other, as the same numbers typed by hand are (issue 13)."""
+    agree = bundle(
+        obs("a", "751-8", 1500, "/uL"), obs("w", "6690-2", 5000, "/uL"), obs("n", "770-8", 30, "%")
+    )
+    got = json.loads(invoke("assess", "--fhir", write(tmp_path, agree), "--json").stdout)
+    assert got["anc"] == 1500 and got["anc_source"]["method"] == "given"
+    assert "5000 x (30 + 0) / 100 = 1500" in got["anc_source"]["differential_agrees"]
+    disagree = bundle(
         obs("a", "751-8", 800, "/uL"), obs("w", "6690-2", 5000, "/uL"), obs("n", "770-8", 30, "%")
     )
-    got = json.loads(invoke("assess", "--fhir", write(tmp_path, doc), "--json").stdout)
-    assert got["anc"] == 800 and got["anc_source"]["method"] == "given"
-    assert any("neutrophil % ignored" in n for n in got["notes"])
+    res = invoke("assess", "--fhir", write(tmp_path, disagree), "--json")
+    assert res.exit_code == 2
+    assert "--anc 800" in res.stderr and "1500" in res.stderr and "disagree" in res.stderr
 
 
 def test_groups_by_subject_and_time(invoke, tmp_path):

@@ -17,10 +17,12 @@ from leuko_cli import grading, inputs
 from leuko_cli.errors import InputError
 from leuko_cli.settings import resolve_all
 
-# (ANC cells/uL, three-tier severity, CTCAE 5.0 grade without LLN, CTCAE 6.0 grade)
+# (ANC cells/uL, three-tier severity, CTCAE 5.0 grade without LLN, CTCAE 6.0 grade).
+# CTCAE 5.0 grade 1 is "<LLN - 1500": at or above 1500 the grade is 0 or 1, which only the
+# lab's LLN decides, so without one it is unknown (None), never 0 (issue 13).
 ANC_TABLE = [
-    (5000, "normal", 0, 0),
-    (1500, "normal", 0, 0),
+    (5000, "normal", None, 0),
+    (1500, "normal", None, 0),
     (1499.9, "mild", 2, 1),
     (1000, "mild", 2, 1),
     (999.9, "moderate", 3, 2),
@@ -65,7 +67,7 @@ def test_anc_boundaries_both_units_both_versions(kb, unit, factor, anc, severity
         (1500, 2000, 1),
         (1999.9, 2000, 1),
         (2000, 2000, 0),
-        (1600, None, 0),
+        (1600, None, None),
         (1600, 1500, 0),
         (1450, 1400, 2),
     ],
@@ -77,7 +79,9 @@ def test_ctcae5_grade1_depends_on_lln(kb, anc, lln, grade):
 
 def test_ctcae5_without_lln_says_so(kb):
     r = assess(kb, _req(anc="1700", ctcae_version="5.0"))
-    assert r["ctcae_grade"] == 0
+    assert r["ctcae_grade"] is None  # unknown, not 0
+    ctcae = next(g for g in r["grades"] if g["system"] == "CTCAE")
+    assert ctcae["possible_grades"] == [0, 1] and "lower limit" in ctcae["label"]
     assert any("--lln" in n for n in r["notes"])
     r6 = assess(kb, _req(anc="1700", ctcae_version="6.0"))
     assert not any("--lln" in n for n in r6["notes"])
@@ -85,7 +89,8 @@ def test_ctcae5_without_lln_says_so(kb):
 
 # WBC decreased is the same in 5.0 and 6.0: <LLN-3000, <3000-2000, <2000-1000, <1000
 WBC_TABLE = [
-    (3000, None, 0),
+    (3000, None, None),  # 0 or 1: needs the lab's LLN
+    (3000, 2900, 0),
     (2999.9, None, 2),
     (2000, None, 2),
     (1999.9, None, 3),
@@ -115,7 +120,7 @@ def test_wbc_boundaries(kb, version, unit, factor, wbc, lln, grade):
 
 
 # Lymphocyte count decreased (CTCAE 5.0): <LLN-800, <800-500, <500-200, <200
-LYMPH_TABLE = [(800, 0), (799.9, 2), (500, 2), (499.9, 3), (200, 3), (199.9, 4), (10, 4)]
+LYMPH_TABLE = [(800, None), (799.9, 2), (500, 2), (499.9, 3), (200, 3), (199.9, 4), (10, 4)]
 
 
 @pytest.mark.parametrize("unit,factor", [("cells/uL", 1), ("10^9/L", 1000)])
@@ -146,16 +151,95 @@ def test_anc_from_differential_worked_example(kb):
     [
         (None, False, 1500, True),
         (30, True, 1210, False),
-        (0.01, False, 5000, True),
-        (0.5, False, 1000, False),
-        (1.0, False, 1500, True),
+        ("0.01", False, 1750, True),  # 3.65 days: Manroe, 1,750 from 72 h
+        ("0.5", False, 1000, False),
+        ("1.0", False, 1500, True),
         (10, True, 1500, True),
+        ("6mo", False, 1000, False),
+        ("2w", False, 1000, False),
+        ("13d", False, 1750, True),
     ],
 )
 def test_reference_ranges(kb, age, duffy, lower, below):
     r = assess(kb, _req(anc="1300", age=None if age is None else str(age), duffy_null=duffy))
     assert r["reference_range"]["lower"] == lower
     assert r["below_reference"] is below
+
+
+# The first 72 hours (clinical-facts 5.1; Manroe 1979 as summarised by Nittala 2012): the lower
+# limit is 7,800 at 12-24 h and 1,750 from 72 h; between 24 and 72 h it lies between the two;
+# before 12 h it is not established. (age, ANC, range id, below the range?)
+NEONATES = [
+    ("6h", 9000, "anc-neonate-0-12h", None),
+    ("11.9h", 300, "anc-neonate-0-12h", None),
+    ("12h", 7800, "anc-neonate-12-24h", False),
+    ("12h", 7799, "anc-neonate-12-24h", True),
+    ("23.9h", 5000, "anc-neonate-12-24h", True),
+    ("1d", 7799, "anc-neonate-24-72h", None),
+    ("36h", 7800, "anc-neonate-24-72h", False),
+    ("36h", 1749, "anc-neonate-24-72h", True),
+    ("36h", 1750, "anc-neonate-24-72h", None),
+    ("71.9h", 6000, "anc-neonate-24-72h", None),
+    ("72h", 1750, "anc-neonate-72h-14d", False),
+    ("3d", 1749, "anc-neonate-72h-14d", True),
+    ("14d", 1200, "anc-infant", False),
+    ("364d", 999, "anc-infant", True),
+    ("1y", 1499, "anc-over-one-year", True),
+]
+
+
+@pytest.mark.parametrize("age,anc,range_id,below", NEONATES)
+def test_neonatal_and_infant_bands(kb, age, anc, range_id, below):
+    r = assess(kb, _req(anc=str(anc), age=age))
+    assert r["reference_range"]["id"] == range_id
+    assert r["below_reference"] is below
+    if below is None:
+        assert r["reference_range"]["unknown_because"]
+        assert any("Reference range: unknown" in n for n in r["notes"])
+    # babies are not headed with adult severity words (issue 13)
+    basis = "severity" if range_id == "anc-over-one-year" else "reference"
+    assert r["headline"]["basis"] == basis
+
+
+def test_duffy_null_adult_within_its_range_is_headed_by_that_range(kb):
+    r = assess(kb, _req(anc="1300", duffy_null=True))
+    assert r["headline"] == {
+        "basis": "reference",
+        "label": "within the reference range",
+        "range": "anc-duffy-null-adult",
+        "name": "ANC, Duffy-null adults (US reference interval)",
+    }
+    assert r["severity"] == "mild"  # still reported, not the headline
+
+
+@pytest.mark.parametrize(
+    "age,days",
+    [
+        ("36h", 1.5),
+        ("3d", 3),
+        ("6w", 42),
+        ("2y", 730.5),
+        ("40", 14610),
+        ("1.5", 547.875),
+        ("6mo", 182.625),
+    ],
+)
+def test_ages_as_paediatrics_writes_them(age, days):
+    assert math.isclose(inputs.age_days(age), days)
+
+
+@pytest.mark.parametrize(
+    "age,fragment",
+    [
+        ("3x", "unknown age unit"),
+        ("200", "130 years"),
+        ("-2d", "negative"),
+        ("1,5y", "decimal comma"),
+    ],
+)
+def test_bad_ages_are_refused(age, fragment):
+    with pytest.raises(InputError, match=fragment):
+        inputs.age_days(age)
 
 
 def test_duffy_null_child_has_no_specific_range_and_says_so(kb):
@@ -170,7 +254,7 @@ def test_duffy_null_child_has_no_specific_range_and_says_so(kb):
         (450, "38.29", False, False),
         (450, "38.0", True, True),
         (450, "37.9", True, False),
-        (500, "39", False, False),
+        (500, "39", False, False),  # definite FN needs < 500; see the falling table
         (499.9, "39", False, True),
         (450, "101F", False, True),
         (450, "100.4F", True, True),
@@ -180,7 +264,46 @@ def test_duffy_null_child_has_no_specific_range_and_says_so(kb):
 def test_febrile_neutropenia_idsa(kb, anc, temp, sustained, fn):
     r = assess(kb, _req(anc=str(anc), temp=temp, sustained=sustained))
     assert r["febrile_neutropenia"] is fn
-    assert ("emergency" in r) is fn
+    if fn:
+        assert r["emergency"]["basis"] == "anc-below"
+
+
+# Fever with an ANC from 500 up to the CTCAE limit (1000): febrile neutropenia if the count is
+# expected to fall below 500 within 48 h (IDSA 2010), with the same urgency; and the CTCAE
+# adverse event (grade 3 when ANC < 1000 with one reading > 38.3 C, or >= 38 C for over an
+# hour). (ANC, temp, sustained, IDSA definite, IDSA if falling, CTCAE grade)
+FN_TABLE = [
+    (499.9, "38.3", False, True, False, None),  # IDSA >= 38.3; CTCAE needs > 38.3
+    (499.9, "38.31", False, True, False, 3),
+    (500, "38.3", False, False, True, None),
+    (999.9, "39", False, False, True, 3),
+    (1000, "39", False, False, False, None),
+    (800, "38.0", True, False, True, 3),
+    (800, "37.9", True, False, False, None),
+    (800, "38.2", False, False, False, None),
+    (1500, "40", False, False, False, None),
+]
+
+
+@pytest.mark.parametrize("anc,temp,sustained,definite,falling,ctcae", FN_TABLE)
+def test_febrile_neutropenia_boundaries(kb, anc, temp, sustained, definite, falling, ctcae):
+    r = assess(kb, _req(anc=str(anc), temp=temp, sustained=sustained, ctcae_version="5.0"))
+    assert r["febrile_neutropenia"] is definite
+    assert r["febrile_neutropenia_if_falling"] is falling
+    assert ("emergency" in r) is (definite or falling)
+    if falling:
+        assert r["emergency"]["basis"] == "anc-expected-to-fall"
+        assert "48 hours" in r["emergency"]["summary"]
+    ae = r["ctcae_febrile_neutropenia"]
+    assert ae["grade"] == ctcae and ae["criteria_met"] is (ctcae is not None)
+
+
+def test_a_reading_just_under_the_rule_says_how_to_recheck(kb):
+    r = assess(kb, _req(anc="450", temp="38.1"))
+    assert r["fever"]["fever"] is False
+    assert r["fever"]["recheck"]["sustained_temp_c"] == 38.0
+    assert assess(kb, _req(anc="450", temp="38.1", sustained=True))["fever"]["recheck"] is None
+    assert assess(kb, _req(anc="450", temp="37.5"))["fever"]["recheck"] is None
 
 
 def test_no_temperature_means_febrile_neutropenia_null(kb):
@@ -281,12 +404,16 @@ def test_grade_never_decreases_as_count_falls(a, b, version):
     lo, hi = sorted((a, b))
     for measure in ("anc", "wbc"):
         scale = grading.ctcae_scale(kb, measure, version)
-        assert grading.grade(scale, lo)["grade"] >= grading.grade(scale, hi)["grade"]
+        g_lo, g_hi = grading.grade(scale, lo), grading.grade(scale, hi)
+        # an unknown grade (no LLN) is compared by the grades it could be
+        lo_best = min(g_lo.get("possible_grades") or [g_lo["grade"]])
+        hi_worst = max(g_hi.get("possible_grades") or [g_hi["grade"]])
+        assert lo_best >= hi_worst or g_lo["grade"] is None or g_hi["grade"] is None
     sev = kb.get("scales", kb.settings["severity_scale"])
     assert grading.grade(sev, lo)["grade"] >= grading.grade(sev, hi)["grade"]
 
 
-@given(value=st.floats(min_value=0.01, max_value=999, allow_nan=False))
+@given(value=st.floats(min_value=0.01, max_value=100, allow_nan=False))
 def test_unit_round_trip(value):
     from leuko_cli import kb as kbmod
 
@@ -327,7 +454,11 @@ def test_bad_counts_raise_input_error(bad, flag):
 @pytest.mark.parametrize(
     "kw,fragment",
     [
-        ({"anc": "450", "neutrophils": "40", "wbc": "2000"}, "not both"),
+        ({"anc": "450", "neutrophils": "40", "wbc": "2000"}, "disagree"),
+        ({"anc": "5000", "wbc": "3000"}, "above the WBC"),
+        ({"lymphocytes": "3500", "wbc": "3000"}, "above the WBC"),
+        ({"anc": "2000", "lymphocytes": "1500", "wbc": "3000"}, "exceed the WBC"),
+        ({"anc": "450", "unit": "10^9/L"}, "--unit cells/uL"),
         ({"wbc": "3000", "neutrophils": "101"}, "cannot exceed 100"),
         ({"wbc": "3000", "neutrophils": "90", "bands": "20"}, "exceeds 100%"),
         ({"neutrophils": "50"}, "need --wbc"),

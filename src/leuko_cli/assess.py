@@ -4,11 +4,16 @@
 or the Observation gave; None when absent) and the resolved settings, and returns a JSON-ready
 dict whose top-level fields are `fields.RESULTS`. The CLI, batch (CSV, JSON Lines) and FHIR all
 call it, so the same case gives the same result fields through any channel. No Typer, no Rich.
+
+Safety rules kept here (issue 13): inputs that contradict each other are refused with both
+numbers named; a grade that needs the lab's lower limit and has none is unknown (null with the
+reason), never 0; the headline follows the reference range of the patient's age band and
+population; every scale, range or rule that came from the user's overlay is marked.
 """
 
 from __future__ import annotations
 
-from . import grading, inputs
+from . import fever, grading, inputs
 from .errors import InputError
 from .fields import BY_NAME, REQUEST_FIELDS
 
@@ -29,9 +34,7 @@ def _given(value) -> bool:
     return value is not None and value is not False
 
 
-def _setting(
-    kb: KnowledgeBase, key: str, raw, settings: dict[str, Setting], origin: str
-) -> tuple[str, str]:
+def _setting(kb, key: str, raw, settings: dict, origin: str) -> tuple[str, str]:
     """(value, origin) of a setting field: the request's own value, else the resolved one."""
     from .settings import normalise
 
@@ -41,6 +44,29 @@ def _setting(
         return normalise(kb, key, raw), origin
     except InputError as err:
         raise InputError(f"{BY_NAME[key].flag}: {err}") from None
+
+
+class Cited:
+    """The references and notes an answer collects as it goes (in order, without repeats)."""
+
+    def __init__(self) -> None:
+        self.refs: list[str] = []
+        self.notes: list[str] = []
+        self.overlay: list[str] = []  # FILE:LINE of every overlay entry used
+
+    def cite(self, entry_or_ids) -> None:
+        ids = entry_or_ids if isinstance(entry_or_ids, list) else entry_or_ids["references"]
+        self.refs.extend(r for r in ids if r not in self.refs)
+        where = isinstance(entry_or_ids, dict) and (
+            entry_or_ids.get("source_location") or entry_or_ids.get("origin")
+        )
+        if where:
+            if where not in self.overlay:
+                self.overlay.append(where)
+
+    def note(self, text: str) -> None:
+        if text not in self.notes:
+            self.notes.append(text)
 
 
 def assess(
@@ -54,10 +80,7 @@ def assess(
     unit_id, unit_origin = _setting(kb, "unit", v["unit"], settings, origin)
     version, version_origin = _setting(kb, "ctcae_version", v["ctcae_version"], settings, origin)
     unit = inputs.find_unit(kb, unit_id)
-    differential = v["neutrophils"] is not None or v["bands"] is not None
-    if v["anc"] is not None and differential:
-        raise InputError("give either --anc or --wbc with --neutrophils/--bands, not both")
-    if differential and v["wbc"] is None:
+    if (v["neutrophils"] is not None or v["bands"] is not None) and v["wbc"] is None:
         raise InputError("--neutrophils/--bands need --wbc to compute the ANC")
     if v["anc"] is None and v["wbc"] is None and v["lymphocytes"] is None:
         raise InputError(
@@ -77,22 +100,77 @@ def assess(
     if sustained and temp_c is None:
         raise InputError("--sustained describes a temperature: add --temp")
 
-    refs: list[str] = []
-    notes: list[str] = []
+    wbc_cells, lymph_cells = cells("wbc"), cells("lymphocytes")
+    anc_cells, anc_source = _anc(kb, v, unit, cells, wbc_cells)
+    _check_parts_fit(unit, wbc_cells, anc_cells, lymph_cells)
+    limits = {name: cells(name) for name in ("lln", "wbc_lln", "lymphocytes_lln")}
+    cited = Cited()
+    result: dict = {
+        "anc": _round(anc_cells),
+        "unit": "cells/uL",
+        "input_unit": unit["id"],
+        "anc_in_input_unit": None
+        if anc_cells is None
+        else _round(inputs.from_cells(anc_cells, unit)),
+        "anc_source": anc_source,
+        "headline": None,
+        "severity": None,
+        "ctcae_version": version,
+        "ctcae_version_origin": version_origin,
+        "ctcae_grade": None,
+        "febrile_neutropenia": None,
+        "febrile_neutropenia_if_falling": None,
+        "below_reference": None,
+        "grades": [],
+        "fever": None,
+        "reference_range": None,
+    }
+    if anc_cells is not None:
+        _grade_anc(kb, result, anc_cells, limits["lln"], version, age_days, duffy_null, cited)
+    for measure, count in (("wbc", wbc_cells), ("lymphocytes", lymph_cells)):
+        if count is not None:
+            limit = BY_NAME[f"{measure}_lln"]
+            grade, entry = _other_count(
+                kb,
+                measure,
+                count,
+                limits[limit.name],
+                version,
+                limit.flag,
+                age_days,
+                duffy_null,
+                cited,
+            )
+            result[measure] = entry
+            result["grades"].append(grade)
+    if temp_c is not None:
+        fever.assess_fever(kb, result, anc_cells, temp_c, sustained, version, cited)
+    if v["drug"] is not None:
+        if anc_cells is None:
+            raise InputError("--drug needs an ANC: add --anc or --wbc with --neutrophils")
+        mon = grading.drug_monitoring(kb, v["drug"], anc_cells, duffy_null)
+        result["drug_monitoring"] = mon
+        cited.cite(mon)
+    result["settings"] = {
+        "unit": {"value": unit["id"], "origin": unit_origin},
+        "ctcae_version": {"value": version, "origin": version_origin},
+    }
+    if version_origin.startswith("default"):
+        cited.note(kb.settings["ctcae_default_note"].format(version=version))
+    result["overlay_entries"] = cited.overlay
+    result["notes"] = cited.notes
+    result["references"] = cited.refs
+    return result
 
-    def cite(ids):
-        refs.extend(r for r in ids if r not in refs)
 
-    wbc_cells = cells("wbc")
-    anc_cells = anc_source = None
-    if v["anc"] is not None:
-        anc_cells = cells("anc")
-        anc_source = {
-            "method": "given",
-            "value": _round(inputs.from_cells(anc_cells, unit)),
-            "unit": unit["id"],
-        }
-    elif differential:
+def _anc(kb, v: dict, unit: dict, cells, wbc_cells) -> tuple[float | None, dict | None]:
+    """The ANC in cells/uL and how it was obtained: given, computed from the differential, or
+    given together with a differential that agrees with it (else refused, both named)."""
+    differential = v["neutrophils"] is not None or v["bands"] is not None
+    if differential and wbc_cells is None:
+        raise InputError("--neutrophils/--bands need --wbc to compute the ANC")
+    computed = None
+    if differential:
         segs = (
             inputs.percent(v["neutrophils"], "--neutrophils")
             if v["neutrophils"] is not None
@@ -101,140 +179,136 @@ def assess(
         bands = inputs.percent(v["bands"], "--bands") if v["bands"] is not None else 0.0
         if segs + bands > 100:
             raise InputError(f"--neutrophils + --bands = {segs + bands:g}%, which exceeds 100%")
-        anc_cells = grading.anc_from_differential(wbc_cells, segs, bands)
-        wbc_shown = inputs.from_cells(wbc_cells, unit)
-        anc_source = {
+        computed = grading.anc_from_differential(wbc_cells, segs, bands)
+        shown = inputs.from_cells
+        arithmetic = (
+            f"{shown(wbc_cells, unit):g} x ({segs:g} + {bands:g}) / 100 = "
+            f"{shown(computed, unit):g} {unit['id']}"
+        )
+    if v["anc"] is None:
+        if computed is None:
+            return None, None
+        return computed, {
             "method": "computed",
             "unit": unit["id"],
             "formula": grading.ANC_FORMULA,
-            "arithmetic": (
-                f"{wbc_shown:g} x ({segs:g} + {bands:g}) / 100 = "
-                f"{inputs.from_cells(anc_cells, unit):g} {unit['id']}"
-            ),
+            "arithmetic": arithmetic,
         }
-
-    result: dict = {
-        "anc": _round(anc_cells),
-        "unit": "cells/uL",
-        "input_unit": unit["id"],
-        "anc_in_input_unit": _round(inputs.from_cells(anc_cells, unit))
-        if anc_cells is not None
-        else None,
-        "anc_source": anc_source,
-        "severity": None,
-        "ctcae_version": version,
-        "ctcae_grade": None,
-        "febrile_neutropenia": None,
-        "below_reference": None,
-        "grades": [],
-        "fever": None,
-        "reference_range": None,
-    }
-
-    if anc_cells is not None:
-        severity = grading.grade(kb.get("scales", kb.settings["severity_scale"]), anc_cells)
-        result["severity"] = severity["label"]
-        lln = cells("lln")
-        ctcae = grading.grade(grading.ctcae_scale(kb, "anc", version), anc_cells, lln)
-        result["ctcae_grade"] = ctcae["grade"]
-        result["grades"] += [severity, ctcae]
-        cite(severity["references"])
-        cite(ctcae["references"])
-        if ctcae["lln_needed"]:
-            notes.append(
-                f"CTCAE {version} grade 1 for this count depends on the laboratory's "
-                "lower limit of normal: pass --lln to grade it"
+    anc = cells("anc")
+    source = {"method": "given", "value": _round(inputs.from_cells(anc, unit)), "unit": unit["id"]}
+    if computed is not None:
+        pct = kb.settings["differential_tolerance_pct"]
+        if abs(anc - computed) > wbc_cells * pct / 100:
+            raise InputError(
+                f"--anc {inputs.from_cells(anc, unit):g} and the differential ({arithmetic}) "
+                f"disagree by more than {pct:g}% of the WBC; check both, or give one of them"
             )
-        for other in kb.table("scales"):
-            if (
-                other["measure"] == "anc"
-                and other["system"] != "CTCAE"
-                and other["id"] != severity["scale"]
-            ):
-                g = grading.grade(other, anc_cells)
-                result["grades"].append(g)
-                cite(g["references"])
-        rng, note = grading.reference_range(kb, "anc", age_days, duffy_null)
-        if note:
-            notes.append(note)
-        if rng:
-            result["below_reference"] = anc_cells < rng["lower"]
-            result["reference_range"] = {
-                "id": rng["id"],
-                "lower": rng["lower"],
-                "upper": rng.get("upper"),
-                "basis": rng["name"],
-                "note": rng.get("note"),
-            }
-            cite(rng["references"])
-    elif v["lln"] is not None:
-        cells("lln")  # still checked, so a bad value is never silently ignored
+        source["differential_agrees"] = arithmetic
+    return anc, source
 
-    for measure, limit in (("wbc", "wbc_lln"), ("lymphocytes", "lymphocytes_lln")):
-        count = wbc_cells if measure == "wbc" else cells("lymphocytes")
-        if count is None:
-            if v[limit] is not None:
-                cells(limit)
-            continue
-        grade, entry, used_notes, used_refs = _other_count(
-            kb, measure, count, cells(limit), version, BY_NAME[limit].flag, age_days, duffy_null
+
+def _check_parts_fit(unit: dict, wbc, anc, lymph) -> None:
+    """Parts of the white count cannot exceed it: a swapped unit or a typo, never graded."""
+    if wbc is None:
+        return
+
+    def shown(x):
+        return f"{inputs.from_cells(x, unit):g} {unit['id']}"
+
+    for name, part in (("ANC", anc), ("lymphocytes", lymph)):
+        if part is not None and part > wbc:
+            raise InputError(
+                f"{name} {shown(part)} is above the WBC {shown(wbc)}; check the "
+                "values and their unit"
+            )
+    if anc is not None and lymph is not None and anc + lymph > wbc:
+        raise InputError(
+            f"ANC + lymphocytes ({shown(anc + lymph)}) exceed the WBC "
+            f"{shown(wbc)}; check the values"
         )
-        result[measure] = entry
-        result["grades"].append(grade)
-        notes.extend(used_notes)
-        cite(used_refs)
 
-    if temp_c is not None:
-        rule = kb.get("fever_rules", kb.settings["fever_rule"])
-        fever = grading.has_fever(rule, temp_c, sustained)
-        result["fever"] = {
-            "temp_c": temp_c,
-            "sustained": sustained,
-            "fever": fever,
-            "rule": rule["id"],
-            "rule_name": rule["name"],
-        }
-        cite(rule["references"])
-        if anc_cells is not None:
-            fn = grading.febrile_neutropenia(rule, anc_cells, temp_c, sustained)
-            result["febrile_neutropenia"] = fn
-            if fn:
-                result["emergency"] = {
-                    "summary": rule["summary"],
-                    "action": rule["emergency_action"],
-                    "patient_action": rule["patient_action"],
-                }
-            elif fever and rule.get("note"):
-                notes.append(rule["note"])
 
-    if v["drug"] is not None:
-        if anc_cells is None:
-            raise InputError("--drug needs an ANC: add --anc or --wbc with --neutrophils")
-        mon = grading.drug_monitoring(kb, v["drug"], anc_cells, duffy_null)
-        result["drug_monitoring"] = mon
-        cite(mon["references"])
+def _grade_anc(
+    kb, result: dict, anc: float, lln, version: str, age_days, duffy_null: bool, cited: Cited
+) -> None:
+    severity = grading.grade(kb.get("scales", kb.settings["severity_scale"]), anc)
+    ctcae_scale = grading.ctcae_scale(kb, "anc", version)
+    ctcae = grading.grade(ctcae_scale, anc, lln)
+    result["severity"] = severity["label"]
+    result["ctcae_grade"] = ctcae["grade"]
+    result["grades"] += [severity, ctcae]
+    cited.cite(kb.get("scales", kb.settings["severity_scale"]))
+    cited.cite(ctcae_scale)
+    if ctcae["lln_needed"]:
+        cited.note(_unknown_grade_note(version, "ANC", ctcae, "--lln"))
+    for other in kb.table("scales"):
+        if (
+            other["measure"] == "anc"
+            and other["system"] != "CTCAE"
+            and other["id"] != severity["scale"]
+        ):
+            result["grades"].append(grading.grade(other, anc))
+            cited.cite(other)
+    rng, note = grading.reference_range(kb, "anc", age_days, duffy_null)
+    if note:
+        cited.note(note)
+    if rng:
+        below, reason = grading.compare_with_range(rng, anc)
+        result["below_reference"] = below
+        result["reference_range"] = _range_view(rng, reason, age_days, duffy_null)
+        if reason:
+            cited.note(f"Reference range: unknown, {reason}")
+        cited.cite(rng)
+    result["headline"] = _headline(severity, rng, result["below_reference"])
 
-    result["settings"] = {
-        "unit": {"value": unit["id"], "origin": unit_origin},
-        "ctcae_version": {"value": version, "origin": version_origin},
+
+def _range_view(rng: dict, reason, age_days, duffy_null: bool) -> dict:
+    chosen_by = []
+    chosen_by.append(
+        f"age {age_days:g} days" if age_days is not None else "no age given: adult range"
+    )
+    if duffy_null:
+        chosen_by.append("Duffy-null (--duffy-null)")
+    return {
+        "id": rng["id"],
+        "basis": rng["name"],
+        "population": rng["population"],
+        "lower": rng.get("lower"),
+        "lower_limit_min": rng.get("lower_limit_min"),
+        "lower_limit_max": rng.get("lower_limit_max"),
+        "upper": rng.get("upper"),
+        "note": rng.get("note"),
+        "unknown_because": reason,
+        "chosen_by": chosen_by,
+        "origin": rng.get("source_location"),
     }
-    result["notes"] = notes
-    result["references"] = refs
-    return result
+
+
+def _headline(severity: dict, rng: dict | None, below: bool | None) -> dict:
+    """What the answer leads with: the clinical severity where that scale describes the
+    patient's population, else the comparison with the population's own reference range."""
+    if rng is None or rng.get("severity_scale_applies", False):
+        return {"basis": "severity", "label": severity["label"], "scale": severity["scale"]}
+    label = {
+        True: "below the reference range",
+        False: "within the reference range",
+        None: "reference range unknown",
+    }[below]
+    return {"basis": "reference", "label": label, "range": rng["id"], "name": rng["name"]}
 
 
 def _other_count(
-    kb: KnowledgeBase,
+    kb,
     measure: str,
     count: float,
-    lln: float | None,
+    lln,
     version: str,
     lln_flag: str,
-    age_days: float | None,
+    age_days,
     duffy_null: bool,
-) -> tuple[dict, dict, list[str], list[str]]:
-    """The CTCAE grade of a WBC or lymphocyte count, its result entry, notes and references."""
-    notes: list[str] = []
+    cited: Cited,
+) -> tuple[dict, dict]:
+    """The CTCAE grade of a WBC or lymphocyte count and its result entry."""
     scale = grading.ctcae_scale(kb, measure, version)
     used = version
     if scale is None:  # a term this CTCAE version does not define in our sources
@@ -244,25 +318,40 @@ def _other_count(
             if grading.ctcae_scale(kb, measure, x)
         )
         scale = grading.ctcae_scale(kb, measure, used)
-        notes.append(
+        cited.note(
             f"CTCAE {version}: no '{scale['term']}' scale in the knowledge base; "
             f"graded with CTCAE {used}"
         )
     g = grading.grade(scale, count, lln)
+    cited.cite(scale)
     if g["lln_needed"]:
-        notes.append(
-            f"CTCAE {used} grade 1 for this {measure} count depends on the lab's "
-            f"lower limit of normal: pass {lln_flag}"
-        )
+        cited.note(_unknown_grade_note(used, measure, g, lln_flag))
     rng, _ = grading.reference_range(kb, measure, age_days, duffy_null)
-    refs = list(g["references"]) + (list(rng["references"]) if rng else [])
+    below = reason = None
+    if rng:
+        below, reason = grading.compare_with_range(rng, count)
+        cited.cite(rng)
     entry = {
         "value": _round(count),
         "ctcae_grade": g["grade"],
         "ctcae_version": used,
         "label": g["label"],
         "scale": g["scale"],
-        "below_reference": (count < rng["lower"]) if rng else None,
-        "reference_range": {"lower": rng["lower"], "basis": rng["name"]} if rng else None,
+        "below_reference": below,
+        "reference_range": {
+            "lower": rng.get("lower"),
+            "basis": rng["name"],
+            "unknown_because": reason,
+        }
+        if rng
+        else None,
     }
-    return g, entry, notes, refs
+    return g, entry
+
+
+def _unknown_grade_note(version: str, what: str, grade: dict, flag: str) -> str:
+    possible = " or ".join(str(g) for g in grade["possible_grades"])
+    return (
+        f"CTCAE {version} {what} grade: unknown (grade {possible}) without the "
+        f"laboratory's lower limit of normal: pass {flag}"
+    )

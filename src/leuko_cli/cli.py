@@ -35,6 +35,7 @@ class LeukoGroup(TyperGroup):
             args = ["--help"]  # `leuko` alone shows the help, and exits 0
 
         def invoke() -> int:
+            _refuse_repeated_options(self, args)
             try:
                 rv = super(LeukoGroup, self).main(
                     args, prog_name, complete_var, standalone_mode=False, **extra
@@ -54,6 +55,41 @@ class LeukoGroup(TyperGroup):
         if standalone_mode:
             sys.exit(code)
         return code
+
+
+def _refuse_repeated_options(group, args: list[str]) -> None:
+    """A single-value option given twice is refused, never "last one wins" (Click's rule):
+    `--temp 37 --temp 38.6` would silently drop a reading."""
+    command, rest = group, list(args)
+    while (
+        isinstance(getattr(command, "commands", None), dict)
+        and rest
+        and rest[0] in command.commands
+    ):
+        command = command.commands[rest.pop(0)]
+    names = {}
+    for param in getattr(command, "params", []):
+        if (
+            getattr(param, "param_type_name", "") == "option"
+            and not getattr(param, "multiple", False)
+            and not getattr(param, "count", False)
+        ):
+            for opt in (*param.opts, *param.secondary_opts):
+                names[opt] = param
+    seen: dict = {}
+    for i, token in enumerate(rest):
+        if token == "--":
+            break
+        name, _, inline = token.partition("=") if token.startswith("--") else (token, "", "")
+        param = names.get(name)
+        if param is None:
+            continue
+        value = inline or (rest[i + 1] if not param.is_flag and i + 1 < len(rest) else None)
+        if param.name in seen:
+            first_name, first_value = seen[param.name]
+            both = f" ({first_value!r} and {value!r})" if value is not None else ""
+            raise InputError(f"{name} is given twice{both}; give it once")
+        seen[param.name] = (name, value)
 
 
 def _typer(help_text: str, **kw) -> typer.Typer:

@@ -245,7 +245,15 @@ RESULTS: tuple[ResultField, ...] = (
         "anc_source",
         "object|null",
         "How the ANC was obtained: `method` given or "
-        "computed, with the formula and arithmetic when computed.",
+        "computed, with the formula and arithmetic when computed, and "
+        "`differential_agrees` when both an ANC and a differential were given.",
+    ),
+    ResultField(
+        "headline",
+        "object|null",
+        "What the answer leads with: `basis` severity (the "
+        "clinical scale, where it describes the patient's population) or reference "
+        "(the age band's or population's own range), and its `label`.",
     ),
     ResultField(
         "severity",
@@ -255,34 +263,59 @@ RESULTS: tuple[ResultField, ...] = (
     ),
     ResultField("ctcae_version", "string", "The CTCAE version used for the grades.", batch=True),
     ResultField(
+        "ctcae_version_origin",
+        "string",
+        "Where the CTCAE version came from: flag, environment, config file, row, or default.",
+    ),
+    ResultField(
         "ctcae_grade",
         "integer|null",
-        "CTCAE 'Neutrophil count decreased' grade (0 = not decreased).",
+        "CTCAE 'Neutrophil count decreased' grade "
+        "(0 = not decreased); null when it needs the lab's lower limit and none was "
+        "given (the notes say so).",
         batch=True,
     ),
     ResultField(
         "febrile_neutropenia",
         "boolean|null",
-        "Fever with neutropenia by the KB's fever rule; null without a temperature or an ANC.",
+        "Fever with an ANC below the fever "
+        "rule's limit (IDSA 2010: 500); null without a temperature or an ANC.",
+        batch=True,
+    ),
+    ResultField(
+        "febrile_neutropenia_if_falling",
+        "boolean|null",
+        "Fever with an ANC from the "
+        "rule's limit up to the CTCAE febrile-neutropenia limit: febrile neutropenia if "
+        "the count is expected to fall (IDSA 2010); treat it as such.",
         batch=True,
     ),
     ResultField(
         "below_reference",
         "boolean|null",
-        "The ANC is below the reference range for the age and population.",
+        "The ANC is below the reference range "
+        "for the age and population; null when that range's lower limit is not "
+        "established or the count lies where it is uncertain.",
         batch=True,
     ),
     ResultField(
         "grades",
         "array",
-        "Every grade given: scale id, system, version, term, grade, label, meaning, references.",
+        "Every grade given: scale id, system, version, term, "
+        "grade (null when unknown), label, meaning, references.",
     ),
     ResultField(
         "fever",
         "object|null",
-        "The temperature in °C, whether it counts as fever, and the rule used.",
+        "The temperature in °C, whether it counts as fever, "
+        "the rule used, and `recheck` thresholds when one reading is just under it.",
     ),
-    ResultField("reference_range", "object|null", "The reference range applied to the ANC."),
+    ResultField(
+        "reference_range",
+        "object|null",
+        "The reference range applied to the ANC, "
+        "what chose it (`chosen_by`) and, when the comparison is unknown, why.",
+    ),
     ResultField(
         "wbc",
         "object",
@@ -298,7 +331,15 @@ RESULTS: tuple[ResultField, ...] = (
     ResultField(
         "emergency",
         "object",
-        "Febrile neutropenia: what to do now (present only then).",
+        "Febrile neutropenia, definite or if the count is "
+        "falling: what to do now (present only then).",
+        optional=True,
+    ),
+    ResultField(
+        "ctcae_febrile_neutropenia",
+        "object",
+        "The CTCAE 'Febrile neutropenia' "
+        "adverse event for the version in use (present with a temperature and an ANC).",
         optional=True,
     ),
     ResultField(
@@ -319,6 +360,12 @@ RESULTS: tuple[ResultField, ...] = (
         "object",
         "Each setting used (unit, ctcae_version, audience) with "
         "its value and origin: flag, environment, config file or default.",
+    ),
+    ResultField(
+        "overlay_entries",
+        "array",
+        "FILE:LINE of every entry of your personal "
+        "overlay that this answer used (a changed scale, range or rule).",
     ),
     ResultField("notes", "array", "Caveats about this answer."),
     ResultField("references", "array", "KB reference ids cited by this answer (see `leuko refs`)."),

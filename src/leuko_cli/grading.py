@@ -61,6 +61,27 @@ def grade(scale: dict, cells: float, lln: float | None = None) -> dict:
             break
     if chosen is None:  # an LLN at or below a numeric bound empties a band: take the top band
         chosen = next(b for b in reversed(bands) if b.get("upper") is None)
+    if lln_needed:  # the count could be in the LLN-bounded band or above it: unknown, not zero
+        return {
+            "scale": scale["id"],
+            "system": scale.get("system"),
+            "version": scale.get("version"),
+            "term": scale.get("term"),
+            "grade": None,
+            "label": "unknown: needs the lab's lower limit of normal",
+            "meaning": None,
+            "patient_meaning": None,
+            "action": None,
+            "monitoring": None,
+            "lln_needed": True,
+            "lln": None,
+            "references": scale["references"],
+            "origin": scale.get("source_location"),
+            "possible_grades": sorted(
+                {chosen["grade"]}
+                | {b["grade"] for b in bands if LLN in (b["lower"], b.get("upper"))}
+            ),
+        }
     return {
         "scale": scale["id"],
         "system": scale.get("system"),
@@ -75,6 +96,7 @@ def grade(scale: dict, cells: float, lln: float | None = None) -> dict:
         "lln_needed": lln_needed,
         "lln": lln,
         "references": scale["references"],
+        "origin": scale.get("source_location"),
     }
 
 
@@ -128,6 +150,24 @@ def reference_range(
     return (general[0] if general else None), note
 
 
+def compare_with_range(rng: dict, cells: float) -> tuple[bool | None, str | None]:
+    """(below the lower limit?, why unknown). Unknown when the range has no established lower
+    limit, or the count falls inside the bracket where the limit itself lies."""
+    if rng.get("lower") is not None:
+        return cells < rng["lower"], None
+    low, high = rng.get("lower_limit_min"), rng.get("lower_limit_max")
+    if low is not None:
+        if cells < low:
+            return True, None
+        if cells >= high:
+            return False, None
+        return None, (
+            f"the lower limit for {rng['name']} lies between {low:g} and {high:g}/uL; "
+            "this count needs the hour-specific chart"
+        )
+    return None, f"no lower limit is established for {rng['name']}"
+
+
 def has_fever(rule: dict, temp_c: float, sustained: bool) -> bool:
     single = (
         temp_c >= rule["single_temp_c"]
@@ -139,6 +179,36 @@ def has_fever(rule: dict, temp_c: float, sustained: bool) -> bool:
 
 def febrile_neutropenia(rule: dict, anc_cells: float, temp_c: float, sustained: bool) -> bool:
     return has_fever(rule, temp_c, sustained) and anc_cells < rule["anc_below"]
+
+
+def febrile_neutropenia_ae(
+    kb: KnowledgeBase, version: str, anc_cells: float, temp_c: float, sustained: bool
+) -> dict | None:
+    """The CTCAE 'Febrile neutropenia' adverse event for this version: the rule's grade when its
+    ANC and temperature criteria are met (higher grades depend on consequences a count cannot
+    show; the rule's note says so)."""
+    rule = next(
+        (
+            r
+            for r in kb.table("fever_rules")
+            if r["system"] == "CTCAE" and version in r["version"].split("/")
+        ),
+        None,
+    )
+    if rule is None:
+        return None
+    met = febrile_neutropenia(rule, anc_cells, temp_c, sustained)
+    return {
+        "term": "Febrile neutropenia",
+        "system": "CTCAE",
+        "version": version,
+        "rule": rule["id"],
+        "criteria_met": met,
+        "grade": rule.get("grade") if met else None,
+        "summary": rule["summary"],
+        "note": rule.get("note"),
+        "references": rule["references"],
+    }
 
 
 def find_drug(kb: KnowledgeBase, name: str) -> list[dict]:
@@ -170,6 +240,7 @@ def drug_monitoring(kb: KnowledgeBase, name: str, anc_cells: float, duffy_null: 
         "status": table["status"],
         "note": table.get("note"),
         "references": table["references"],
+        "origin": table.get("source_location"),
     }
 
 

@@ -133,11 +133,51 @@ def temperature(raw: object, flag: str = "--temp", low: float = 25.0, high: floa
     return round(celsius, 2)
 
 
+AGE_UNITS = {  # suffix -> days; a bare number is years (as clinicians write adult ages)
+    "h": 1 / 24,
+    "hour": 1 / 24,
+    "hours": 1 / 24,
+    "d": 1.0,
+    "day": 1.0,
+    "days": 1.0,
+    "w": 7.0,
+    "wk": 7.0,
+    "week": 7.0,
+    "weeks": 7.0,
+    "mo": DAYS_PER_YEAR / 12,
+    "month": DAYS_PER_YEAR / 12,
+    "months": DAYS_PER_YEAR / 12,
+    "y": DAYS_PER_YEAR,
+    "yr": DAYS_PER_YEAR,
+    "year": DAYS_PER_YEAR,
+    "years": DAYS_PER_YEAR,
+}
+
+
 def age_days(raw: object, flag: str = "--age") -> float:
-    years = number(raw, flag)
-    if years > MAX_AGE_YEARS:
-        raise InputError(f"{flag} is in years and must be at most {MAX_AGE_YEARS} (got {years:g})")
-    return years * DAYS_PER_YEAR
+    """An age in days from `36h`, `3d`, `6w`, `6mo`, `2y` or a bare number of years."""
+    if isinstance(raw, str):
+        s = raw.strip().lower()
+        number_part = s.rstrip("abcdefghijklmnopqrstuvwxyz").rstrip()
+        suffix = s[len(number_part) :].strip()
+        if suffix:
+            if suffix not in AGE_UNITS:
+                raise InputError(
+                    f"{flag} {raw!r}: unknown age unit {suffix!r}; write e.g. 36h, "
+                    "3d, 6w, 6mo, 2y, or a bare number of years"
+                )
+            days = number(number_part, flag) * AGE_UNITS[suffix]
+            return _check_age(days, raw, flag)
+    return _check_age(number(raw, flag) * DAYS_PER_YEAR, raw, flag)
+
+
+def _check_age(days: float, raw: object, flag: str) -> float:
+    if days > MAX_AGE_YEARS * DAYS_PER_YEAR:
+        raise InputError(
+            f"{flag} {raw} is more than {MAX_AGE_YEARS} years; a bare number is "
+            "years (write 36h, 3d, 6w or 6mo for a baby)"
+        )
+    return days
 
 
 def switch(raw: object, flag: str) -> bool:

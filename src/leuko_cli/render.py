@@ -201,94 +201,10 @@ def references(answer: Answer) -> None:
     )
 
 
-def _grade_line(g: dict, audience: str) -> Text:
-    label = g["label"]
-    style = SEVERITY_STYLE.get(label, "bold" if g["grade"] else "green")
-    t = Text(f"{g['system']} {g['version']} · {g['term']}: ", style="bold")
-    t.append(label, style=style)
-    if g["system"] == "CTCAE":
-        t.append(f" (grade {g['grade']})" if not label.startswith("Grade") else "")
-    return t
-
-
 def assess(answer: Answer) -> None:
-    kb, r = _prepared(answer)
-    audience = answer.audience
-    con = console()
-    patient = audience == "patient"
-    severity_scale = kb.settings["severity_scale"]
-    sev = next((g for g in r["grades"] if g["scale"] == severity_scale), None)
-    src = r.get("anc_source")
-    if r["anc"] is not None:
-        value = f"{r['anc']:g} cells/µL"
-        if r["input_unit"] != "cells/uL":
-            value += f" ({r['anc_in_input_unit']:g} {r['input_unit']})"
-        how = "given" if src["method"] == "given" else f"computed: {src['arithmetic']}"
-        con.print(Text("ANC ", style="bold") + Text(value) + Text(f"  ({how})", style="dim"))
-        word = Text(r["severity"].upper(), style=SEVERITY_STYLE.get(r["severity"], "bold"))
-        con.print(
-            Text("Severity: ", style="bold")
-            + word
-            + Text(f"  ({sev['system']}, {sev['version']})", style="dim")
-        )
-        text = sev.get("patient_meaning") if patient else sev.get("meaning")
-        if text:
-            con.print((text) + " " + _cites(kb, sev["references"]))
-    if not patient:
-        con.print(Text("Grades", style="bold"))
-        for g in r["grades"]:
-            if g["scale"] == severity_scale:
-                continue
-            con.print(
-                Text("  ")
-                + _grade_line(g, audience)
-                + Text(" " + _cites(kb, g["references"]), style="dim")
-            )
-    rng = r.get("reference_range")
-    if rng:
-        below = "below" if r["below_reference"] else "within or above"
-        con.print(
-            Text("Reference: ", style="bold")
-            + Text(f"{below} the lower limit {rng['lower']:g}/µL ({rng['basis']})")
-        )
-        if rng.get("note") and not patient:
-            con.print(Text("  " + rng["note"], style="dim"))
-    for measure in ("wbc", "lymphocytes"):
-        m = r.get(measure)
-        if m:
-            name = "WBC" if measure == "wbc" else "Lymphocytes"
-            con.print(
-                Text(f"{name} ", style="bold")
-                + Text(f"{m['value']:g} cells/µL: CTCAE {m['ctcae_version']} {m['label']}")
-            )
-    fever = r.get("fever")
-    if fever:
-        status = "fever" if fever["fever"] else "no fever by this rule"
-        con.print(
-            Text("Temperature: ", style="bold")
-            + Text(
-                f"{fever['temp_c']:g} °C{' sustained' if fever['sustained'] else ''}: "
-                f"{status} ({fever['rule_name']})"
-            )
-        )
-    if r.get("febrile_neutropenia"):
-        em = r["emergency"]
-        con.print(Text("FEBRILE NEUTROPENIA: EMERGENCY", style="bold white on red"))
-        con.print((em["patient_action"] if patient else em["action"]))
-    elif not patient and sev is not None and sev.get("action"):
-        con.print(Text("Next: ", style="bold") + Text(sev["action"]))
-    mon = r.get("drug_monitoring")
-    if mon:
-        con.print(Text(f"{mon['name']}: ", style="bold") + Text(mon["category"]))
-        con.print("  Action: " + (mon["action"]))
-        con.print("  Monitoring: " + (mon["monitoring"]))
-        if mon.get("note"):
-            con.print("  " + (mon["note"]))
-        con.print(Text("  " + mon["status"], style="dim"))
-    for note in r.get("notes", []):
-        con.print(Text("Note: " + note, style="yellow"))
-    _references(con, kb, r["references"])
-    _disclaimer(con, kb, audience)
+    from . import render_assess
+
+    render_assess.assess(answer)
 
 
 def sections(kb: KnowledgeBase, title: str, rows: list[dict]) -> None:

@@ -84,10 +84,13 @@ def dispatch(
 
 
 def _check_defaults(grader: Grader) -> None:
-    """A bad flag is refused (exit 2) before any row is read: grade a probe case with it."""
+    """A bad flag is refused (exit 2) before any row is read: grade a probe case with it (an
+    ANC of 1000/uL written in the default unit, so the probe itself is always plausible)."""
     from leuko_cli.errors import LeukoError
+    from leuko_cli.inputs import find_unit
 
-    probe = {"anc": "1000"} if grader.defaults.get("lymphocytes") is None else {}
+    unit = find_unit(grader.kb, grader.settings["unit"].value)
+    probe = {"anc": f"{1000 / unit['factor_to_cells_per_ul']:g}"}
     try:
         grader.result(probe)
     except LeukoError as err:

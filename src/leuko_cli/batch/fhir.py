@@ -209,9 +209,8 @@ def request_values(kb, group: dict) -> tuple[dict, list[str]]:
     """Request count fields (and unit) for one group, plus notes on what was left out."""
     vals = dict(group["values"])
     notes: list[str] = []
-    if "neutrophils" in vals and "anc" in vals:
-        notes.append("neutrophil % ignored: the ANC was reported directly")
-        del vals["neutrophils"]
+    # an ANC reported with a WBC and neutrophil % goes to the core with all three, which checks
+    # that they agree (as it does for the same numbers typed by hand)
     if "neutrophils" in vals and "wbc" not in vals:
         notes.append("neutrophil % ignored: it needs a WBC in the same group to give an ANC")
         del vals["neutrophils"]

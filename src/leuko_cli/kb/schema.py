@@ -120,8 +120,15 @@ SCHEMA: dict[str, dict[str, tuple]] = {
         "population": ("str", True, {"enum": ["general", "duffy-null"]}),
         "age_min_days": ("num", False, {}),
         "age_max_days": ("num", False, {}),
-        "lower": ("num", True, {}),
+        # the lower limit: exact (`lower`), known only to lie between two values while a chart
+        # falls (`lower_limit_min`..`lower_limit_max`), or not established (neither; `note`
+        # then says why)
+        "lower": ("num", False, {}),
+        "lower_limit_min": ("num", False, {}),
+        "lower_limit_max": ("num", False, {}),
         "upper": ("num", False, {}),
+        # true where the clinical severity scale (adult words) describes this population
+        "severity_scale_applies": ("bool", False, {}),
         "note": ("str", False, {}),
         "references": _REFS,
     },
@@ -135,9 +142,13 @@ SCHEMA: dict[str, dict[str, tuple]] = {
         "sustained_temp_c": ("num", True, {}),
         "sustained_minutes": ("num", True, {}),
         "anc_below": ("num", True, {}),
+        # for an adverse-event definition (CTCAE): the grade given when the criteria are met
+        "grade": ("int", False, {}),
         "summary": ("str", True, {}),
         "emergency_action": ("str", True, {}),
         "patient_action": ("str", True, {}),
+        # what to say when the count may still be falling (IDSA's 48-hour clause)
+        "falling_summary": ("str", False, {}),
         "note": ("str", False, {}),
         "references": _REFS,
     },
@@ -227,5 +238,12 @@ SETTINGS = {
     "fever_rule": ("str", True, {"ref": "fever_rules"}),
     "default_unit": ("str", True, {"ref": "units"}),
     "default_audience": ("str", True, {"enum": ["clinician", "patient"]}),
+    # an input check, not a clinical threshold: how far a given ANC may differ from the one
+    # its differential gives (percentages are rounded), as a percentage of the WBC
+    "differential_tolerance_pct": ("num", True, {}),
+    # said when the CTCAE version was not chosen; {version} is replaced
+    "ctcae_default_note": ("str", True, {}),
+    # what a patient reads beside a drug-monitoring result (never start/stop/continue)
+    "patient_drug_monitoring": ("str", True, {}),
 }
 TABLES = list(SCHEMA)

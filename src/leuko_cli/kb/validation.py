@@ -204,11 +204,27 @@ def validate(raw: dict, *, require_core: bool = True, label: str = "knowledge ba
                 seen.add(ident)
             if "bands" in SCHEMA[table] and checked.get("bands"):
                 _check_bands(checked["bands"], where, problems)
+            if table == "reference_ranges":
+                _check_lower_limit(checked, where, problems)
             entries.append(checked)
         out[table] = entries
     if problems:
         raise KBError(problems)
     return out
+
+
+def _check_lower_limit(entry: dict, where: str, problems: list[str]) -> None:
+    """A range states its lower limit one way: exactly, as a bracket, or not at all (with a
+    note saying why)."""
+    low, high = entry.get("lower_limit_min"), entry.get("lower_limit_max")
+    if (low is None) != (high is None):
+        problems.append(f"{where}: give both lower_limit_min and lower_limit_max, or neither")
+    elif low is not None and entry.get("lower") is not None:
+        problems.append(f"{where}: give lower, or lower_limit_min/lower_limit_max, not both")
+    elif low is not None and not low < high:
+        problems.append(f"{where}: lower_limit_min must be below lower_limit_max")
+    elif low is None and entry.get("lower") is None and not entry.get("note"):
+        problems.append(f"{where}: a range without a lower limit needs a note saying why")
 
 
 def _ids(data: dict, table: str) -> set[str]:
