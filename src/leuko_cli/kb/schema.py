@@ -35,6 +35,16 @@ REFERENCE_KINDS = [
 
 _REFS = ("list[str]", True, {"ref": "references", "nonempty": True})
 
+# A second reading of a cause: who read it, when, each claim checked against which source and
+# page/table ("claim -> source, page/table"), and what was corrected. `reviewed` and `verified`
+# causes must carry at least one (validation.check_references), so the status means something.
+REVIEW = {
+    "date": ("date", True, {}),
+    "reviewer": ("str", True, {}),
+    "checked": ("list[str]", True, {"nonempty": True}),
+    "corrections": ("list[str]", True, {}),
+}
+
 BAND = {
     "lower": ("bound", True, {}),
     "upper": ("bound", False, {}),
@@ -50,6 +60,8 @@ SCHEMA: dict[str, dict[str, tuple]] = {
     "categories": {
         "id": ("str", True, {}),
         "name": ("str", True, {}),
+        # the words clinicians type for the category (`--category autoimmune`); checked unique
+        "aliases": ("list[str]", False, {}),
         "description": ("str", True, {}),
         "references": ("list[str]", False, {"ref": "references"}),
     },
@@ -87,6 +99,7 @@ SCHEMA: dict[str, dict[str, tuple]] = {
         "references": _REFS,
         "last_reviewed": ("date", True, {}),
         "review_status": ("str", True, {"enum": REVIEW_STATUSES}),
+        "review": ("table", False, REVIEW),
     },
     "units": {
         "id": ("str", True, {}),
