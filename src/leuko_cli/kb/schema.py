@@ -22,6 +22,11 @@ MECHANISMS = [
     "mixed",
     "artefact",
 ]
+DRUG_EFFECTS = ["neutropenia", "agranulocytosis", "lymphopenia"]
+# dose-dependent marrow toxicity, idiosyncratic (immune) reaction, both, or a shift of cells
+# out of the blood (glucocorticoids)
+DRUG_MECHANISMS = ["dose-dependent", "idiosyncratic", "both", "redistribution"]
+DRUG_FIELDS = ("drugs", "drug_effects", "drug_mechanism", "onset", "frequency", "monitoring")
 REFERENCE_KINDS = [
     "article",
     "review",
@@ -100,6 +105,14 @@ SCHEMA: dict[str, dict[str, tuple]] = {
         "last_reviewed": ("date", True, {}),
         "review_status": ("str", True, {"enum": REVIEW_STATUSES}),
         "review": ("table", False, REVIEW),
+        # drug causes only (`leuko meds`): names and brands, what the drug is linked to, how,
+        # when, how often (with its source named) and the monitoring the source recommends
+        "drugs": ("list[str]", False, {"nonempty": True}),
+        "drug_effects": ("list[str]", False, {"enum": DRUG_EFFECTS, "nonempty": True}),
+        "drug_mechanism": ("str", False, {"enum": DRUG_MECHANISMS}),
+        "onset": ("str", False, {}),
+        "frequency": ("str", False, {}),
+        "monitoring": ("str", False, {}),
     },
     "units": {
         "id": ("str", True, {}),

@@ -7,7 +7,7 @@ import re
 
 from leuko_cli.errors import KBError
 
-from .schema import LLN, META, SCHEMA, SETTINGS, TABLES
+from .schema import DRUG_FIELDS, LLN, META, SCHEMA, SETTINGS, TABLES
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
@@ -292,6 +292,10 @@ def _integrity(data: dict) -> list[str]:
                 )
     last_updated = (data.get("meta") or {}).get("last_updated")
     for c in data.get("causes", []):
+        given = [k for k in DRUG_FIELDS if c.get(k) is not None]
+        if given and len(given) != len(DRUG_FIELDS):  # `leuko meds` shows every one of them
+            missing = ", ".join(k for k in DRUG_FIELDS if k not in given)
+            problems.append(f"causes[{c['id']!r}]: a drug cause needs every drug field ({missing})")
         records = c.get("review") or []
         if c.get("review_status") in ("reviewed", "verified") and not records:
             problems.append(
