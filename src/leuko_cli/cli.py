@@ -407,6 +407,28 @@ def search(
     _out(commands.search(" ".join(query), limit), as_json)
 
 
+@app.command(
+    epilog=_examples(
+        "leuko meds ceftriaxone meropenem",
+        "leuko meds Tegretol clozapine --json",
+        "leuko meds --file meds.txt",
+    )
+)
+def meds(
+    names: Optional[list[str]] = typer.Argument(
+        None, metavar="DRUG...", help="Generic or brand names, any case."
+    ),
+    file: Optional[str] = typer.Option(
+        None, "--file", "-f", help="A text file with one drug a line (# starts a comment)."
+    ),
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Whether each drug is linked to neutropenia, agranulocytosis or lymphopenia: mechanism,
+    onset, how often, monitoring and references. A name not in the knowledge base is listed as
+    such; that never means the drug is safe."""
+    _out(commands.meds(names or [], file=file), as_json)
+
+
 @app.command(epilog=_examples("leuko schema", "leuko schema output"))
 def schema(
     which: str = typer.Argument(

@@ -159,6 +159,35 @@ def search(query: str, limit: int = 10) -> Answer:
     return Answer("search_results", kb.search(query, limit), kb, context={"query": query})
 
 
+def meds(names: list[str], *, file: str | None = None) -> Answer:
+    """What the KB links each drug to; unknown names are listed as absent, never as safe."""
+    from . import meds as core
+
+    text = None
+    if file is not None:
+        from pathlib import Path
+
+        try:
+            text = Path(file).read_text("utf-8")
+        except (OSError, UnicodeDecodeError) as err:
+            why = getattr(err, "strerror", None) or "not UTF-8 text"
+            raise InputError(
+                f"--file {file}: cannot read ({why}); give a text file, one drug a line"
+            )
+    wanted = core.read_names(names, text)
+    kb = load_kb()
+    results = core.look_up(kb, wanted)
+    cited = sorted({r for res in results for e in res["entries"] for r in e["references"]})
+    data = {
+        "results": results,
+        "found": sum(1 for r in results if r["found"]),
+        "not_found": sum(1 for r in results if not r["found"]),
+        "references": cited,
+        "disclaimer": kb.settings["disclaimer"],
+    }
+    return Answer("meds", data, kb)
+
+
 def kb_info() -> Answer:
     from . import queries
 

@@ -4,40 +4,38 @@ build the JSON-ready views that the CLI prints or renders."""
 from __future__ import annotations
 
 from .errors import InputError
-from .kb import LINEAGES, KnowledgeBase
+from .kb import LINEAGES, SCHEMA, KnowledgeBase
 from .kb import fold as _fold
 
-CAUSE_FIELDS = [
-    "id",
-    "name",
-    "category",
-    "synonyms",
-    "lineages",
-    "summary",
-    "patient_summary",
-    "mechanism",
-    "mechanism_detail",
-    "course",
-    "origin",
-    "features",
-    "workup",
-    "management",
-    "references",
-    "last_reviewed",
-    "review_status",
-    "source",
-]
+# every field of the schema, in its order, then where the entry came from
+CAUSE_FIELDS = [*SCHEMA["causes"], "source"]
+
+
+def category_words(kb: KnowledgeBase) -> dict[str, str]:
+    """Folded id, name and every alias -> category id (the words `--category` accepts)."""
+    words: dict[str, str] = {}
+    for c in kb.table("categories"):
+        for word in (c["id"], c["name"], *(c.get("aliases") or [])):
+            words.setdefault(_fold(word), c["id"])
+    return words
 
 
 def check_category(kb: KnowledgeBase, category: str) -> str:
+    words = category_words(kb)
+    wanted = _fold(category)
+    if wanted in words:
+        return words[wanted]
+    import difflib
+
+    # nearest words first, each shown with the category it means
+    near = difflib.get_close_matches(wanted, list(words), n=4, cutoff=0.6)
     ids = [c["id"] for c in kb.table("categories")]
-    wanted = category.strip().lower()
-    if wanted in ids:
-        return wanted
-    for c in kb.table("categories"):  # accept the display name too
-        if _fold(c["name"]) == _fold(category):
-            return c["id"]
-    raise InputError(f"unknown category {category!r}; use one of: {', '.join(ids)}")
+    hint = (
+        "did you mean: " + ", ".join(f"{w} ({words[w]})" if w != words[w] else w for w in near)
+        if near
+        else "use one of: " + ", ".join(ids)
+    )
+    raise InputError(f"unknown category {category!r}; {hint}")
 
 
 def check_lineage(lineage: str) -> str:
@@ -165,6 +163,8 @@ def kb_info(kb: KnowledgeBase) -> dict:
         "scales": len(kb.table("scales")),
         "by_category": by_category,
         "by_review_status": by_status,
+        # a reviewed/verified status is only as good as its record (kb check enforces one)
+        "with_review_record": sum(1 for c in kb.table("causes") if c.get("review")),
         "overlay_path": str(kb.overlay_path) if kb.overlay_path else None,
         "overlay_status": kb.overlay_status,
     }

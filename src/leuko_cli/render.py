@@ -446,3 +446,36 @@ def search_results(answer: Answer) -> None:
             style="dim",
         )
     )
+
+
+def meds(answer: Answer) -> None:
+    """`leuko meds`: one block per drug asked about; absent names said to be absent."""
+    kb, data = _prepared(answer)
+    con = console()
+    for res in data["results"]:
+        if not res["found"]:
+            con.print(Text(res["query"], style="bold"))
+            con.print(f"  {res['status']}")
+            if res["did_you_mean"]:
+                con.print(f"  did you mean: {', '.join(res['did_you_mean'])}")
+            continue
+        for e in res["entries"]:
+            con.print(Text(f"{e['drug']} ({e['cause_name']})", style="bold"))
+            for label, value in (
+                ("Linked to", ", ".join(e["linked_to"])),
+                ("Mechanism", e["mechanism_text"]),
+                ("Onset", e["onset"]),
+                ("How often", e["frequency"]),
+                ("Monitoring", e["monitoring"]),
+            ):
+                con.print(f"  {label}: {value}")
+            con.print(
+                Text(
+                    f"  Refs {_cites(kb, e['references'])} · leuko causes show {e['cause']}"
+                    + (" · draft, not yet second-read" if e["review_status"] == "draft" else ""),
+                    style="dim",
+                )
+            )
+    con.print(Text(f"{data['found']} found, {data['not_found']} not in the knowledge base."))
+    _references(con, kb, data["references"])
+    _disclaimer(con, kb)

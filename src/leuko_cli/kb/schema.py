@@ -22,6 +22,11 @@ MECHANISMS = [
     "mixed",
     "artefact",
 ]
+DRUG_EFFECTS = ["neutropenia", "agranulocytosis", "lymphopenia"]
+# dose-dependent marrow toxicity, idiosyncratic (immune) reaction, both, or a shift of cells
+# out of the blood (glucocorticoids)
+DRUG_MECHANISMS = ["dose-dependent", "idiosyncratic", "both", "redistribution"]
+DRUG_FIELDS = ("drugs", "drug_effects", "drug_mechanism", "onset", "frequency", "monitoring")
 REFERENCE_KINDS = [
     "article",
     "review",
@@ -34,6 +39,16 @@ REFERENCE_KINDS = [
 ]
 
 _REFS = ("list[str]", True, {"ref": "references", "nonempty": True})
+
+# A second reading of a cause: who read it, when, each claim checked against which source and
+# page/table ("claim -> source, page/table"), and what was corrected. `reviewed` and `verified`
+# causes must carry at least one (validation.check_references), so the status means something.
+REVIEW = {
+    "date": ("date", True, {}),
+    "reviewer": ("str", True, {}),
+    "checked": ("list[str]", True, {"nonempty": True}),
+    "corrections": ("list[str]", True, {}),
+}
 
 BAND = {
     "lower": ("bound", True, {}),
@@ -50,6 +65,8 @@ SCHEMA: dict[str, dict[str, tuple]] = {
     "categories": {
         "id": ("str", True, {}),
         "name": ("str", True, {}),
+        # the words clinicians type for the category (`--category autoimmune`); checked unique
+        "aliases": ("list[str]", False, {}),
         "description": ("str", True, {}),
         "references": ("list[str]", False, {"ref": "references"}),
     },
@@ -87,6 +104,15 @@ SCHEMA: dict[str, dict[str, tuple]] = {
         "references": _REFS,
         "last_reviewed": ("date", True, {}),
         "review_status": ("str", True, {"enum": REVIEW_STATUSES}),
+        "review": ("table", False, REVIEW),
+        # drug causes only (`leuko meds`): names and brands, what the drug is linked to, how,
+        # when, how often (with its source named) and the monitoring the source recommends
+        "drugs": ("list[str]", False, {"nonempty": True}),
+        "drug_effects": ("list[str]", False, {"enum": DRUG_EFFECTS, "nonempty": True}),
+        "drug_mechanism": ("str", False, {"enum": DRUG_MECHANISMS}),
+        "onset": ("str", False, {}),
+        "frequency": ("str", False, {}),
+        "monitoring": ("str", False, {}),
     },
     "units": {
         "id": ("str", True, {}),

@@ -7,7 +7,7 @@ import re
 
 from leuko_cli.errors import KBError
 
-from .schema import LLN, META, SCHEMA, SETTINGS, TABLES
+from .schema import DRUG_FIELDS, LLN, META, SCHEMA, SETTINGS, TABLES
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
@@ -252,6 +252,7 @@ def check_references(data: dict) -> None:
     for table in TABLES:
         for i, entry in enumerate(data.get(table, [])):
             walk(table, SCHEMA[table], entry, _where(table, i, entry))
+    problems += _integrity(data)
     if "settings" in data:
         walk("settings", SETTINGS, data["settings"], "settings")
         s = data["settings"]
@@ -265,6 +266,82 @@ def check_references(data: dict) -> None:
                 problems.append(f"settings.ctcae_versions: no CTCAE {version} scale for anc")
     if problems:
         raise KBError(problems)
+
+
+def _cited(data: dict) -> set[str]:
+    """Every reference id cited anywhere (any field, nested or not, that refers to references)."""
+    cited: set[str] = set()
+
+    def walk(schema: dict, entry: dict) -> None:
+        for key, (kind, _req, extra) in schema.items():
+            value = entry.get(key)
+            if value is None:
+                continue
+            if kind == "table":
+                for row in value:
+                    walk(extra, row)
+            elif extra.get("ref") == "references":
+                cited.update(value if isinstance(value, list) else [value])
+
+    for table in TABLES:
+        for entry in data.get(table, []):
+            walk(SCHEMA[table], entry)
+    return cited
+
+
+def _fold_title(title: str) -> str:
+    return " ".join(re.sub(r"[^\w]+", " ", title.casefold()).split())
+
+
+def _integrity(data: dict) -> list[str]:
+    """Rules across entries: category words unique, a reviewed cause carries its review record,
+    every reference is cited and none is listed twice (same PMID, DOI, or title and year)."""
+    problems: list[str] = []
+    owner: dict[str, str] = {}
+    for c in data.get("categories", []):
+        for word in (c["id"], *(c.get("aliases") or [])):
+            key = " ".join(word.casefold().replace("-", " ").split())
+            if owner.setdefault(key, c["id"]) != c["id"]:
+                problems.append(
+                    f"categories[{c['id']!r}].aliases: {word!r} already names category "
+                    f"{owner[key]!r}"
+                )
+    last_updated = (data.get("meta") or {}).get("last_updated")
+    for c in data.get("causes", []):
+        given = [k for k in DRUG_FIELDS if c.get(k) is not None]
+        if given and len(given) != len(DRUG_FIELDS):  # `leuko meds` shows every one of them
+            missing = ", ".join(k for k in DRUG_FIELDS if k not in given)
+            problems.append(f"causes[{c['id']!r}]: a drug cause needs every drug field ({missing})")
+        records = c.get("review") or []
+        if c.get("review_status") in ("reviewed", "verified") and not records:
+            problems.append(
+                f"causes[{c['id']!r}].review_status: {c['review_status']!r} needs a review record "
+                "([[causes.review]] with date, reviewer, checked, corrections)"
+            )
+        for r in records:
+            if last_updated and isinstance(r.get("date"), str) and r["date"] > last_updated:
+                problems.append(
+                    f"causes[{c['id']!r}].review: date {r['date']} is after meta.last_updated"
+                )
+    cited = _cited(data)
+    seen: dict[tuple[str, str], str] = {}
+    for r in data.get("references", []):
+        if r["id"] not in cited:
+            problems.append(
+                f"references[{r['id']!r}]: cited by nothing; cite it where it supports a "
+                "statement, or remove it"
+            )
+        keys = [("PMID", r.get("pmid")), ("DOI", (r.get("doi") or "").casefold() or None)]
+        keys.append(("title and year", f"{_fold_title(r['title'])} {r['year']}"))
+        for label, value in keys:
+            if value is None:
+                continue
+            first = seen.setdefault((label, value), r["id"])
+            if first != r["id"]:
+                problems.append(
+                    f"references[{r['id']!r}]: duplicates references[{first!r}] (same {label})"
+                )
+    return problems
 
 
 def line_of(text: str, table: str, ident: str | None) -> int | None:
