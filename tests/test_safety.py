@@ -1,0 +1,194 @@
+"""Never a silently wrong answer (issue 13): every refusal through every channel, strict
+numbers, provenance of settings and overlay entries, and patient wording."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from leuko_cli import inputs
+from leuko_cli.errors import InputError
+
+# (request fields as typed, fragment of the refusal)
+REFUSALS = [
+    ({"anc": "0,45", "unit": "G/L"}, "decimal comma; use a dot: 0.45"),
+    ({"anc": "1,500"}, "thousands separator"),
+    ({"anc": "1 500"}, "thousands separator"),
+    ({"anc": "450/uL"}, "unit glued"),
+    ({"anc": "450cells"}, "unit glued"),
+    ({"anc": "4.5e2"}, "exponent"),
+    ({"anc": ""}, "is empty"),
+    ({"anc": "   "}, "is empty"),
+    ({"wbc": "3000", "neutrophils": ""}, "is empty"),
+    ({"anc": "450", "age": "0,5"}, "decimal comma"),
+    ({"anc": "450", "lln": "1,8"}, "decimal comma"),
+    ({"anc": "450", "unit": "10^9/L"}, "implausibly high"),
+    ({"anc": "3.2"}, "implausibly low"),
+    ({"anc": "5000", "wbc": "3000"}, "above the WBC"),
+    ({"lymphocytes": "3500", "wbc": "3000"}, "above the WBC"),
+    ({"anc": "2000", "lymphocytes": "1500", "wbc": "3000"}, "exceed the WBC"),
+    ({"wbc": "3000", "neutrophils": "60", "bands": "50"}, "exceeds 100%"),
+    ({"anc": "1800", "wbc": "6000", "neutrophils": "40"}, "disagree"),
+    ({"anc": "450", "age": "3x"}, "unknown age unit"),
+    ({"anc": "450", "temp": "38,6"}, "use a dot"),
+]
+
+
+@pytest.mark.parametrize("case,fragment", REFUSALS)
+def test_refused_on_the_command_line(invoke, case, fragment):
+    argv = [x for k, val in case.items() for x in (f"--{k.replace('_', '-')}", val)]
+    res = invoke("assess", *argv)
+    assert res.exit_code == 2, res.stdout
+    assert fragment in res.stderr and res.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize("case,fragment", REFUSALS)
+def test_refused_in_csv_and_jsonl_rows_alike(invoke, case, fragment):
+    names = sorted(case)
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(["id", *names])
+    writer.writerow(["r1", *(case[n] for n in names)])
+    csv_row = next(
+        csv.DictReader(io.StringIO(invoke("assess", "--input", "-", input=buf.getvalue()).stdout))
+    )
+    jsonl = invoke("assess", "--input", "-", "--json", input=json.dumps({"id": "r1", **case}))
+    json_row = json.loads(jsonl.stdout)
+    if "" in case.values():
+        # an empty CSV cell is how a table says 'absent' (never zero): the row is read without
+        # that field; JSON says absent with null, so an empty string there is refused
+        assert "is empty" in json_row["error"]
+        assert "is empty" not in csv_row["error"]
+        return
+    assert fragment in csv_row["error"] and fragment in json_row["error"]
+    assert csv_row["error"] == json_row["error"]
+
+
+def test_repeated_single_value_flags_are_refused(invoke):
+    res = invoke("assess", "--anc", "450", "--temp", "37", "--temp", "38.6")
+    assert res.exit_code == 2 and "'37' and '38.6'" in res.stderr
+    assert invoke("assess", "--anc=450", "--anc", "500").exit_code == 2
+
+
+PLAIN = st.from_regex(r"\+?[0-9]{1,6}(\.[0-9]{1,4})?", fullmatch=True)
+
+
+@given(text=st.text(max_size=12))
+@settings(max_examples=300)
+def test_any_string_is_refused_or_read_exactly(text):
+    try:
+        value = inputs.number(text, "--anc")
+    except InputError:
+        return
+    # accepted: it was a plain decimal, and it reads as exactly that decimal
+    stripped = text.strip()
+    assert stripped.lstrip("+-").replace(".", "", 1).isdigit()
+    assert value == float(stripped)
+
+
+@given(text=PLAIN)
+def test_plain_decimals_are_read_exactly(text):
+    assert inputs.number(text, "--anc") == float(text)
+
+
+_KB: list = []
+
+
+@given(cells=st.integers(min_value=10, max_value=99_999))
+@settings(max_examples=100)
+def test_the_same_count_in_both_units_gets_the_same_grades(cells):
+    from leuko_cli import assess as core
+    from leuko_cli import kb as kbmod
+    from leuko_cli.settings import resolve_all
+
+    if not _KB:
+        _KB.append(kbmod.load(overlay=False, use_cache=False))
+    kb = _KB[0]
+    resolved = resolve_all(kb)
+    a = core.assess(kb, {"anc": str(cells), "unit": "cells/uL"}, resolved)
+    b = core.assess(kb, {"anc": f"{cells / 1000:.3f}", "unit": "10^9/L"}, resolved)
+    assert (a["severity"], a["ctcae_grade"], a["below_reference"]) == (
+        b["severity"],
+        b["ctcae_grade"],
+        b["below_reference"],
+    )
+
+
+# --- provenance -------------------------------------------------------------------------------
+
+
+def test_a_unit_from_the_config_file_is_named(invoke):
+    invoke("config", "set", "unit", "G/L")
+    out = json.loads(invoke("assess", "--anc", "0.45", "--json").stdout)
+    assert out["settings"]["unit"]["origin"].startswith("config file ")
+    human = invoke("assess", "--anc", "0.45").stdout
+    assert "unit 10^9/L (config file" in " ".join(human.split())
+    # the README's trap: 450 typed while the config says 10^9/L is refused, not graded normal
+    res = invoke("assess", "--anc", "450")
+    assert res.exit_code == 2 and "--unit cells/uL" in res.stderr
+
+
+def test_the_default_ctcae_version_is_named_and_explained(invoke):
+    out = json.loads(invoke("assess", "--anc", "800", "--json").stdout)
+    assert out["ctcae_version_origin"] == "default"
+    assert any("--ctcae-version 5.0" in n for n in out["notes"])
+    chosen = json.loads(invoke("assess", "--anc", "800", "--ctcae-version", "5.0", "--json").stdout)
+    assert chosen["ctcae_version_origin"] == "flag"
+    assert not any("--ctcae-version 5.0" in n for n in chosen["notes"])
+
+
+def test_an_overlay_scale_is_marked_in_both_outputs(invoke, isolated_dirs, kb):
+    import tomli_w
+
+    scale = dict(kb.get("scales", kb.settings["severity_scale"]))
+    scale = {
+        k: v for k, v in scale.items() if k not in ("source", "source_location") and v is not None
+    }
+    scale["bands"] = [{k: v for k, v in b.items() if v is not None} for b in scale["bands"]]
+    scale["bands"][0]["upper"] = 600  # severe below 600 in this overlay
+    scale["bands"][1]["lower"] = 600
+    overlay = isolated_dirs / "data" / "overlay.toml"
+    overlay.parent.mkdir(parents=True)
+    overlay.write_text(tomli_w.dumps({"scales": [scale]}))
+    out = json.loads(invoke("assess", "--anc", "550", "--json").stdout)
+    assert out["severity"] == "severe"
+    assert any(e.startswith(str(overlay)) for e in out["overlay_entries"])
+    human = " ".join(invoke("assess", "--anc", "550").stdout.split())
+    assert "From your overlay: " + str(overlay) in human
+
+
+# --- patient wording --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("anc", ["300", "800", "1200", "1600"])
+def test_patients_are_never_told_to_start_stop_or_continue_a_drug(invoke, anc):
+    out = invoke("assess", "--anc", anc, "--drug", "clozapine", "--audience", "patient").stdout
+    low = " ".join(out.split("References")[0].lower().split())  # the answer, not the sources
+    for word in (
+        "continue clozapine",
+        "interrupt",
+        "start or continue",
+        "stop clozapine",
+        "resume",
+    ):
+        assert word not in low
+    assert "prescribe" in low
+    assert "anc" not in low.split() and "ctcae" not in low
+
+
+def test_patient_emergency_does_not_assume_a_cancer_team(invoke):
+    out = invoke("assess", "--anc", "300", "--temp", "39", "--audience", "patient").stdout
+    answer = out.split("References")[0]
+    assert "URGENT" in answer and "cancer" not in answer.lower()
+
+
+def test_patient_recheck_for_a_reading_just_under_the_rule(invoke):
+    out = " ".join(
+        invoke("assess", "--anc", "300", "--temp", "38.1", "--audience", "patient").stdout.split()
+    )
+    assert "again in an hour" in out
