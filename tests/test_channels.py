@@ -50,7 +50,7 @@ CASES = [
     {"anc": "n/a"},
     {"anc": "3.2"},
     {"anc": "450", "unit": "furlongs"},
-    {"anc": "450", "ctcae_version": "4.0"},
+    {"anc": "450", "ctcae_version": "3.0"},
     {"anc": "1800", "wbc": "6000", "neutrophils": "40"},
     {"anc": "450", "temp": "50"},
     {"wbc": "3000", "neutrophils": "90", "bands": "20"},

@@ -464,7 +464,7 @@ def test_bad_counts_raise_input_error(bad, flag):
         ({"neutrophils": "50"}, "need --wbc"),
         ({}, "give a count"),
         ({"anc": "450", "unit": "furlongs"}, "unknown unit"),
-        ({"anc": "450", "ctcae_version": "4.0"}, "unknown CTCAE version"),
+        ({"anc": "450", "ctcae_version": "3.0"}, "unknown CTCAE version"),
         ({"anc": "450", "temp": "50"}, "outside 25"),
         ({"anc": "450", "temp": "hot"}, "--temp expects"),
         ({"anc": "450", "age": "-1"}, "cannot be negative"),

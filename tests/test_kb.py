@@ -64,11 +64,11 @@ def test_identifiers_only_on_verified_references(kb):
             assert re.fullmatch(r"\d{1,9}", r["pmid"])
 
 
-def test_both_ctcae_versions_named_for_neutrophils(kb):
+def test_every_ctcae_version_grades_neutrophils(kb):
     versions = {
         s["version"] for s in kb.table("scales") if s["system"] == "CTCAE" and s["measure"] == "anc"
     }
-    assert versions == {"5.0", "6.0"}
+    assert versions == set(kb.settings["ctcae_versions"]) == {"4.03", "5.0", "6.0"}
 
 
 def test_seed_references_present(kb):

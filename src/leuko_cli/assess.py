@@ -26,7 +26,7 @@ if TYPE_CHECKING:  # pragma: no cover
 def _round(x: float | None) -> float | int | None:
     if x is None:
         return None
-    r = round(x, 3)
+    r = round(grading.significant(x), 3)
     return int(r) if r == int(r) else r
 
 

@@ -13,6 +13,11 @@ ADULT_DAYS = DAYS_PER_YEAR * 40
 ANC_FORMULA = "ANC = WBC x (segmented % + band %) / 100"
 
 
+def significant(x: float, digits: int = 15) -> float:
+    """x rounded to `digits` significant digits (the precision grades are compared at)."""
+    return float(f"{x:.{digits}g}")
+
+
 def anc_from_differential(wbc_cells: float, segs_pct: float, bands_pct: float) -> float:
     """The ANC formula, written once: segmented plus band neutrophils as a share of the WBC
     (metamyelocytes and younger forms excluded; clinical-facts 8.1)."""
@@ -37,7 +42,12 @@ def grade(scale: dict, cells: float, lln: float | None = None) -> dict:
 
     A band bounded by "LLN" needs the laboratory's lower limit; without one that band is treated
     as empty, and `lln_needed` says whether the answer could change with an LLN.
+
+    Values are compared at 15 significant digits, as admiral does: a binary artefact such as
+    0.7999999999999999 (x 10^9/L) grades as the 0.8 it prints as.
     """
+    cells = significant(cells)
+    lln = None if lln is None else significant(lln)
     bands = scale["bands"]
     lln_needed = False
     chosen = None
@@ -113,9 +123,9 @@ def ctcae_scale(kb: KnowledgeBase, measure: str, version: str) -> dict | None:
 
 def check_ctcae_version(kb: KnowledgeBase, version: str) -> str:
     versions = kb.settings["ctcae_versions"]
+    aliases = dict(a.split("=", 1) for a in kb.settings.get("ctcae_version_aliases") or [])
     v = version.strip().lower().removeprefix("v")
-    if v in ("5", "6"):
-        v += ".0"
+    v = aliases.get(v, v)
     if v not in versions:
         raise InputError(f"unknown CTCAE version {version!r}; use one of: {', '.join(versions)}")
     return v
@@ -153,6 +163,7 @@ def reference_range(
 def compare_with_range(rng: dict, cells: float) -> tuple[bool | None, str | None]:
     """(below the lower limit?, why unknown). Unknown when the range has no established lower
     limit, or the count falls inside the bracket where the limit itself lies."""
+    cells = significant(cells)
     if rng.get("lower") is not None:
         return cells < rng["lower"], None
     low, high = rng.get("lower_limit_min"), rng.get("lower_limit_max")

@@ -195,7 +195,8 @@ def switch(raw: object, flag: str) -> bool:
 
 
 def _norm_unit(text: str) -> str:
-    s = text.strip().lower().replace(" ", "")
+    # case does not matter, except G (giga) against g (gram): G/L is a count, g/L a mass
+    s = "".join(c if c in "Gg" else c.lower() for c in text.strip()).replace(" ", "")
     s = s.replace("µ", "u").replace("μ", "u").replace("mcl", "ul").replace("×", "x")
     return s.replace("cells/", "/").replace("e9", "^9").replace("e3", "^3").replace("*", "^")
 

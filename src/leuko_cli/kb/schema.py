@@ -118,7 +118,11 @@ SCHEMA: dict[str, dict[str, tuple]] = {
         "id": ("str", True, {}),
         "name": ("str", True, {}),
         "factor_to_cells_per_ul": ("num", True, {"positive": True}),
+        # how labs, UCUM and CDISC write it; matched ignoring case and spaces, except G and g
+        # (G/L, giga per litre, is not g/L, gram per litre)
         "aliases": ("list[str]", True, {}),
+        "note": ("str", False, {}),
+        "references": ("list[str]", False, {"ref": "references"}),
     },
     "measures": {
         "id": ("str", True, {}),
@@ -260,6 +264,8 @@ SETTINGS = {
     "patient_disclaimer": ("str", True, {}),
     "severity_scale": ("str", True, {"ref": "scales"}),
     "ctcae_versions": ("list[str]", True, {"nonempty": True}),
+    # other ways of writing a version, as "WRITTEN=VERSION" (e.g. "4.0=4.03")
+    "ctcae_version_aliases": ("list[str]", False, {}),
     "ctcae_default_version": ("str", True, {}),
     "fever_rule": ("str", True, {"ref": "fever_rules"}),
     "default_unit": ("str", True, {"ref": "units"}),
