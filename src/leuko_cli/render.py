@@ -530,3 +530,10 @@ def search_results(answer: Answer) -> None:
             style="dim",
         )
     )
+
+
+def trend(answer: Answer) -> None:
+    """`leuko trend`: its own module (render_trend.py) keeps this one within bounds."""
+    from .render_trend import trend as draw
+
+    draw(answer)
