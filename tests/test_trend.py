@@ -215,6 +215,7 @@ def test_many_subjects_and_csv_summary(invoke, tmp_path):
     path = _csv(tmp_path, rows, header="subject,date,anc")
     _r, d = _json(invoke, path)
     assert [s["subject"] for s in d["subjects"]] == ["a", "b"]
+    assert {s["cycle"]["status"] for s in d["subjects"]} == {"not-run"}  # opt-in for many
     r = invoke("trend", path, "--format", "csv")
     head, a, b = r.stdout.strip().splitlines()
     assert head.startswith("subject,counts,") and a.startswith("a,3,") and b.startswith("b,2,")

@@ -408,6 +408,11 @@ def trend(
     out_format: Optional[str] = typer.Option(
         None, "--format", metavar="FMT", help="table (default) or csv: one row per subject."
     ),
+    cycles_on: Optional[bool] = typer.Option(
+        None,
+        "--cycles/--no-cycles",
+        help="Run the cyclic-neutropenia screen (default: only when there is one subject).",
+    ),
     as_json: bool = JSON_OPT,
 ) -> None:
     """Serial counts: nadir, days per grade and below 500/µL, recovery, direction and a
@@ -427,6 +432,7 @@ def trend(
             svg=svg,
             out_format=out_format,
             as_json=as_json,
+            cycles_on=cycles_on,
         ),
         as_json,
     )

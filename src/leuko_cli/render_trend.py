@@ -37,7 +37,7 @@ def _cycle(c: dict) -> str:
         return f"~{c['period_days']:g} days (power {c['power']:.2f}, FAP {c['false_alarm']:.3g})"
     if c["status"] == "no-cycle":
         return f"none found ({c['reason']})"
-    return f"not assessed: {c['reason']}"
+    return f"not assessed: {c.get('reason')}"
 
 
 def _figures(con, s: dict, data: dict, kb) -> None:

@@ -24,7 +24,7 @@ def rules_of(kb) -> dict[str, dict]:
     return {rid: kb.get("trend_rules", rid) for rid in RULE_IDS}
 
 
-def summarise(samples, rules, *, measure, day1, recovery_n, floor) -> dict:
+def summarise(samples, rules, *, measure, day1, recovery_n, floor, cycles_on=True) -> dict:
     """Every figure of one subject's sorted samples."""
     days = figures.daily(samples)
     anc = measure == "anc"
@@ -51,6 +51,15 @@ def summarise(samples, rules, *, measure, day1, recovery_n, floor) -> dict:
     }
     import math
 
+    if not cycles_on:
+        out["cycle"] = {
+            "status": "not-run",
+            "reason": "the cyclic screen runs for one subject, or with --cycles",
+            "period_days": None,
+            "power": None,
+            "false_alarm": None,
+        }
+        return out
     out["cycle"] = cycles.screen(
         [s.t for s in samples],
         [math.log(max(s.cells, floor)) for s in samples],
@@ -75,6 +84,7 @@ def trend(
     out_format: str | None = None,
     as_json: bool = False,
     width: int | None = None,
+    cycles_on: bool | None = None,
 ) -> Answer:
     from leuko_cli.kb import load
     from leuko_cli.settings import resolve_all
@@ -117,10 +127,15 @@ def trend(
         raise InputError(f"--subject {subject!r}: no counts for that subject in {path}")
     floor = kb.get("measures", measure)["min_positive_cells_per_ul"]
     subjects = []
+    # the screen costs a periodogram and its permutations per subject: on by default for one
+    # subject (the clinical question), asked for with --cycles when a file holds many
+    screen = cycles_on if cycles_on is not None else len(got.subjects) == 1
     for sid, samples in got.subjects.items():
         if not samples:
             continue
-        s = summarise(samples, rules, measure=measure, day1=start, recovery_n=n, floor=floor)
+        s = summarise(
+            samples, rules, measure=measure, day1=start, recovery_n=n, floor=floor, cycles_on=screen
+        )
         subjects.append({"subject": sid, **s})
     refs: list[str] = []
     for r in rules.values():
