@@ -94,6 +94,16 @@ def batch_results() -> str:
     )
 
 
+def series_columns() -> str:
+    from leuko_cli.fields import CDISC_TESTS, SERIES_COLUMNS
+
+    rows = [[f"`{c.name}`", _code(c.columns), c.help] for c in SERIES_COLUMNS]
+    tests = ", ".join(f"`{k}` -> `{v}`" for k, v in CDISC_TESTS.items())
+    return _table(["column", "names (first non-empty wins)", "meaning"], rows) + (
+        f"\nCDISC test codes: {tests}.\n"
+    )
+
+
 def loinc() -> str:
     from leuko_cli.fields import INPUTS
 
@@ -169,6 +179,7 @@ BLOCKS = {
     "batch-columns": batch_columns,
     "batch-results": batch_results,
     "loinc": loinc,
+    "series-columns": series_columns,
     "exit-codes": exit_codes,
     "settings": settings_keys,
     "kb-tables": kb_tables,

@@ -5,6 +5,12 @@ from __future__ import annotations
 import os
 
 import pytest
+from hypothesis import settings
+
+# No per-example deadline: on a loaded 2-core machine a slow example is not a failure (the
+# properties are about answers, not speed; timing lives in benchmarks/).
+settings.register_profile("leuko", deadline=None)
+settings.load_profile("leuko")
 
 # Fixed width, no colour: Rich output is the same on every machine and in CI.
 os.environ["COLUMNS"] = "100"

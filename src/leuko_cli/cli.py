@@ -429,6 +429,73 @@ def meds(
     _out(commands.meds(names or [], file=file), as_json)
 
 
+@app.command(
+    epilog=_examples(
+        "leuko trend counts.csv",
+        "leuko trend counts.csv --day1 2024-03-01 --svg anc.svg",
+        "leuko trend bundle.json --json",
+        "leuko trend adlb.csv --measure wbc --unit 10^9/L --format csv",
+    )
+)
+def trend(
+    path: str = typer.Argument(
+        ..., metavar="FILE", help="Dated counts: CSV, JSON Lines, a FHIR Bundle, or - for stdin."
+    ),
+    measure: str = typer.Option("anc", "--measure", help="anc, wbc or lymphocytes."),
+    day1: Optional[str] = typer.Option(
+        None, "--day1", metavar="DATE", help="Day 1 of the cycle, for day numbers (2024-03-01)."
+    ),
+    recovery_n: Optional[int] = typer.Option(
+        None, "--recovery-n", metavar="N", help="Consecutive counts for recovery (KB default 3)."
+    ),
+    subject: Optional[str] = typer.Option(
+        None, "--subject", metavar="ID", help="Only this subject."
+    ),
+    unit: Optional[str] = typer.Option(
+        None, "--unit", "-u", metavar="UNIT", help="Unit of counts without their own unit."
+    ),
+    ctcae_version: Optional[str] = typer.Option(
+        None, "--ctcae-version", metavar="VERSION", help="CTCAE version for the grades."
+    ),
+    svg: Optional[str] = typer.Option(
+        None, "--svg", metavar="FILE", help="Also write a standalone SVG chart (one subject)."
+    ),
+    input_format: Optional[str] = typer.Option(
+        None, "--input-format", metavar="FMT", help="csv, jsonl or fhir (default: detected)."
+    ),
+    out_format: Optional[str] = typer.Option(
+        None, "--format", metavar="FMT", help="table (default) or csv: one row per subject."
+    ),
+    cycles_on: Optional[bool] = typer.Option(
+        None,
+        "--cycles/--no-cycles",
+        help="Run the cyclic-neutropenia screen (default: only when there is one subject).",
+    ),
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Serial counts: nadir, days per grade and below 500/µL, recovery, direction and a
+    cyclic-neutropenia screen per subject, with a chart. See docs/trend.md."""
+    from .trend.command import trend as handler
+
+    _out(
+        handler(
+            path,
+            input_format=input_format,
+            measure=measure,
+            day1=day1,
+            recovery_n=recovery_n,
+            subject=subject,
+            unit=unit,
+            ctcae_version=ctcae_version,
+            svg=svg,
+            out_format=out_format,
+            as_json=as_json,
+            cycles_on=cycles_on,
+        ),
+        as_json,
+    )
+
+
 @app.command(epilog=_examples("leuko schema", "leuko schema output"))
 def schema(
     which: str = typer.Argument(

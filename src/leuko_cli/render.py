@@ -479,3 +479,10 @@ def meds(answer: Answer) -> None:
     con.print(Text(f"{data['found']} found, {data['not_found']} not in the knowledge base."))
     _references(con, kb, data["references"])
     _disclaimer(con, kb)
+
+
+def trend(answer: Answer) -> None:
+    """`leuko trend`: its own module (render_trend.py) keeps this one within bounds."""
+    from .render_trend import trend as draw
+
+    draw(answer)

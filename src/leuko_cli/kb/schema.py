@@ -252,6 +252,22 @@ SCHEMA: dict[str, dict[str, tuple]] = {
         "items": ("list[str]", False, {}),
         "references": _REFS,
     },
+    "trend_rules": {  # the numbers of `leuko trend` (docs/trend.md); ids are fixed in trend/
+        "id": ("str", True, {}),
+        "name": ("str", True, {}),
+        "definition": ("str", True, {}),
+        "threshold_cells_per_ul": ("num", False, {"positive": True}),
+        "consecutive": ("int", False, {}),
+        "max_carry_days": ("int", False, {}),
+        "min_per_week": ("num", False, {"positive": True}),
+        "min_weeks": ("num", False, {"positive": True}),
+        "min_period_days": ("num", False, {"positive": True}),
+        "max_period_days": ("num", False, {"positive": True}),
+        "false_alarm_max": ("num", False, {"positive": True}),
+        "permutations": ("int", False, {}),
+        "note": ("str", False, {}),
+        "references": _REFS,
+    },
 }
 
 META = {

@@ -1,0 +1,284 @@
+"""The `leuko trend` handler: read, grade, summarise per subject; an Answer out.
+
+Numbers come from the KB `[[trend_rules]]` table (docs/trend.md); counts through `assess`.
+"""
+
+from __future__ import annotations
+
+from leuko_cli.errors import InputError
+from leuko_cli.output import Answer
+
+from . import cycles, figures, series
+
+FORMATS = ("table", "csv")
+RULE_IDS = (
+    "severe-neutropenia-duration",
+    "anc-recovery",
+    "day-carry",
+    "cyclic-sampling",
+    "cyclic-search",
+)
+
+
+def rules_of(kb) -> dict[str, dict]:
+    return {rid: kb.get("trend_rules", rid) for rid in RULE_IDS}
+
+
+def summarise(samples, rules, *, measure, day1, recovery_n, floor, cycles_on=True) -> dict:
+    """Every figure of one subject's sorted samples."""
+    days = figures.daily(samples)
+    anc = measure == "anc"
+    dsn = rules["severe-neutropenia-duration"]
+    rec = rules["anc-recovery"]
+    first, last = figures.span_dates(samples)
+    out = {
+        "counts": len(samples),
+        "first_date": first,
+        "last_date": last,
+        "nadir": figures.nadir(samples, day1),
+        "days": figures.day_counts(
+            days,
+            rules["day-carry"]["max_carry_days"],
+            dsn["threshold_cells_per_ul"] if anc else None,
+        ),
+        "recovery": (
+            figures.recovery(days, rec["threshold_cells_per_ul"], recovery_n, day1)
+            if anc
+            else {"status": "not-applicable", "date": None, "day": None}
+        ),
+        "direction": figures.direction(samples, floor),
+        "worst_grade": figures.worst_grades(samples),
+    }
+    import math
+
+    if not cycles_on:
+        out["cycle"] = {
+            "status": "not-run",
+            "reason": "the cyclic screen runs for one subject, or with --cycles",
+            "period_days": None,
+            "power": None,
+            "false_alarm": None,
+        }
+        return out
+    out["cycle"] = cycles.screen(
+        [s.t for s in samples],
+        [math.log(max(s.cells, floor)) for s in samples],
+        len(days),
+        rules["cyclic-sampling"],
+        rules["cyclic-search"],
+    )
+    return out
+
+
+def trend(
+    path: str,
+    *,
+    input_format: str | None = None,
+    measure: str = "anc",
+    day1: str | None = None,
+    recovery_n: int | None = None,
+    subject: str | None = None,
+    unit: str | None = None,
+    ctcae_version: str | None = None,
+    svg: str | None = None,
+    out_format: str | None = None,
+    as_json: bool = False,
+    width: int | None = None,
+    cycles_on: bool | None = None,
+) -> Answer:
+    from leuko_cli.kb import load
+    from leuko_cli.settings import resolve_all
+
+    if measure not in series.MEASURES:
+        raise InputError(f"unknown --measure {measure!r}; use one of: {', '.join(series.MEASURES)}")
+    if input_format is not None and input_format not in series.INPUT_FORMATS:
+        raise InputError(
+            f"unknown --input-format {input_format!r}; use one of: "
+            f"{', '.join(series.INPUT_FORMATS)}"
+        )
+    fmt = out_format or "table"
+    if fmt not in FORMATS:
+        raise InputError(f"unknown --format {fmt!r}; use one of: {', '.join(FORMATS)}")
+    if as_json and out_format is not None:
+        raise InputError("give --json or --format, not both")
+    start = series.parse_day1(day1)
+    kb = load()
+    rules = rules_of(kb)
+    n = rules["anc-recovery"]["consecutive"] if recovery_n is None else recovery_n
+    if n < 1:
+        raise InputError(f"--recovery-n {n}: give 1 or more consecutive counts")
+    settings = resolve_all(kb, {"unit": unit, "ctcae_version": ctcae_version, "audience": None})
+    grader = series.Grader(kb, settings, {}, measure)
+    skipped: list[int] = []
+    stream = series.open_text(path)
+    try:
+        rows = series.rows(
+            kb, stream, None if path == "-" else path, input_format, measure, skipped
+        )
+        got = series.collect(rows, grader, subject)
+    except UnicodeDecodeError as err:
+        raise InputError(f"{path}: not UTF-8 text ({err.reason}); save it as UTF-8") from None
+    finally:
+        if path != "-":
+            stream.close()
+    if skipped:
+        got.notes.append(f"{len(skipped)} row(s) of other tests skipped (measure {measure})")
+    if subject is not None and not got.subjects:
+        raise InputError(f"--subject {subject!r}: no counts for that subject in {path}")
+    floor = kb.get("measures", measure)["min_positive_cells_per_ul"]
+    subjects = []
+    # the screen costs a periodogram and its permutations per subject: on by default for one
+    # subject (the clinical question), asked for with --cycles when a file holds many
+    screen = cycles_on if cycles_on is not None else len(got.subjects) == 1
+    for sid, samples in got.subjects.items():
+        if not samples:
+            continue
+        s = summarise(
+            samples, rules, measure=measure, day1=start, recovery_n=n, floor=floor, cycles_on=screen
+        )
+        subjects.append({"subject": sid, **s})
+    refs: list[str] = []
+    for r in rules.values():
+        refs.extend(x for x in r["references"] if x not in refs)
+    data = {
+        "measure": measure,
+        "unit": "cells/uL",
+        "day1": start.isoformat() if start else None,
+        "rows": got.rows,
+        "subjects": subjects,
+        "errors": [{"line": line, "error": msg} for line, msg in got.errors],
+        "notes": got.notes,
+        "rules": {rid: _rule(r) for rid, r in rules.items()},
+        "references": refs,
+        "disclaimer": kb.settings["disclaimer"],
+    }
+    if svg is not None:
+        _write_svg(kb, svg, got.subjects, data, measure, settings, floor)
+    note = _error_lines(got.errors, len(subjects))
+    code = 1 if got.errors else 0
+    if not subjects and not got.errors:
+        raise InputError(f"{path}: no dated counts found")
+    if fmt == "csv" and not as_json:
+        return Answer("text", csv_text(subjects), kb, exit_code=code, note=note)
+    context = {"series": got.subjects, "settings": settings, "floor": floor, "width": width}
+    return Answer("trend", data, kb, exit_code=code, note=note, context=context)
+
+
+def _rule(r: dict) -> dict:
+    return {k: v for k, v in r.items() if v is not None and k != "source"}
+
+
+def _error_lines(errors, n_subjects: int) -> str | None:
+    if not errors:
+        return None
+    from leuko_cli.sanitize import inert_line
+
+    lines = [f"leuko: line {line}: {inert_line(msg)}" for line, msg in errors]
+    lines.append(f"leuko: {len(errors)} row error(s); {n_subjects} subject(s) summarised")
+    return "\n".join(lines)
+
+
+def grade_function(kb, settings: dict, measure: str):
+    """cells -> CTCAE grade on the version in use (the KB scale), for chart bands."""
+    from leuko_cli import grading
+
+    version = settings["ctcae_version"].value
+    scale = grading.ctcae_scale(kb, measure, version) or grading.ctcae_scale(
+        kb, measure, kb.settings["ctcae_versions"][-1]
+    )
+    return lambda cells: grading.grade(scale, cells)["grade"]
+
+
+def _write_svg(kb, path: str, by_subject: dict, data: dict, measure, settings, floor) -> None:
+    from . import svg
+
+    if len(data["subjects"]) != 1:
+        raise InputError(
+            f"--svg draws one subject and the file has {len(data['subjects'])}; "
+            "pick one with --subject ID"
+        )
+    summary = data["subjects"][0]
+    samples = by_subject[summary["subject"]]
+    cells = [s.cells for s in samples]
+    low = min(range(len(samples)), key=lambda i: (cells[i], i))
+    nad = summary["nadir"]
+    day = f", day {nad['day']}" if nad["day"] is not None else ""
+    title = f"{measure.upper()} series" + (
+        f": {summary['subject']}" if summary["subject"] is not None else ""
+    )
+    text = svg.render(
+        title,
+        [s.t for s in samples],
+        cells,
+        low,
+        grade_function(kb, settings, measure),
+        floor,
+        summary["first_date"],
+        summary["last_date"],
+        f"nadir {nad['value']:g}/µL {nad['date']}{day}",
+    )
+    svg.write_atomic(path, text)
+
+
+CSV_COLUMNS = (
+    "subject",
+    "counts",
+    "first_date",
+    "last_date",
+    "nadir",
+    "nadir_date",
+    "nadir_day",
+    "ctcae_version",
+    "worst_grade",
+    "days_observed",
+    "days_unobserved",
+    "days_below_500",
+    "recovery_status",
+    "recovery_date",
+    "recovery_day",
+    "change_pct_per_week",
+    "direction_points",
+    "cycle_status",
+    "cycle_period_days",
+    "cycle_power",
+    "cycle_false_alarm",
+)
+
+
+def csv_text(subjects: list[dict]) -> str:
+    import csv
+    import io
+
+    grades = sorted({g for s in subjects for g in s["days"]["by_grade"]}, key=int)
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(list(CSV_COLUMNS) + [f"days_grade_{g}" for g in grades])
+    for s in subjects:
+        worst = s["worst_grade"]
+        version = next(iter(worst), None)
+        row = [
+            s["subject"],
+            s["counts"],
+            s["first_date"],
+            s["last_date"],
+            s["nadir"]["value"],
+            s["nadir"]["date"],
+            s["nadir"]["day"],
+            version,
+            worst.get(version) if version else None,
+            s["days"]["observed"],
+            s["days"]["unobserved"],
+            s["days"]["below_threshold"],
+            s["recovery"]["status"],
+            s["recovery"]["date"],
+            s["recovery"]["day"],
+            s["direction"]["percent_per_week"],
+            s["direction"]["points"],
+            s["cycle"]["status"],
+            s["cycle"]["period_days"],
+            s["cycle"]["power"],
+            s["cycle"]["false_alarm"],
+        ]
+        row += [s["days"]["by_grade"].get(g, 0) for g in grades]
+        w.writerow(["" if v is None else v for v in row])
+    return buf.getvalue()
