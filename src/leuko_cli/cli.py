@@ -227,6 +227,18 @@ BATCH_OPTIONS = [
             help="Grade a FHIR R4 Observation or Bundle (JSON; - for stdin). See docs/fhir.md.",
         ),
     ),
+    inspect.Parameter(
+        "on_error",
+        inspect.Parameter.KEYWORD_ONLY,
+        annotation=Optional[str],
+        default=typer.Option(
+            None,
+            "--on-error",
+            metavar="POLICY",
+            help="Batch: what a bad row does: row (default: written with its error), skip "
+            "(left out, a line on stderr) or fail (stop there). See docs/batch.md.",
+        ),
+    ),
 ]
 
 
@@ -235,7 +247,8 @@ def assess(**options) -> None:
     named), reference range, febrile neutropenia, and what to do next, with sources."""
     as_json = options.pop("as_json")
     batch_opts = {
-        k: options.pop(k) for k in ("input_file", "input_format", "out_format", "fhir_file")
+        k: options.pop(k)
+        for k in ("input_file", "input_format", "out_format", "fhir_file", "on_error")
     }
     audience = options.pop("audience")
     audience = audience.value if audience is not None else None
