@@ -28,9 +28,8 @@ def generate(path: Path, rows: int, seed: int = 14) -> None:
         w.writerow(["id", "anc", "lln", "temp", "age"])
         for i in range(rows):
             temp = f"{rnd.uniform(36.0, 40.0):.1f}" if rnd.random() < 0.2 else ""
-            w.writerow(
-                [f"P{i}", rnd.randrange(0, 8000, 10), 1000 + i % 900_001 / 1000, temp, rnd.randint(18, 90)]
-            )
+            lln = 1000 + i % 900_001 / 1000  # a new lower limit on every row
+            w.writerow([f"P{i}", rnd.randrange(0, 8000, 10), lln, temp, rnd.randint(18, 90)])
 
 
 def main() -> None:
@@ -51,7 +50,10 @@ def main() -> None:
         elapsed = time.perf_counter() - start
         peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # KiB on Linux
         print(done.stderr.strip())
-        print(f"{rows:,} rows in {elapsed:.1f} s; exit {done.returncode}; peak RSS {peak_kib / 1024:.1f} MiB")
+        print(
+            f"{rows:,} rows in {elapsed:.1f} s; exit {done.returncode}; "
+            f"peak RSS {peak_kib / 1024:.1f} MiB"
+        )
 
 
 if __name__ == "__main__":

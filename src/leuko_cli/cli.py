@@ -21,13 +21,19 @@ except ImportError:  # pragma: no cover
     from click import exceptions as click_exc
 
 from . import __version__, commands
-from .errors import InputError, run_guarded
+from .errors import InputError, OutputClosed, run_guarded
 from .fields import AUDIENCES, INPUTS
 from .output import emit
 
 
 class LeukoGroup(TyperGroup):
     """Every error becomes one line on stderr (errors.report); usage errors exit 2."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError:  # `| head`: Typer would exit 1; errors.report exits 0
+            raise OutputClosed from None
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         args = list(sys.argv[1:] if args is None else args)

@@ -68,6 +68,11 @@ class OutputError(LeukoError):
     exit_code = 4
 
 
+class OutputClosed(Exception):
+    """The reader of stdout went away (`leuko ... | head`): a quiet exit 0. Deliberately not
+    an OSError: Click turns EPIPE into exit 1, and this must pass it untouched."""
+
+
 def one_line(text: str) -> str:
     """Messages may quote user input: keep them on one line, control characters visible, and
     at most MAX_MESSAGE characters (a quoted 1 MiB field must not flood the terminal)."""
@@ -84,7 +89,7 @@ def report(err: BaseException, prefix: str = "leuko: error: ") -> int:
     """Write the one-line message for `err` on stderr and return its exit code."""
     if isinstance(err, KeyboardInterrupt):
         message, code = "leuko: interrupted", 130
-    elif isinstance(err, BrokenPipeError):
+    elif isinstance(err, (BrokenPipeError, OutputClosed)):
         return 0  # `leuko ... | head`: the reader has what it wanted
     elif isinstance(err, LeukoError):
         message, code = prefix + one_line(str(err)), err.exit_code
@@ -129,6 +134,6 @@ def run_guarded(fn) -> int:
         raise
     except BaseException as err:  # noqa: BLE001 - LeukoError, OSError, KeyboardInterrupt
         code = report(err)
-        if isinstance(err, OSError):
+        if isinstance(err, (OSError, OutputError, OutputClosed)):
             silence_stdout()
         return code

@@ -167,6 +167,7 @@ def _table(
             summary=summary,
             on_error=on_error,
         )
+        out.flush()  # a full disk shows here when the last 64 KiB are written
     except readers.StreamError as err:
         raise InputError(
             _broke(path, err.line, err.reason, summary, "fix or remove that line")
@@ -222,7 +223,7 @@ def _flush(out) -> None:
     try:
         out.flush()
     except OSError:
-        pass  # already reported: the write that failed raised first
+        pass  # on the error path only: the error being raised says it already
 
 
 def _buffered_stdout():

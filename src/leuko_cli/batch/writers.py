@@ -58,7 +58,7 @@ class CsvWriter:
         self.ascii_only = not unicode_output(out)
         if fmt == "csv":
             self.writer = csv.writer(out, lineterminator="\n")
-            self.writer.writerow(self.columns)
+            self.writer.writerow([csv_value(c) for c in self.columns])
 
     def write(self, row, result: tuple) -> None:
         values = [*row, *result] if isinstance(row, list) else self._from_object(row, result)
