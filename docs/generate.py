@@ -119,6 +119,21 @@ def exit_codes() -> str:
     return _table(["exit code", "meaning"], [[str(k), v] for k, v in EXIT_CODES.items()])
 
 
+def limits() -> str:
+    from leuko_cli.batch.limits import LIMITS
+
+    return _table(
+        ["environment variable", "default (bytes)", "what it caps"],
+        [[f"`{var}`", f"{default:,}", what] for var, default, what in LIMITS.values()],
+    )
+
+
+def on_error() -> str:
+    from leuko_cli.batch.grade import ON_ERROR
+
+    return _table(["`--on-error`", "a bad row is"], [[f"`{k}`", v] for k, v in ON_ERROR.items()])
+
+
 def settings_keys() -> str:
     from leuko_cli.fields import BY_NAME, SETTINGS_KEYS
     from leuko_cli.settings import KB_DEFAULTS, env_var
@@ -181,6 +196,8 @@ BLOCKS = {
     "loinc": loinc,
     "series-columns": series_columns,
     "exit-codes": exit_codes,
+    "limits": limits,
+    "on-error": on_error,
     "settings": settings_keys,
     "kb-tables": kb_tables,
 }

@@ -21,13 +21,19 @@ except ImportError:  # pragma: no cover
     from click import exceptions as click_exc
 
 from . import __version__, commands
-from .errors import InputError, run_guarded
+from .errors import InputError, OutputClosed, run_guarded
 from .fields import AUDIENCES, INPUTS
 from .output import emit
 
 
 class LeukoGroup(TyperGroup):
     """Every error becomes one line on stderr (errors.report); usage errors exit 2."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError:  # `| head`: Typer would exit 1; errors.report exits 0
+            raise OutputClosed from None
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         args = list(sys.argv[1:] if args is None else args)
@@ -263,6 +269,18 @@ BATCH_OPTIONS = [
             help="Grade a FHIR R4 Observation or Bundle (JSON; - for stdin). See docs/fhir.md.",
         ),
     ),
+    inspect.Parameter(
+        "on_error",
+        inspect.Parameter.KEYWORD_ONLY,
+        annotation=Optional[str],
+        default=typer.Option(
+            None,
+            "--on-error",
+            metavar="POLICY",
+            help="Batch: what a bad row does: row (default: written with its error), skip "
+            "(left out, a line on stderr) or fail (stop there). See docs/batch.md.",
+        ),
+    ),
 ]
 
 
@@ -271,7 +289,8 @@ def assess(**options) -> None:
     named), reference range, febrile neutropenia, and what to do next, with sources."""
     as_json = options.pop("as_json")
     batch_opts = {
-        k: options.pop(k) for k in ("input_file", "input_format", "out_format", "fhir_file")
+        k: options.pop(k)
+        for k in ("input_file", "input_format", "out_format", "fhir_file", "on_error")
     }
     audience = options.pop("audience")
     audience = audience.value if audience is not None else None

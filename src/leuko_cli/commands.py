@@ -208,7 +208,8 @@ def kb_check(file: str | None) -> Answer:
 
         target = Path(file)
         if not target.is_file():
-            raise InputError(f"{file}: no such file; give a knowledge-base or overlay TOML file")
+            what = "not a regular file" if target.exists() else "no such file"
+            raise InputError(f"{file}: {what}; give a knowledge-base or overlay TOML file")
     problems = kbmod.check_file(target)
     data = {"file": os.fspath(target), "ok": not problems, "problems": problems}
     if not problems:

@@ -22,6 +22,7 @@ TYPE_CHECKING = False  # typing and pathlib stay off the start-up path (see path
 if TYPE_CHECKING:  # pragma: no cover
     from pathlib import Path
 
+MAX_CONFIG_BYTES = 1 << 20  # three settings take under 200 bytes
 _RESET = "fix that line, or delete the file to reset every setting to its default"
 
 
@@ -73,7 +74,7 @@ def read_file(path: str | Path | None = None) -> dict:
     path = path or paths.config_file()
     try:
         with open(path, "rb") as fh:
-            data = fh.read()
+            data = fh.read(MAX_CONFIG_BYTES + 1)  # bounded: the path may be /dev/zero
     except FileNotFoundError:
         return {}
     except OSError as err:
@@ -82,6 +83,11 @@ def read_file(path: str | Path | None = None) -> dict:
             "permissions, or move it away to use the defaults",
             str(path),
         ) from None
+    if len(data) > MAX_CONFIG_BYTES:
+        raise KBError(
+            f"{path}: larger than {MAX_CONFIG_BYTES} bytes, not a leuko config file; {_RESET}",
+            str(path),
+        )
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:

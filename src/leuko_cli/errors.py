@@ -17,7 +17,9 @@ EXIT_CODES = {
     2: "bad input or usage: the message names the fix",
     3: "an unreadable or invalid data file: the knowledge base, your overlay, your config file, "
     "or an input file that cannot be read",
-    4: "output could not be written (disk full, closed output)",
+    4: "output could not be written (disk full, closed output); a batch says how many rows "
+    "were written",
+    70: "internal error: a bug in leuko (the one line names it); please report it",
     130: "interrupted (Ctrl-C)",
 }
 
@@ -66,33 +68,43 @@ class OutputError(LeukoError):
     exit_code = 4
 
 
+class OutputClosed(Exception):
+    """The reader of stdout went away (`leuko ... | head`): a quiet exit 0. Deliberately not
+    an OSError: Click turns EPIPE into exit 1, and this must pass it untouched."""
+
+
 def one_line(text: str) -> str:
-    """Messages may quote user input: keep them on one line, control characters visible."""
+    """Messages may quote user input: keep them on one line, control characters visible, and
+    at most MAX_MESSAGE characters (a quoted 1 MiB field must not flood the terminal)."""
     from .sanitize import inert
 
-    return inert(" ".join(str(text).split("\n")))
+    line = inert(" ".join(str(text).split("\n")))
+    return line if len(line) <= MAX_MESSAGE else line[: MAX_MESSAGE - 1] + "…"
+
+
+MAX_MESSAGE = 1000
 
 
 def report(err: BaseException, prefix: str = "leuko: error: ") -> int:
     """Write the one-line message for `err` on stderr and return its exit code."""
     if isinstance(err, KeyboardInterrupt):
         message, code = "leuko: interrupted", 130
-    elif isinstance(err, BrokenPipeError):
+    elif isinstance(err, (BrokenPipeError, OutputClosed)):
         return 0  # `leuko ... | head`: the reader has what it wanted
     elif isinstance(err, LeukoError):
         message, code = prefix + one_line(str(err)), err.exit_code
     elif isinstance(err, OSError):  # e.g. writing to a full disk or a closed stdout
         reason = err.strerror or err.__class__.__name__
         message, code = f"{prefix}cannot write the output ({reason})", 4
+    elif isinstance(err, MemoryError):
+        message, code = f"{prefix}out of memory; split the input into smaller files", 70
     else:  # pragma: no cover - a bug: still one line, never a traceback
-        message, code = (
-            f"{prefix}internal error ({err.__class__.__name__}: {err}); please report it",
-            70,
-        )
+        text = one_line(f"{err.__class__.__name__}: {err}")[:300]
+        message, code = f"{prefix}internal error ({text}); please report it", 70
     try:
         sys.stderr.write(message + "\n")
         sys.stderr.flush()
-    except (OSError, ValueError):
+    except (OSError, ValueError, AttributeError):
         pass
     return code
 
@@ -111,7 +123,10 @@ def silence_stdout() -> None:
 def run_guarded(fn) -> int:
     """Run `fn()` (which returns an exit code) and flush stdout; any error becomes one line
     on stderr and its exit code. The one wrapper both the fast path and Typer use."""
+    from .streams import prepare
+
     try:
+        prepare()  # closed streams and non-Unicode output, before anything is written
         code = fn()
         sys.stdout.flush()
         return code
@@ -119,6 +134,6 @@ def run_guarded(fn) -> int:
         raise
     except BaseException as err:  # noqa: BLE001 - LeukoError, OSError, KeyboardInterrupt
         code = report(err)
-        if isinstance(err, OSError):
+        if isinstance(err, (OSError, OutputError, OutputClosed)):
             silence_stdout()
         return code

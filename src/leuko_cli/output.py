@@ -42,15 +42,33 @@ class Answer:
 
 def json_text(data, indent: int | None = 2) -> str:
     """JSON for a terminal or a pipe: json.dumps escapes C0 controls; C1 controls and bidi
-    overrides, which ensure_ascii=False would leave raw, are escaped too (same data)."""
+    overrides, which ensure_ascii=False would leave raw, are escaped too (same data). On an
+    output that cannot encode Unicode (PYTHONIOENCODING=ascii) every non-ASCII character is a
+    \\u escape, so the JSON stays valid and means the same."""
     from .sanitize import escape_json_unsafe
+    from .streams import unicode_output
 
+    if not unicode_output():
+        return json.dumps(data, indent=indent, ensure_ascii=True) + "\n"
     text = json.dumps(data, indent=indent, ensure_ascii=False)
     return escape_json_unsafe(text) + "\n"
 
 
 def write(text: str) -> None:
     sys.stdout.write(text)
+
+
+def write_file_text(text: str) -> None:
+    """A file format on stdout (a TOML export): always UTF-8, whatever the locale, because the
+    format says so; a non-Unicode stdout would otherwise turn `µ` into an escape TOML rejects."""
+    from .streams import unicode_output
+
+    buffer = getattr(sys.stdout, "buffer", None)
+    if buffer is None or unicode_output():
+        write(text)
+        return
+    sys.stdout.flush()
+    buffer.write(text.encode("utf-8"))
 
 
 def emit(answer: Answer, as_json: bool = False) -> int:
@@ -62,7 +80,7 @@ def emit(answer: Answer, as_json: bool = False) -> int:
 
         write("".join(inert(line) + "\n" for line in answer.lines or []))
     elif answer.view == "text":
-        write(answer.data)
+        write_file_text(answer.data)
     else:
         from . import render
 

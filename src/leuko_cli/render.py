@@ -14,7 +14,7 @@ from rich.text import Text
 from .kb import KnowledgeBase
 from .output import Answer
 from .queries import citation_numbers
-from .sanitize import inert, inert_tree
+from .sanitize import inert, inert_line, inert_tree
 
 NARROW = 60
 LINEAGE_SHORT = {"neutrophils": "neutro", "lymphocytes": "lympho", "all-leukocytes": "all WBC"}
@@ -28,9 +28,17 @@ SEVERITY_STYLE = {
 }
 
 
+class _Console(Console):
+    def on_broken_pipe(self) -> None:
+        # Rich's default exits 1; `leuko ... | head` is a reader that has what it wanted:
+        # errors.report turns BrokenPipeError into a quiet exit 0, as on the JSON path.
+        self.quiet = True
+        raise BrokenPipeError
+
+
 def console() -> Console:
     # markup off: no text, from the KB or outside, is ever read as Rich markup
-    return Console(highlight=False, soft_wrap=False, emoji=False, markup=False)
+    return _Console(highlight=False, soft_wrap=False, emoji=False, markup=False)
 
 
 def _prepared(answer: Answer):
@@ -404,22 +412,25 @@ def batch_table(columns: list[str], rows: list[list]) -> None:
     }
     for col in columns:
         table.add_column(
-            short.get(col, col),
+            inert_line(short.get(col, col)),
             overflow="fold",
             min_width=None if col == "error" else min(len(short.get(col, col)), 9),
         )
-    for row in rows:
+    for row in rows:  # cells are the lab export's own text: inert, one line each
         table.add_row(
-            *("" if v is None else str(v).lower() if isinstance(v, bool) else str(v) for v in row)
+            *(
+                "" if v is None else str(v).lower() if isinstance(v, bool) else inert_line(v)
+                for v in row
+            )
         )
     con.print(table)
 
 
 def fhir_header(info: dict) -> None:
     con = console()
-    who = info.get("subject") or "unknown subject"
-    when = info.get("effective") or "no effective time"
-    ids = ", ".join(i for i in info.get("observations", []) if i) or "-"
+    who = inert_line(info.get("subject") or "unknown subject")  # the FHIR file's own text
+    when = inert_line(info.get("effective") or "no effective time")
+    ids = ", ".join(inert_line(i) for i in info.get("observations", []) if i) or "-"
     con.print(
         Text(f"FHIR {who} · {when}", style="bold") + Text(f"  (Observations: {ids})", style="dim")
     )

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import io
 import sys
 
-from leuko_cli.errors import InputError
+from leuko_cli.errors import InputError, OutputError
 from leuko_cli.fields import BY_NAME, COUNTS
 
 from . import readers, writers
-from .grade import Grader, Summary, run
-
-MAX_FIELD_BYTES = 1 << 20  # a CSV field larger than this is refused (csv.field_size_limit)
+from .grade import ON_ERROR, Grader, RowFailed, Summary, run
+from .limits import limit
 
 
 def dispatch(
@@ -23,6 +21,7 @@ def dispatch(
     out_format: str | None,
     as_json: bool,
     audience: str | None,
+    on_error: str | None = None,
 ) -> int:
     """Run a batch; returns the exit code (1 if any row failed).
 
@@ -44,6 +43,10 @@ def dispatch(
             )
     if input_format is not None and opt != "--input":
         raise InputError("--input-format applies to --input only")
+    if on_error is not None and opt != "--input":
+        raise InputError("--on-error applies to --input only (a FHIR document is one case set)")
+    if on_error is not None and on_error not in ON_ERROR:
+        raise InputError(f"unknown --on-error {on_error!r}; use one of: {', '.join(ON_ERROR)}")
     if values.get("drug") is not None:
         raise InputError(
             f"--drug cannot be combined with {opt}; run `leuko assess --anc N "
@@ -80,7 +83,9 @@ def dispatch(
     _check_defaults(grader)
     if opt == "--fhir":
         return _fhir(kb, fhir_file, grader, as_json=as_json)
-    return _table(kb, input_file, grader, input_format=input_format, fmt=fmt)
+    return _table(
+        kb, input_file, grader, input_format=input_format, fmt=fmt, on_error=on_error or "row"
+    )
 
 
 def _check_defaults(grader: Grader) -> None:
@@ -99,13 +104,14 @@ def _check_defaults(grader: Grader) -> None:
 
 
 def _open(path: str):
+    """(binary stream, name to detect the format by, close it after). stdin is read, never
+    closed; a closed stdin (`<&-`) is a one-line refusal, not a traceback."""
     if path == "-":
-        buffer = getattr(sys.stdin, "buffer", None)
-        if buffer is None:
-            return sys.stdin, None
-        return io.TextIOWrapper(buffer, encoding="utf-8-sig", newline=""), None
+        if sys.stdin is None:
+            raise InputError("--input -: standard input is closed; pipe a file in or give a path")
+        return getattr(sys.stdin, "buffer", sys.stdin), None, False
     try:
-        return open(path, encoding="utf-8-sig", newline=""), path
+        return open(path, "rb"), path, True
     except OSError as err:
         raise InputError(f"--input {path}: cannot read ({err.strerror})") from None
 
@@ -119,6 +125,7 @@ def grade_stream(
     input_format: str | None = None,
     fmt: str = "csv",
     summary: Summary | None = None,
+    on_error: str = "row",
 ) -> Summary:
     """Grade every row of a text stream and write each result as soon as it is graded."""
     summary = summary if summary is not None else Summary()
@@ -135,42 +142,91 @@ def grade_stream(
         from leuko_cli import render
 
         with render.batch_progress() as progress:
-            run(grader, rows, writer, summary, progress)
+            run(grader, rows, writer, summary, progress, on_error)
     else:
-        run(grader, rows, writer, summary)
+        run(grader, rows, writer, summary, on_error=on_error)
     return summary
 
 
-def _table(kb, path: str, grader: Grader, *, input_format: str | None, fmt: str) -> int:
+def _table(
+    kb, path: str, grader: Grader, *, input_format: str | None, fmt: str, on_error: str
+) -> int:
     import csv
 
-    csv.field_size_limit(MAX_FIELD_BYTES)
-    stream, name = _open(path)
+    max_line = limit("line")
+    csv.field_size_limit(max_line)
+    stream, name, close = _open(path)
+    lines = readers.LineSource(stream, max_line)
     out = _buffered_stdout()
     summary = Summary()
     try:
         grade_stream(
-            grader, stream, out, name=name, input_format=input_format, fmt=fmt, summary=summary
+            grader,
+            lines,
+            out,
+            name=name,
+            input_format=input_format,
+            fmt=fmt,
+            summary=summary,
+            on_error=on_error,
         )
-    except UnicodeDecodeError as err:
+        out.flush()  # a full disk shows here when the last 64 KiB are written
+    except readers.StreamError as err:
         raise InputError(
-            f"--input {path}: not UTF-8 text ({err.reason}) after row "
-            f"{summary.rows}; {summary.rows} row(s) were written; save the "
-            "export as UTF-8"
+            _broke(path, err.line, err.reason, summary, "fix or remove that line")
         ) from None
     except csv.Error as err:
         raise InputError(
-            f"--input {path}: {err} after row {summary.rows}; {summary.rows} row(s) were written"
+            _broke(
+                path,
+                lines.line,
+                f"not valid CSV ({err})",
+                summary,
+                "fix that line; raise LEUKO_MAX_LINE_BYTES if a field is rightly that long",
+            )
         ) from None
+    except OSError as err:
+        if not isinstance(err, BrokenPipeError):
+            raise OutputError(
+                f"cannot write the output ({err.strerror or err}) after {summary.written} row(s)"
+            ) from None
+        raise
+    except RowFailed as err:
+        sys.stderr.write(
+            _broke(
+                path,
+                err.line,
+                err.message,
+                summary,
+                "stopped by --on-error fail",
+                prefix="leuko: error: ",
+            )
+            + "\n"
+        )
+        return 1
     finally:
-        if stream is not sys.stdin:
-            if path == "-":
-                stream.detach()  # leave the caller's stdin open
-            else:
-                stream.close()
-        out.flush()
+        if close:
+            stream.close()
+        _flush(out)
     sys.stderr.write(summary.line() + "\n")
     return 1 if summary.errors else 0
+
+
+def _broke(path: str, line: int, reason: str, summary: Summary, fix: str, prefix: str = "") -> str:
+    """One line for a run that stopped part-way: where, why, what was written, the fix."""
+    from leuko_cli.errors import one_line
+
+    return (
+        f"{prefix}--input {path} line {line}: {one_line(reason)}; {summary.written} row(s) "
+        f"were written before it (whole rows only); {fix}"
+    )
+
+
+def _flush(out) -> None:
+    try:
+        out.flush()
+    except OSError:
+        pass  # on the error path only: the error being raised says it already
 
 
 def _buffered_stdout():
@@ -200,7 +256,7 @@ def _fhir(kb, path: str, grader: Grader, *, as_json: bool) -> int:
 
     from . import fhir
 
-    doc = fhir.read(path, sys.stdin.read() if path == "-" else None)
+    doc = fhir.read(path, _stdin_bytes(limit("fhir")) if path == "-" else None)
     results = fhir.assess_doc(kb, doc, grader.defaults, grader.settings)
     audience = grader.settings["audience"]
     for r in results:
@@ -215,3 +271,11 @@ def _fhir(kb, path: str, grader: Grader, *, as_json: bool) -> int:
         render.fhir_header(r["fhir"])
         emit(Answer("assess", r, kb, audience=audience.value))
     return 0
+
+
+def _stdin_bytes(cap: int) -> bytes:
+    """At most cap + 1 bytes of stdin (fhir.read refuses more): never an unbounded read."""
+    if sys.stdin is None:
+        raise InputError("--fhir -: standard input is closed; pipe a file in or give a path")
+    data = getattr(sys.stdin, "buffer", sys.stdin).read(cap + 1)
+    return data.encode("utf-8") if isinstance(data, str) else data

@@ -20,41 +20,55 @@ LOINC_SYSTEM = "http://loinc.org"
 UCUM_SYSTEM = "http://unitsofmeasure.org"
 LOINC = loinc_codes()  # LOINC code -> field name (clinical-facts 8.3)
 SKIPPED_STATUSES = {"entered-in-error", "cancelled"}
-MAX_BYTES = 64 * 1024 * 1024  # a FHIR document larger than this is refused, not read whole
 
 
 def _codes_text() -> str:
     return "; ".join(f"{f.label} {', '.join(f.loinc)}" for f in INPUTS if f.loinc)
 
 
-def read(path: str, stdin_text: str | None = None) -> Any:
-    """Parse the FHIR JSON (path "-" reads stdin_text)."""
+def read(path: str, stdin_data: bytes | str | None = None) -> Any:
+    """Parse the FHIR JSON (path "-" reads stdin_data). At most LEUKO_MAX_FHIR_BYTES are
+    read; bad UTF-8, bad JSON, too deep a nesting or too long an integer is one line."""
+    from .limits import limit
+
+    cap = limit("fhir")
     if path == "-":
-        text = stdin_text or ""
+        data = stdin_data or b""
     else:
         try:
             with open(path, "rb") as fh:
-                data = fh.read(MAX_BYTES + 1)
+                data = fh.read(cap + 1)
         except OSError as err:
             raise InputError(f"--fhir {path}: cannot read ({err.strerror})") from None
-        if len(data) > MAX_BYTES:
-            raise InputError(
-                f"--fhir {path}: larger than {MAX_BYTES // 2**20} MiB; split the Bundle"
-            )
+    if len(data) > cap:
+        raise InputError(
+            f"--fhir {path}: larger than {cap} bytes; split the Bundle, or raise the limit "
+            "with LEUKO_MAX_FHIR_BYTES"
+        )
+    if isinstance(data, bytes):
         try:
             text = data.decode("utf-8-sig")
         except UnicodeDecodeError as err:
             raise InputError(
                 f"--fhir {path}: not UTF-8 text (byte {err.start}); FHIR JSON is UTF-8"
             ) from None
+    else:
+        text = data
     try:
-        return json.loads(text)
+        return json.loads(text, parse_constant=_no_constant)
     except RecursionError:
         raise InputError(f"--fhir {path}: JSON nested too deeply") from None
     except ValueError as err:
+        from .readers import _json_reason
+
         raise InputError(
-            f"--fhir {path}: not valid JSON ({err}); give a FHIR R4 Observation or Bundle in JSON"
+            f"--fhir {path}: not valid JSON ({_json_reason(err)}); give a FHIR R4 Observation "
+            "or Bundle in JSON"
         ) from None
+
+
+def _no_constant(name: str):
+    raise ValueError(f"{name} is not a JSON number")
 
 
 def observations(doc: Any) -> list[dict]:

@@ -19,14 +19,34 @@ MEMO_LIMIT = 65_536  # distinct cases remembered before the memo starts again
 _GRADED = BATCH_RESULTS[:-1]
 
 
+ON_ERROR = {  # --on-error choice -> what a bad row does (docs/batch.md lists these)
+    "row": "written with its error column filled; the run goes on (the default)",
+    "skip": "left out of the output; a line on stderr names its input line and the error",
+    "fail": "stops the run; stderr names the input line, the error and how many rows were written",
+}
+
+
+class RowFailed(Exception):
+    """--on-error fail: the first bad row stops the run."""
+
+    def __init__(self, line: int, message: str) -> None:
+        super().__init__(message)
+        self.line, self.message = line, message
+
+
 class Summary:
-    __slots__ = ("rows", "graded", "errors")
+    __slots__ = ("rows", "graded", "errors", "skipped")
 
     def __init__(self) -> None:
-        self.rows = self.graded = self.errors = 0
+        self.rows = self.graded = self.errors = self.skipped = 0
+
+    @property
+    def written(self) -> int:
+        return self.rows - self.skipped
 
     def line(self) -> str:
-        return f"leuko: {self.rows} row(s), {self.graded} graded, {self.errors} error(s)"
+        skipped = f", {self.skipped} skipped" if self.skipped else ""
+        return f"leuko: {self.rows} row(s), {self.graded} graded, {self.errors} error(s){skipped}"
 
 
 class Grader:
@@ -71,18 +91,41 @@ class Grader:
         return out
 
 
-def run(grader: Grader, rows, writer, summary: Summary, progress=None) -> None:
-    """Grade every row and hand it to the writer: the one loop."""
-    for n, (_line, fields, passthrough) in enumerate(rows, start=1):
-        result = grader.columns(fields)
-        if result[-1] is None:
-            summary.graded += 1
-        else:
-            summary.errors += 1
-        summary.rows = n
-        writer.write(passthrough, result)
-        if progress is not None and not n % 1000:
-            progress(n)
+def run(grader: Grader, rows, writer, summary: Summary, progress=None, on_error="row") -> None:
+    """Grade every row and hand it to the writer: the one loop. A bad row follows `on_error`
+    (ON_ERROR). Rows already handed over are flushed (tables too) even when the input breaks
+    off, so the output written so far is whole."""
+    try:
+        for n, (line, fields, passthrough) in enumerate(rows, start=1):
+            result = grader.columns(fields)
+            if result[-1] is None:
+                summary.graded += 1
+            else:
+                summary.errors += 1
+                if on_error != "row":
+                    if on_error == "fail":
+                        raise RowFailed(line, result[-1])
+                    summary.rows = n
+                    summary.skipped += 1
+                    _skipped(line, result[-1])
+                    continue
+            summary.rows = n
+            writer.write(passthrough, result)
+            if progress is not None and not n % 1000:
+                progress(n)
+    except OSError:
+        raise  # the output itself failed: writing more would only fail again
+    except Exception:  # the input broke off (StreamError, csv.Error, RowFailed...)
+        writer.close()
+        raise
     writer.close()
     if progress is not None:
         progress(summary.rows)
+
+
+def _skipped(line: int, message: str) -> None:
+    import sys
+
+    from leuko_cli.errors import one_line
+
+    sys.stderr.write(f"leuko: line {line}: skipped: {one_line(message)}\n")

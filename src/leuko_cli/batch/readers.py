@@ -27,6 +27,58 @@ class RowError(Exception):
     """A row that cannot be read: it becomes an error row, the file goes on."""
 
 
+class StreamError(Exception):
+    """The file itself breaks at `line` (not UTF-8, a line over the limit): the run stops."""
+
+    def __init__(self, line: int, reason: str) -> None:
+        super().__init__(reason)
+        self.line, self.reason = line, reason
+
+
+class LineSource:
+    """The lines of a byte stream, read at most `limit` bytes at a time and decoded one by one.
+
+    Why not a TextIOWrapper: its readline has no bound (`--input /dev/zero` read until memory
+    ran out) and it decodes in 8 KiB chunks, so bad UTF-8 could not be tied to a line. Here a
+    line over the limit or a line that is not UTF-8 raises StreamError naming the line, and
+    `line` always holds the number of the last line read (for csv errors too). Line ends are
+    kept as they are (CSV needs them); a lone CR ends a line, as with newline="" text files."""
+
+    def __init__(self, stream, limit: int) -> None:
+        self.stream, self.limit, self.line = stream, limit, 0
+
+    def __iter__(self):
+        readline, limit = self.stream.readline, self.limit
+        raw = readline(limit + 1)
+        if isinstance(raw, bytes) and raw.startswith(b"\xef\xbb\xbf"):
+            raw = raw[3:]  # the UTF-8 byte-order mark Excel writes
+        while raw:
+            self.line += 1
+            if len(raw) > limit and raw[-1:] not in (b"\n", "\n"):
+                raise StreamError(
+                    self.line, f"line longer than {limit} bytes (the limit: LEUKO_MAX_LINE_BYTES)"
+                )
+            if isinstance(raw, bytes):
+                try:
+                    text = raw.decode("utf-8")
+                except UnicodeDecodeError as err:
+                    raise StreamError(
+                        self.line,
+                        f"not UTF-8 text (byte {err.start + 1} of the line: {err.reason})",
+                    ) from None
+            else:
+                text = raw.lstrip("\ufeff") if self.line == 1 else raw
+            if text.find("\r", 0, len(text) - 2) != -1:  # lone CRs: old Mac line ends
+                pieces = text.splitlines(keepends=True)
+                yield pieces[0]
+                for piece in pieces[1:]:
+                    self.line += 1
+                    yield piece
+            else:
+                yield text
+            raw = readline(limit + 1)
+
+
 def field_of(column: object) -> str | None:
     """The field a column name means, or None for a passthrough column."""
     return _ALIASES.get(_FOLD.sub("_", str(column).strip().casefold()))
@@ -118,18 +170,49 @@ def _unique_keys(pairs: list[tuple]) -> dict:
     return dict(pairs)
 
 
+def _no_constant(name: str):
+    # NaN and Infinity are not JSON (Python accepts them): refused, never written back out
+    raise RowError(f"{name} is not a JSON number; write null or a number")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if value in (_INF, -_INF):
+        raise RowError(f"the number {text[:40]} is too large")
+    return value
+
+
+_INF = float("inf")
+
+
+def _json_reason(err: BaseException) -> str:
+    """A short reason for invalid JSON, for the message (Python's own can be very long)."""
+    if isinstance(err, RecursionError):
+        return "nested too deeply"
+    if hasattr(err, "msg"):
+        return err.msg
+    if "digits" in str(err):  # int_max_str_digits: an integer of over 4,300 digits
+        return "an integer with too many digits"
+    return str(err)[:120]
+
+
 def jsonl_rows(stream: Iterator[str]):
     """JSON Lines rows: (line, fields or RowError, the object as read)."""
     for line_no, line in enumerate(stream, start=1):
         if not line.strip():
             continue
         try:
-            obj = json.loads(line, object_pairs_hook=_unique_keys)
+            obj = json.loads(
+                line,
+                object_pairs_hook=_unique_keys,
+                parse_constant=_no_constant,
+                parse_float=_finite_float,
+            )
         except RowError as err:
             yield line_no, RowError(f"line {line_no}: {err}"), {}
             continue
         except (ValueError, RecursionError) as err:
-            reason = getattr(err, "msg", "nested too deeply")
+            reason = _json_reason(err)
             yield (
                 line_no,
                 RowError(

@@ -11,6 +11,8 @@ import json
 from typing import IO, Any
 
 from leuko_cli.fields import BATCH_FIELDS, BATCH_RESULTS
+from leuko_cli.sanitize import escape_json_unsafe, inert
+from leuko_cli.streams import unicode_output
 
 FORMATS = ("csv", "jsonl", "table")
 
@@ -21,7 +23,19 @@ def out_names(names: list) -> list[str]:
     return [f"{n}_input" if n in taken else str(n) for n in names]
 
 
+def json_line(obj: dict, ascii_only: bool = False) -> str:
+    """One JSON Lines row: as output.json_text, C1 controls and bidi overrides escaped, and
+    every non-ASCII character escaped on an output that cannot encode it."""
+    if ascii_only:
+        return json.dumps(obj, ensure_ascii=True) + "\n"
+    return escape_json_unsafe(json.dumps(obj, ensure_ascii=False)) + "\n"
+
+
 def csv_value(v: Any) -> Any:
+    """A CSV cell. Text is made inert (an ESC in a lab export id is written as `\\x1b`), so
+    `cat out.csv` cannot recolour a terminal or open a link; documented in docs/batch.md."""
+    if isinstance(v, str):
+        return inert(v)
     if v is True:
         return "true"
     if v is False:
@@ -29,7 +43,7 @@ def csv_value(v: Any) -> Any:
     if v is None:
         return ""
     if isinstance(v, (dict, list)):
-        return json.dumps(v, ensure_ascii=False)
+        return inert(json.dumps(v, ensure_ascii=False))
     return v
 
 
@@ -41,16 +55,17 @@ class CsvWriter:
         self.columns = out_names(header) + list(BATCH_RESULTS)
         self.out, self.fmt, self.chunk = out, fmt, chunk
         self.pending: list[list] = []
+        self.ascii_only = not unicode_output(out)
         if fmt == "csv":
             self.writer = csv.writer(out, lineterminator="\n")
-            self.writer.writerow(self.columns)
+            self.writer.writerow([csv_value(c) for c in self.columns])
 
     def write(self, row, result: tuple) -> None:
         values = [*row, *result] if isinstance(row, list) else self._from_object(row, result)
         if self.fmt == "csv":
             self.writer.writerow([csv_value(v) for v in values])
         elif self.fmt == "jsonl":
-            self.out.write(json.dumps(dict(zip(self.columns, values)), ensure_ascii=False) + "\n")
+            self.out.write(json_line(dict(zip(self.columns, values)), self.ascii_only))
         else:
             self.pending.append(values)
             if len(self.pending) >= self.chunk:
@@ -79,13 +94,12 @@ class ObjectWriter:
     def __init__(self, out: IO[str], fmt: str):
         self.out, self.fmt = out, fmt
         self.table: CsvWriter | None = None
+        self.ascii_only = not unicode_output(out)
 
     def write(self, obj: dict, result: tuple) -> None:
         if self.fmt == "jsonl":
             own = {(f"{k}_input" if k in BATCH_RESULTS else k): v for k, v in obj.items()}
-            self.out.write(
-                json.dumps({**own, **dict(zip(BATCH_RESULTS, result))}, ensure_ascii=False) + "\n"
-            )
+            self.out.write(json_line({**own, **dict(zip(BATCH_RESULTS, result))}, self.ascii_only))
             return
         if self.table is None:
             self.table = CsvWriter(self.out, self._header(obj), self.fmt)

@@ -46,10 +46,15 @@ def export_data(data: dict) -> dict:
 
 
 def dumps(data: dict, fmt: str = "toml") -> str:
-    """Serialise a loaded KB for `leuko kb export` (TOML via tomli-w, or JSON)."""
+    """Serialise a loaded KB for `leuko kb export` (TOML via tomli-w, or JSON). Both escape
+    C0 controls; C1 controls and bidi overrides (overlay text may hold them) are written as
+    \\uXXXX too, which JSON and TOML basic strings read back as the same character."""
+    from leuko_cli.sanitize import escape_json_unsafe
+
     doc = export_data(data)
     if fmt == "json":
-        return json.dumps(doc, indent=2, ensure_ascii=False, default=lambda v: v.isoformat()) + "\n"
+        text = json.dumps(doc, indent=2, ensure_ascii=False, default=lambda v: v.isoformat())
+        return escape_json_unsafe(text) + "\n"
     if fmt != "toml":  # pragma: no cover - the CLI checks the format
         raise ValueError(fmt)
     import tomli_w
@@ -59,4 +64,4 @@ def dumps(data: dict, fmt: str = "toml") -> str:
         f"{doc['meta']['schema']}.\n# Valid as a personal overlay "
         '(see docs/knowledge-base.md, "Add your own entries").\n\n'
     )
-    return header + tomli_w.dumps(doc)
+    return header + escape_json_unsafe(tomli_w.dumps(doc))

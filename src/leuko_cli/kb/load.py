@@ -151,8 +151,12 @@ def build(
 def check_file(path: Path) -> list[str]:
     """Problems in a KB or overlay file (empty when valid). An overlay is checked merged with
     the bundled KB, so its citations may point at bundled references."""
+    import stat as st
+
     is_bundled = path.resolve() == bundled_path().resolve()
     try:
+        if not st.S_ISREG(path.stat().st_mode):  # a directory, FIFO or /dev/zero
+            return [f"{path}: cannot read (not a regular file); give a .toml file"]
         data = path.read_bytes()
     except OSError as err:
         return [f"{path}: cannot read ({err.strerror})"]
@@ -246,6 +250,8 @@ def _overlay_stat(path):
         raise _overlay_error(path, f"cannot read the overlay ({err.strerror})") from None
     if st.S_ISDIR(info.st_mode):
         raise _overlay_error(path, "cannot read the overlay (it is a directory, not a file)")
+    if not st.S_ISREG(info.st_mode):  # a FIFO or /dev/zero would be read without end
+        raise _overlay_error(path, "cannot read the overlay (not a regular file)")
     if not os.access(path, os.R_OK):
         raise _overlay_error(path, "cannot read the overlay (permission denied)")
     return info

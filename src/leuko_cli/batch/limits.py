@@ -1,0 +1,39 @@
+"""What the batch and FHIR readers will read, and how a user raises it.
+
+Each limit has a default that no real lab export reaches and an environment variable for the
+file that does. docs/batch.md ("Limits and faults") lists them; a test keeps the list in step.
+"""
+
+from __future__ import annotations
+
+import os
+
+from leuko_cli.errors import InputError
+
+# name -> (environment variable, default, what it caps)
+LIMITS = {
+    "line": (
+        "LEUKO_MAX_LINE_BYTES",
+        1 << 20,
+        "one input line (a CSV record line or one JSON Lines object), and one CSV field",
+    ),
+    "fhir": ("LEUKO_MAX_FHIR_BYTES", 64 << 20, "a FHIR document (file or stdin)"),
+}
+
+
+def limit(name: str) -> int:
+    """The limit in bytes: the environment variable when set (a positive integer), else the
+    default. A bad value is refused, not ignored."""
+    var, default, _what = LIMITS[name]
+    raw = os.environ.get(var)
+    if raw is None or not raw.strip():
+        return default
+    try:
+        value = int(raw.strip().replace("_", ""))
+    except ValueError:
+        value = 0
+    if not 0 < value < 1 << 40:
+        raise InputError(
+            f"{var}={raw[:40]!r} must be a positive whole number of bytes, e.g. {default}"
+        )
+    return value

@@ -1,0 +1,752 @@
+"""Hostile and careless input through every command and every channel (issue 14).
+
+Each case asserts what every answer must hold, whatever the input: no traceback, an exit code
+from errors.EXIT_CODES (never 70, the internal-error code), no ESC byte, 8-bit CSI or OSC 8
+hyperlink in stdout or stderr, and a refused write leaves the file as it was. Most cases run
+in-process (CliRunner); the few that need a real file descriptor (closed stdin/stdout,
+/dev/full, a pipe closed by `head`, a non-Unicode stdout, SIGINT) run as subprocesses.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import multiprocessing
+import os
+import subprocess
+import sys
+import textwrap
+import tomllib
+
+import pytest
+import tomli_w
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from leuko_cli import paths
+from leuko_cli.errors import EXIT_CODES
+
+
+@pytest.fixture(scope="module")
+def _module_cache(tmp_path_factory):
+    return tmp_path_factory.mktemp("cache")
+
+
+@pytest.fixture(autouse=True)
+def shared_cache(_module_cache, isolated_dirs, monkeypatch):
+    """One KB cache for the module (per xdist worker): building the store for each of some
+    hundreds of cases would cost more than the cases. Config and data dirs stay per test."""
+    monkeypatch.setenv("LEUKO_CACHE_DIR", str(_module_cache))
+
+
+# --- what every answer must hold -----------------------------------------------------------
+
+ESC, CSI8, OSC8 = "\x1b", "\x9b", "\x1b]8"
+
+PAYLOADS = {
+    "csi": "\x1b[31mred\x1b[0m",
+    "osc8": "\x1b]8;;http://evil.example/\x07click\x1b]8;;\x07",
+    "c1": "\x9b31mc1",
+    "close-tag": "zz [/zz]",
+    "link": "[link=http://evil.example]y[/link]",
+    "style": "[bold red]loud",
+    "bidi": "abc\u202edcba",
+    "nul-bel": "a\x00b\x07c",
+}
+# the flag and config-file tables use the five that differ in kind (CSI, OSC 8, 8-bit CSI,
+# a closing tag that crashed Rich, a link); the file channels use all eight
+SHORT = {k: PAYLOADS[k] for k in ("csi", "osc8", "c1", "close-tag", "link")}
+
+
+def assert_safe(result, codes=None) -> None:
+    """The invariants: documented exit code, no traceback, nothing a terminal acts on."""
+    out, err = result.stdout, result.stderr
+    assert result.exit_code in EXIT_CODES and result.exit_code != 70, (result.exit_code, err)
+    if codes is not None:
+        assert result.exit_code in codes, (result.exit_code, out[-300:], err)
+    for stream in (out, err):
+        assert "Traceback" not in stream
+        assert ESC not in stream and CSI8 not in stream and OSC8 not in stream
+        assert "\u202e" not in stream
+    if result.exception is not None:
+        assert isinstance(result.exception, SystemExit), repr(result.exception)
+
+
+# --- escapes and markup through the flags of every command ---------------------------------
+
+FLAG_COMMANDS = [
+    ["assess", "--anc", "{p}"],
+    ["assess", "--anc", "500", "--drug", "{p}"],
+    ["assess", "--anc", "500", "--age", "{p}"],
+    ["assess", "--anc", "500", "--unit", "{p}"],
+    ["assess", "--anc", "500", "--temp", "{p}"],
+    ["assess", "--anc", "500", "--ctcae-version", "{p}"],
+    ["causes", "--search", "{p}"],
+    ["causes", "--category", "{p}"],
+    ["causes", "--lineage", "{p}"],
+    ["causes", "show", "{p}"],
+    ["causes", "show", "{p}", "--json"],
+    ["refs", "--cause", "{p}"],
+    ["refs", "--format", "{p}"],
+    ["search", "{p}"],
+    ["search", "{p}", "--json"],
+    ["search", "fever", "--limit", "{p}"],
+    ["schema", "{p}"],
+    ["kb", "check", "{p}"],
+    ["kb", "export", "--format", "{p}"],
+    ["config", "get", "{p}"],
+    ["config", "set", "{p}", "x"],
+    ["config", "set", "unit", "{p}"],
+    ["config", "set", "audience", "{p}"],
+    ["config", "unset", "{p}"],
+    ["manage", "--audience", "{p}"],
+    ["{p}"],
+]
+
+
+@pytest.mark.parametrize("payload", list(SHORT.values()), ids=list(SHORT))
+@pytest.mark.parametrize("argv", FLAG_COMMANDS, ids=lambda a: " ".join(a))
+def test_flags_are_inert(invoke, argv, payload):
+    result = invoke(*[a.format(p=payload) for a in argv])
+    assert_safe(result, codes={0, 2})
+    assert not paths.config_path().exists()  # every refused `config set` wrote nothing
+
+
+PLAIN_COMMANDS = [
+    ["classify"],
+    ["workup"],
+    ["manage"],
+    ["manage", "--audience", "patient"],
+    ["scales"],
+    ["mascc", "--burden-mild", "--outpatient"],
+    ["kb", "info"],
+    ["kb", "check"],
+    ["kb", "export"],
+    ["kb", "export", "--format", "json"],
+    ["config", "show"],
+    ["config", "get", "unit", "--show-origin"],
+    ["schema", "output"],
+    ["refs"],
+    ["causes"],
+]
+
+
+# --- a personal overlay whose text is hostile ----------------------------------------------
+
+
+def hostile_overlay(kb) -> None:
+    cause = {
+        "id": "hostile-cause",
+        "name": "Hostile " + PAYLOADS["csi"] + PAYLOADS["link"],
+        "category": kb.table("categories")[0]["id"],
+        "synonyms": ["hostile-syn", PAYLOADS["osc8"]],
+        "lineages": ["neutrophils"],
+        "summary": "Summary " + PAYLOADS["close-tag"] + PAYLOADS["c1"],
+        "patient_summary": "Patient " + PAYLOADS["style"] + PAYLOADS["bidi"],
+        "mechanism": "mixed",
+        "mechanism_detail": PAYLOADS["osc8"],
+        "course": "transient",
+        "origin": "extrinsic",
+        "features": [PAYLOADS["csi"]],
+        "workup": [PAYLOADS["link"]],
+        "management": [PAYLOADS["close-tag"]],
+        "references": [kb.table("references")[0]["id"]],
+        "last_reviewed": datetime.date(2026, 1, 15),
+        "review_status": "draft",
+    }
+    path = paths.overlay_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(tomli_w.dumps({"causes": [cause]}), encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    "argv",
+    PLAIN_COMMANDS
+    + [
+        ["causes", "--search", "hostile"],
+        ["causes", "show", "hostile-cause"],
+        ["causes", "show", "hostile-cause", "--audience", "patient"],
+        ["causes", "show", "hostile-cause", "--json"],
+        ["search", "hostile"],
+        ["search", "hostile", "--json"],
+        ["refs", "--cause", "hostile-cause"],
+        ["assess", "--anc", "400"],
+    ],
+    ids=lambda a: " ".join(a),
+)
+def test_overlay_text_is_inert(invoke, kb, argv):
+    hostile_overlay(kb)
+    result = invoke(*argv)
+    assert_safe(result, codes={0, 1, 3})
+
+
+def test_overlay_text_reaches_the_screen_escaped(invoke, kb):
+    hostile_overlay(kb)
+    result = invoke("causes", "show", "hostile-cause")
+    assert_safe(result, codes={0, 3})
+    if result.exit_code == 0:  # accepted by the schema: shown, with escapes visible
+        assert "\\x1b[31mred" in result.stdout
+        assert "[link=http://evil.example]y[/link]" in result.stdout  # literal, not a link
+
+
+# --- the config file as a channel ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("payload", list(SHORT.values()), ids=list(SHORT))
+@pytest.mark.parametrize(
+    "argv",
+    [["config", "show"], ["config", "get", "unit"], ["assess", "--anc", "400"], ["causes"]],
+    ids=lambda a: " ".join(a),
+)
+def test_config_file_values_are_inert(invoke, argv, payload):
+    path = paths.config_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(tomli_w.dumps({"unit": payload, payload: "x"}), encoding="utf-8")
+    assert_safe(invoke(*argv), codes={0, 2, 3})
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"unit = 5\n", b"[unit]\n", b"\xff\xfe\x00", b"unit = '''\n", b"x" * (1 << 20 + 1)],
+    ids=["wrong type", "table", "not UTF-8", "unclosed", "too large"],
+)
+@pytest.mark.parametrize(
+    "argv", [["config", "set", "unit", "10^9/L"], ["config", "unset", "unit"]], ids=" ".join
+)
+def test_refused_config_write_leaves_the_file_unchanged(invoke, content, argv):
+    path = paths.config_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(content)
+    result = invoke(*argv)
+    assert_safe(result, codes={3})
+    assert path.read_bytes() == content
+    assert [p.name for p in path.parent.iterdir()] == ["config.toml"]  # no temp file left
+
+
+# --- CSV and JSON Lines: escapes, types, sizes, encodings ------------------------------------
+
+
+def write(tmp_path, name: str, data: bytes | str):
+    path = tmp_path / name
+    path.write_bytes(data if isinstance(data, bytes) else data.encode("utf-8"))
+    return str(path)
+
+
+@pytest.mark.parametrize("payload", list(PAYLOADS.values()), ids=list(PAYLOADS))
+@pytest.mark.parametrize("fmt", [[], ["--json"], ["--format", "table"], ["--format", "jsonl"]])
+def test_csv_and_jsonl_cells_are_inert(invoke, tmp_path, payload, fmt):
+    import csv
+    import io
+
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["id", "anc", payload])
+    w.writerow([payload, "500", payload])
+    w.writerow(["b", payload, "x"])
+    csv_file = write(tmp_path, "in.csv", buf.getvalue())
+    jsonl = json.dumps({"id": payload, "anc": 500, payload: [payload]}) + "\n"
+    jsonl += json.dumps({"id": "b", "anc": payload}) + "\n"
+    for path in (csv_file, write(tmp_path, "in.jsonl", jsonl)):
+        result = invoke("assess", "--input", path, *fmt)
+        # 2: a header holding `;` may be read as semicolon-separated, with no count column
+        assert_safe(result, codes={1, 2})
+        if result.exit_code == 1 and ("--json" in fmt or "jsonl" in fmt):
+            rows = [json.loads(line) for line in result.stdout.splitlines()]
+            assert rows[0]["id"] == payload  # JSON keeps the data exactly, escaped
+
+
+JSONL_ROWS = {
+    "list": '{"anc": [1, 2]}',
+    "object": '{"anc": {"a": 1}}',
+    "bool": '{"anc": true}',
+    "NaN": '{"anc": NaN}',
+    "Infinity": '{"anc": -Infinity}',
+    "overflow": '{"anc": 1e999}',
+    "huge int": '{"anc": ' + "9" * 5000 + "}",
+    "deep": '{"anc": ' + "[" * 50_000 + "]" * 50_000 + "}",
+    "not an object": "[1, 2, 3]",
+    "string": '"anc"',
+    "duplicate key": '{"anc": 1, "anc": 2}',
+    "two columns": '{"anc": 1, "ANC": 2}',
+    "invalid": '{"anc": ',
+    "null": '{"anc": null}',
+}
+
+
+@pytest.mark.parametrize("line", list(JSONL_ROWS.values()), ids=list(JSONL_ROWS))
+def test_jsonl_wrong_types_become_error_rows(invoke, tmp_path, line):
+    path = write(tmp_path, "in.jsonl", '{"id": "a", "anc": 500}\n' + line + "\n")
+    result = invoke("assess", "--input", path, "--json")
+    assert_safe(result, codes={1})
+    rows = [json.loads(x) for x in result.stdout.splitlines()]  # valid JSON: no NaN/Infinity
+    assert len(rows) == 2 and rows[0]["error"] is None and rows[1]["error"]
+    assert len(rows[1]["error"]) < 400
+
+
+CSV_FILES = {
+    "short row": b"id,anc\na,500\nb\n",
+    "long row": b"id,anc\na,500,7,8\n",
+    "huge int": b"id,anc\na," + b"9" * 5000 + b"\n",
+    "BOM": b"\xef\xbb\xbfid,anc\na,500\n",
+    "CRLF": b"id,anc\r\na,500\r\n",
+    "CR only": b"id,anc\ra,500\rb,600\r",
+    "quoted newline": b'id,anc\n"a\nb",500\n',
+    "NUL": b"id,anc\na\x00,500\n",
+    "no count column": b"id,x\na,1\n",
+    "empty": b"",
+    "blank lines": b"\n\n\n",
+    "header only": b"id,anc\n",
+    "two anc columns": b"id,anc,ANC\na,1,2\n",
+    "semicolons": b"id;anc\na;500\n",
+}
+
+
+@pytest.mark.parametrize("data", list(CSV_FILES.values()), ids=list(CSV_FILES))
+@pytest.mark.parametrize("fmt", [[], ["--json"], ["--format", "table"]], ids=["csv", "json", "t"])
+def test_odd_csv_files_never_traceback(invoke, tmp_path, data, fmt):
+    result = invoke("assess", "--input", write(tmp_path, "in.csv", data), *fmt)
+    assert_safe(result, codes={0, 1, 2})
+
+
+def test_lone_cr_line_ends_are_read_as_lines(invoke, tmp_path):
+    result = invoke("assess", "--input", write(tmp_path, "in.csv", CSV_FILES["CR only"]))
+    assert_safe(result, codes={0})
+    assert result.stdout.splitlines()[1:] == [
+        "a,500,500,moderate,6.0,2,,true,",
+        "b,600,600,moderate,6.0,2,,true,",
+    ]
+
+
+@pytest.mark.parametrize(
+    "data, line, written",
+    [
+        (b"id,anc\na,500\nb,\xff\xfe\nc,600\n", 3, 1),
+        (b"id,anc\na,500\nb,600\nc,7\xc3\n", 4, 2),
+        (b"\xff\xfeid,anc\n", 1, 0),
+        ("id,anc\na,500\n".encode("utf-16"), 1, 0),
+    ],
+    ids=["middle", "last line", "header", "UTF-16"],
+)
+@pytest.mark.parametrize("fmt", [[], ["--json"], ["--format", "table"]], ids=["csv", "json", "t"])
+def test_bad_utf8_mid_stream_names_the_line_and_keeps_whole_rows(
+    invoke, tmp_path, data, line, written, fmt
+):
+    result = invoke("assess", "--input", write(tmp_path, "in.csv", data), *fmt)
+    assert_safe(result, codes={2})
+    message = result.stderr.strip()
+    assert f"line {line}: not UTF-8" in message
+    assert f"{written} row(s) were written" in message
+    if not fmt:  # what was written is whole CSV rows: header + `written` rows
+        assert len(result.stdout.splitlines()) == (written + 1 if line > 1 else 0)
+    if fmt == ["--json"]:
+        assert len([json.loads(x) for x in result.stdout.splitlines()]) == written
+
+
+@pytest.mark.parametrize(
+    "env, data, expect",
+    [
+        (
+            {"LEUKO_MAX_LINE_BYTES": "100"},
+            b"id,anc\n" + b"x" * 200 + b",5\n",
+            "line 2: line longer",
+        ),
+        ({"LEUKO_MAX_LINE_BYTES": "100"}, b'id,anc\n"' + b"x\n" * 80 + b'",5\n', "field larger"),
+        ({"LEUKO_MAX_LINE_BYTES": "100"}, b'{"anc": "' + b"1" * 200 + b'"}\n', "line 1: line"),
+        ({"LEUKO_MAX_LINE_BYTES": "x"}, b"id,anc\na,1\n", "LEUKO_MAX_LINE_BYTES='x'"),
+        ({"LEUKO_MAX_LINE_BYTES": "-5"}, b"id,anc\na,1\n", "positive whole number"),
+    ],
+    ids=["line", "quoted field", "jsonl line", "bad limit", "negative limit"],
+)
+def test_size_limits_are_one_line_and_overridable(invoke, tmp_path, monkeypatch, env, data, expect):
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    path = write(tmp_path, "in.jsonl" if data.startswith(b"{") else "in.csv", data)
+    result = invoke("assess", "--input", path)
+    assert_safe(result, codes={2})
+    assert expect in result.stderr
+    monkeypatch.setenv("LEUKO_MAX_LINE_BYTES", "100000")  # raised: the same file is read
+    if "limit" not in expect and "positive" not in expect:
+        assert_safe(invoke("assess", "--input", path), codes={0, 1})
+
+
+# --- --on-error ------------------------------------------------------------------------------
+
+ON_ERROR_FILE = b"id,anc\na,500\nb,n/a\nc,600\nd,\n"
+
+
+@pytest.mark.parametrize(
+    "policy, code, ids, stderr",
+    [
+        (None, 1, ["a", "b", "c", "d"], ["4 row(s), 2 graded, 2 error(s)"]),
+        ("row", 1, ["a", "b", "c", "d"], ["4 row(s), 2 graded, 2 error(s)"]),
+        ("skip", 1, ["a", "c"], ["line 3: skipped:", "line 5: skipped:", "2 skipped"]),
+        ("fail", 1, ["a"], ["line 3: --anc expects a number", "1 row(s) were written"]),
+    ],
+)
+@pytest.mark.parametrize("fmt", [[], ["--json"]], ids=["csv", "json"])
+def test_on_error_policies(invoke, tmp_path, policy, code, ids, stderr, fmt):
+    path = write(tmp_path, "in.csv", ON_ERROR_FILE)
+    extra = ["--on-error", policy] if policy else []
+    result = invoke("assess", "--input", path, *extra, *fmt)
+    assert_safe(result, codes={code})
+    if fmt:
+        got = [json.loads(x)["id"] for x in result.stdout.splitlines()]
+    else:
+        got = [x.split(",")[0] for x in result.stdout.splitlines()[1:]]
+    assert got == ids
+    for text in stderr:
+        assert text in result.stderr
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["--on-error", "never"], ["--on-error", "skip", "--fhir", "x.json"]],
+    ids=["unknown", "with fhir"],
+)
+def test_on_error_refusals(invoke, tmp_path, argv):
+    path = write(tmp_path, "in.csv", ON_ERROR_FILE)
+    args = ["assess", *argv] if "--fhir" in argv else ["assess", "--input", path, *argv]
+    result = invoke(*args)
+    assert_safe(result, codes={2})
+    assert "--on-error" in result.stderr
+
+
+# --- FHIR: wrong JSON types everywhere --------------------------------------------------------
+
+
+def observation(**changes) -> dict:
+    obs = {
+        "resourceType": "Observation",
+        "id": "o1",
+        "status": "final",
+        "code": {"coding": [{"system": "http://loinc.org", "code": "751-8"}]},
+        "subject": {"reference": "Patient/1"},
+        "effectiveDateTime": "2026-01-01T08:00:00Z",
+        "valueQuantity": {"value": 0.4, "unit": "10*3/uL", "code": "10*3/uL"},
+    }
+    obs.update(changes)
+    return obs
+
+
+FHIR_DOCS = {
+    "list": [],
+    "string": "Observation",
+    "number": 5,
+    "null": None,
+    "resourceType number": {"resourceType": 5},
+    "bundle entry object": {"resourceType": "Bundle", "entry": {"a": 1}},
+    "bundle entry strings": {"resourceType": "Bundle", "entry": ["x", 1, None]},
+    "bundle resource list": {"resourceType": "Bundle", "entry": [{"resource": []}]},
+    "code string": observation(code="751-8"),
+    "coding object": observation(code={"coding": {"code": "751-8"}}),
+    "coding code number": observation(code={"coding": [{"code": 7518}]}),
+    "value string": observation(valueQuantity={"value": "0.4", "unit": "10*3/uL"}),
+    "value bool": observation(valueQuantity={"value": True, "unit": "10*3/uL"}),
+    "value huge int": observation(valueQuantity={"value": 10**300, "unit": "10*3/uL"}),
+    "value list": observation(valueQuantity=[0.4]),
+    "unit number": observation(valueQuantity={"value": 0.4, "unit": 5, "code": 7}),
+    "comparator": observation(valueQuantity={"value": 0.4, "unit": "/uL", "comparator": "<"}),
+    "subject list": observation(subject=[PAYLOADS["csi"]]),
+    "subject hostile": observation(subject={"reference": PAYLOADS["osc8"]}),
+    "effective number": observation(effectiveDateTime=20260101),
+    "effective hostile": observation(effectiveDateTime=PAYLOADS["link"] + PAYLOADS["c1"]),
+    "id hostile": observation(id=PAYLOADS["csi"] + PAYLOADS["close-tag"]),
+    "id object": observation(id={"a": 1}),
+    "status list": observation(status=["final"]),
+    "period string": observation(effectiveDateTime=None, effectivePeriod="2026"),
+}
+
+
+@pytest.mark.parametrize("doc", list(FHIR_DOCS.values()), ids=list(FHIR_DOCS))
+@pytest.mark.parametrize("as_json", [False, True], ids=["human", "json"])
+def test_fhir_wrong_types_are_one_line(invoke, tmp_path, doc, as_json):
+    path = write(tmp_path, "obs.json", json.dumps(doc))
+    result = invoke("assess", "--fhir", path, *(["--json"] if as_json else []))
+    assert_safe(result, codes={0, 2})
+    if result.exit_code:
+        assert len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    "data, env, expect",
+    [
+        (b"\xff\xfe{}", {}, "not UTF-8"),
+        ("{}".encode("utf-16"), {}, "not UTF-8"),
+        (b"[" * 100_000 + b"]" * 100_000, {}, "nested too deeply"),
+        (b'{"a": ' + b"9" * 5000 + b"}", {}, "too many digits"),
+        (b'{"a": NaN}', {}, "NaN"),
+        (b"{" * 10, {}, "not valid JSON"),
+        (json.dumps(observation()).encode(), {"LEUKO_MAX_FHIR_BYTES": "100"}, "larger than 100"),
+        (b"{}", {"LEUKO_MAX_FHIR_BYTES": "lots"}, "LEUKO_MAX_FHIR_BYTES"),
+    ],
+    ids=["latin", "utf16", "deep", "digits", "NaN", "broken", "size", "bad limit"],
+)
+def test_fhir_file_faults(invoke, tmp_path, monkeypatch, data, env, expect):
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    result = invoke("assess", "--fhir", write(tmp_path, "obs.json", data))
+    assert_safe(result, codes={2})
+    assert expect in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+# --- unreadable files and overlays -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("target", ["missing", "directory", "dangling", "fifo"])
+def test_unreadable_inputs_and_overlays(invoke, tmp_path, target):
+    path = tmp_path / "thing"
+    if target == "directory":
+        path.mkdir()
+    elif target == "dangling":
+        path.symlink_to(tmp_path / "nowhere")
+    elif target == "fifo":
+        os.mkfifo(path)
+    if target != "fifo":  # opening a FIFO for reading would wait for a writer
+        for argv in (["assess", "--input", str(path)], ["assess", "--fhir", str(path)]):
+            assert_safe(invoke(*argv), codes={2})
+    assert_safe(invoke("kb", "check", str(path)), codes={2})
+    overlay = paths.overlay_path()
+    overlay.parent.mkdir(parents=True, exist_ok=True)
+    if target != "missing":
+        os.replace(path, overlay)
+    result = invoke("causes")
+    if target == "missing":
+        assert_safe(result, codes={0})  # no overlay is no overlay
+    else:
+        assert_safe(result, codes={3})
+        assert str(overlay) in result.stderr
+
+
+# --- hypothesis: the readers take any bytes and fail only in their documented ways ---------
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.binary(max_size=400), st.integers(min_value=1, max_value=64))
+def test_line_source_reads_any_bytes(data, limit):
+    import io
+
+    from leuko_cli.batch.readers import LineSource, StreamError
+
+    source = LineSource(io.BytesIO(data), limit)
+    try:
+        lines = list(source)
+    except StreamError as err:
+        assert 1 <= err.line and err.reason
+        return
+    assert "".join(lines).encode("utf-8") == data.removeprefix(b"\xef\xbb\xbf")
+    assert all(len(x.encode()) <= limit for x in lines)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.lists(st.text(max_size=60), max_size=8))
+def test_csv_and_jsonl_readers_take_any_text(lines):
+    import csv
+
+    from leuko_cli.batch.readers import CsvRows, RowError, jsonl_rows, peek
+    from leuko_cli.errors import InputError
+
+    text = [line + "\n" for line in lines]
+    for _n, fields, _row in jsonl_rows(iter(text)):
+        assert isinstance(fields, (dict, RowError))
+    first, it = peek(iter(text))
+    try:
+        for _n, fields, _row in CsvRows(it, first):
+            assert isinstance(fields, (dict, RowError))
+    except (InputError, csv.Error):
+        pass
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=12),
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.dictionaries(
+            st.sampled_from(
+                [
+                    "resourceType",
+                    "entry",
+                    "resource",
+                    "code",
+                    "coding",
+                    "system",
+                    "value",
+                    "valueQuantity",
+                    "unit",
+                    "subject",
+                    "reference",
+                    "id",
+                    "status",
+                    "comparator",
+                    "effectiveDateTime",
+                    "effectivePeriod",
+                    "start",
+                ]
+            ),
+            children,
+            max_size=5,
+        )
+    ),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck))
+@given(JSON_VALUES, st.sampled_from(["Observation", "Bundle"]))
+def test_fhir_reader_takes_any_json(kb, doc, kind):
+    from leuko_cli.batch import fhir
+    from leuko_cli.errors import InputError
+
+    if isinstance(doc, dict) and doc.get("resourceType") is None:
+        doc["resourceType"] = kind
+    try:
+        fhir.groups(kb, doc)
+    except InputError:
+        pass
+
+
+# --- real file descriptors: a few subprocesses -------------------------------------------------
+
+
+def run_leuko(args: list[str], env_extra: dict | None = None, **kw) -> subprocess.CompletedProcess:
+    env = dict(os.environ, **(env_extra or {}))
+    return subprocess.run(
+        [sys.executable, "-m", "leuko_cli", *args], env=env, capture_output=True, **kw
+    )
+
+
+def shell(script: str, env_extra: dict | None = None) -> subprocess.CompletedProcess:
+    """One shell runs many leuko commands (fewer interpreters to wait for)."""
+    env = dict(os.environ, LEUKO=f"{sys.executable} -m leuko_cli", **(env_extra or {}))
+    return subprocess.run(["bash", "-c", script], env=env, capture_output=True, text=True)
+
+
+# (fault, command): the fast path and Typer, human and JSON, Rich and plain, batch and export.
+# Kept few: each is an interpreter start. The in-process cases cover the commands' text.
+STREAM_CASES = [
+    ("full", "assess --anc 450"),  # the fast path
+    ("full", "refs --json"),  # Typer, JSON
+    ("full", "manage"),  # Typer, Rich
+    ("full", "kb export"),
+    ("full", "assess --input $CSV"),
+    ("closed", "causes show clozapine --json"),
+    ("closed", "config show"),
+    ("closed", "assess --input $CSV --format table"),
+    ("head", "assess --anc 450"),
+    ("head", "manage"),
+    ("head", "refs --json"),
+    ("head", "assess --input $CSV"),
+    ("head", "assess --input $CSV --format table"),
+]
+REDIRECT = {"full": ">/dev/full", "closed": ">&-", "head": "| head -1 >/dev/null"}
+
+
+def test_full_disk_closed_stdout_and_head(tmp_path):
+    """>/dev/full and >&- end in exit 4 with one line; `| head -1` in 0, quietly."""
+    csv_path = write(tmp_path, "in.csv", "id,anc\n" + "".join(f"p{i},{i}\n" for i in range(3000)))
+    lines = [
+        f'$LEUKO {cmd} 2>"$T/e" {REDIRECT[fault]}; '
+        f'echo "{fault} {cmd}|${{PIPESTATUS[0]}}|$(cat "$T/e")"'
+        for fault, cmd in STREAM_CASES
+    ]
+    done = shell("\n".join(lines), {"CSV": csv_path, "T": str(tmp_path)})
+    assert done.returncode == 0, done.stderr
+    results = [line.split("|", 2) for line in done.stdout.splitlines()]
+    assert len(results) == len(STREAM_CASES)
+    for what, code, err in results:
+        assert "Traceback" not in err and ESC not in err
+        if what.startswith("head"):
+            assert (code, err) == ("0", ""), what
+        else:
+            assert code == "4", (what, err)
+            assert err.startswith("leuko: error: cannot write the output"), (what, err)
+            assert len(err.splitlines()) == 1
+
+
+def test_closed_stdin_and_endless_input(tmp_path):
+    done = shell(
+        '$LEUKO assess --input - <&- 2>&1; echo "rc=$?"\n'
+        '$LEUKO assess --fhir - <&- 2>&1; echo "rc=$?"\n'
+        '$LEUKO assess --input /dev/zero 2>&1; echo "rc=$?"\n'
+        '$LEUKO assess --fhir - </dev/zero 2>&1; echo "rc=$?"\n',
+        {"LEUKO_MAX_FHIR_BYTES": "1000000"},
+    )
+    out = done.stdout
+    assert out.count("rc=2") == 4 and "Traceback" not in out, out
+    assert out.count("standard input is closed") == 2
+    assert "line 1: line longer than" in out and "larger than 1000000 bytes" in out
+
+
+def test_non_unicode_stdout(tmp_path):
+    encoding = "ascii"
+    env = {"PYTHONIOENCODING": encoding}
+    human = run_leuko(["causes", "show", "clozapine"], env)
+    assert human.returncode == 0 and b"Traceback" not in human.stderr, human.stderr
+    data = run_leuko(["causes", "--json"], env)
+    assert data.returncode == 0
+    assert json.loads(data.stdout.decode(encoding))  # \u escapes: still valid JSON
+    rows = run_leuko(
+        ["assess", "--input", write(tmp_path, "in.csv", "id,anc\nµ,500\n"), "--json"], env
+    )
+    assert rows.returncode == 0 and json.loads(rows.stdout.decode(encoding))["id"] == "µ"
+    exported = run_leuko(["kb", "export"], env)  # a file format: UTF-8 whatever the locale
+    assert exported.returncode == 0 and tomllib.loads(exported.stdout.decode("utf-8"))
+
+
+def test_sigint_during_a_store_build_leaves_no_temp_file(isolated_dirs, monkeypatch):
+    monkeypatch.setenv("LEUKO_CACHE_DIR", str(isolated_dirs / "own-cache"))  # nothing built yet
+    script = textwrap.dedent(
+        """
+        import os, signal
+        from leuko_cli.kb import load, store
+        def interrupted(conn, rows):  # SIGINT arrives while the store is being written
+            signal.raise_signal(signal.SIGINT)
+        store.create_search = interrupted
+        try:
+            load()
+            print("finished")
+        except KeyboardInterrupt:
+            print("interrupted")
+        print(sorted(os.listdir(os.environ["LEUKO_CACHE_DIR"])))
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.stdout.splitlines()[0] == "interrupted", done.stderr
+    assert ".tmp" not in done.stdout.splitlines()[-1]
+
+
+# --- concurrency: config updates are never lost -------------------------------------------------
+
+
+def _bump(_n: int) -> None:
+    """One read-modify-write of the config file through config.update (the `config set` path):
+    `unit` holds a counter, so a lost update shows as a count below the number of workers."""
+    from leuko_cli import commands, config
+
+    config.update(lambda v: v.__setitem__("unit", str(int(v.get("unit", "0")) + 1)))
+    key, value = [("audience", "patient"), ("ctcae_version", "5.0")][_n % 2]
+    if _n % 5 == 0:
+        commands.config_unset(key)
+    else:
+        commands.config_set(key, value)
+
+
+def test_fifty_concurrent_updates_keep_every_write():
+    workers = 50
+    ctx = multiprocessing.get_context("fork")
+    with ctx.Pool(10) as pool:
+        pending = pool.map_async(_bump, range(workers))
+        path = paths.config_path()
+        seen = 0
+        while not pending.ready():  # every version a reader sees is whole, valid TOML
+            try:
+                data = path.read_bytes()
+            except FileNotFoundError:
+                continue
+            tomllib.loads(data.decode("utf-8"))
+            seen += 1
+        pending.get()
+    final = tomllib.loads(path.read_text(encoding="utf-8"))
+    assert final["unit"] == str(workers)  # 50 read-modify-writes, none lost
+    assert set(final) <= {"unit", "audience", "ctcae_version"}
+    leftovers = [p.name for p in path.parent.iterdir() if p.name != "config.toml"]
+    assert leftovers == []
