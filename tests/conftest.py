@@ -16,7 +16,7 @@ settings.load_profile("leuko")
 os.environ["COLUMNS"] = "100"
 os.environ["NO_COLOR"] = "1"
 os.environ.pop("FORCE_COLOR", None)
-for key in ("LEUKO_UNIT", "LEUKO_CTCAE_VERSION", "LEUKO_AUDIENCE"):
+for key in ("LEUKO_UNIT", "LEUKO_CTCAE_VERSION", "LEUKO_REGION", "LEUKO_AUDIENCE"):
     os.environ.pop(key, None)
 
 

@@ -79,6 +79,7 @@ def assess(
     v = {name: values.get(name) for name in REQUEST_FIELDS}
     unit_id, unit_origin = _setting(kb, "unit", v["unit"], settings, origin)
     version, version_origin = _setting(kb, "ctcae_version", v["ctcae_version"], settings, origin)
+    region, region_origin = _setting(kb, "region", v["region"], settings, origin)
     unit = inputs.find_unit(kb, unit_id)
     if (v["neutrophils"] is not None or v["bands"] is not None) and v["wbc"] is None:
         raise InputError("--neutrophils/--bands need --wbc to compute the ANC")
@@ -148,12 +149,14 @@ def assess(
     if v["drug"] is not None:
         if anc_cells is None:
             raise InputError("--drug needs an ANC: add --anc or --wbc with --neutrophils")
-        mon = grading.drug_monitoring(kb, v["drug"], anc_cells, duffy_null)
+        mon = grading.drug_monitoring(kb, v["drug"], anc_cells, duffy_null, region, wbc_cells)
+        mon["region_origin"] = region_origin
         result["drug_monitoring"] = mon
         cited.cite(mon)
     result["settings"] = {
         "unit": {"value": unit["id"], "origin": unit_origin},
         "ctcae_version": {"value": version, "origin": version_origin},
+        "region": {"value": region, "origin": region_origin},
     }
     if version_origin.startswith("default"):
         cited.note(kb.settings["ctcae_default_note"].format(version=version))

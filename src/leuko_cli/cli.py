@@ -22,7 +22,7 @@ except ImportError:  # pragma: no cover
 
 from . import __version__, commands
 from .errors import InputError, OutputClosed, run_guarded
-from .fields import AUDIENCES, INPUTS
+from .fields import AUDIENCES, BY_NAME, INPUTS, SETTINGS_KEYS
 from .output import emit
 
 
@@ -313,6 +313,7 @@ app.command(
         "leuko assess --wbc 5200 --neutrophils 15 --bands 4",
         "leuko assess --anc 300 --temp 38.6",
         "leuko assess --anc 1300 --drug clozapine --duffy-null",
+        "leuko assess --anc 1.8 --wbc 3.2 --unit 10^9/L --drug clozapine --region UK",
     )
 )(assess)
 
@@ -430,6 +431,7 @@ def search(
     epilog=_examples(
         "leuko meds ceftriaxone meropenem",
         "leuko meds Tegretol clozapine --json",
+        "leuko meds clozapine --region UK",
         "leuko meds --file meds.txt",
     )
 )
@@ -440,12 +442,15 @@ def meds(
     file: Optional[str] = typer.Option(
         None, "--file", "-f", help="A text file with one drug a line (# starts a comment)."
     ),
+    region: Optional[str] = typer.Option(
+        None, BY_NAME["region"].flag, help=BY_NAME["region"].help, metavar="REGION"
+    ),
     as_json: bool = JSON_OPT,
 ) -> None:
     """Whether each drug is linked to neutropenia, agranulocytosis or lymphopenia: mechanism,
     onset, how often, monitoring and references. A name not in the knowledge base is listed as
     such; that never means the drug is safe."""
-    _out(commands.meds(names or [], file=file), as_json)
+    _out(commands.meds(names or [], file=file, region=region), as_json)
 
 
 @app.command(
@@ -589,13 +594,13 @@ def kb_export(
 # --- settings ----------------------------------------------------------------------------------
 
 config_app = _typer(
-    "Show and change your settings: unit, ctcae_version, audience. Precedence: "
+    f"Show and change your settings: {', '.join(SETTINGS_KEYS)}. Precedence: "
     "command-line flag > environment LEUKO_<KEY> > config file > default from "
     "the knowledge base."
 )
 app.add_typer(config_app, name="config")
 
-CONFIG_KEY_ARG = typer.Argument(..., metavar="KEY", help="unit, ctcae_version or audience.")
+CONFIG_KEY_ARG = typer.Argument(..., metavar="KEY", help=f"One of: {', '.join(SETTINGS_KEYS)}.")
 
 
 @config_app.command("path", epilog=_examples("leuko config path"))

@@ -39,10 +39,13 @@ def assess(values: dict, *, audience: str | None = None) -> Answer:
         {
             "unit": values.get("unit"),
             "ctcae_version": values.get("ctcae_version"),
+            "region": values.get("region"),
             "audience": audience,
         },
     )
-    request = {k: values.get(k) for k in REQUEST_FIELDS if k not in ("unit", "ctcae_version")}
+    request = {
+        k: values.get(k) for k in REQUEST_FIELDS if k not in ("unit", "ctcae_version", "region")
+    }
     result = core.assess(kb, request, resolved)
     aud = resolved["audience"]
     result["settings"]["audience"] = aud.as_dict()
@@ -159,7 +162,7 @@ def search(query: str, limit: int = 10) -> Answer:
     return Answer("search_results", kb.search(query, limit), kb, context={"query": query})
 
 
-def meds(names: list[str], *, file: str | None = None) -> Answer:
+def meds(names: list[str], *, file: str | None = None, region: str | None = None) -> Answer:
     """What the KB links each drug to; unknown names are listed as absent, never as safe."""
     from . import meds as core
 
@@ -176,9 +179,20 @@ def meds(names: list[str], *, file: str | None = None) -> Answer:
             )
     wanted = core.read_names(names, text)
     kb = load_kb()
-    results = core.look_up(kb, wanted)
-    cited = sorted({r for res in results for e in res["entries"] for r in e["references"]})
+    from . import settings
+
+    chosen = settings.resolve(kb, "region", region)
+    results = core.look_up(kb, wanted, chosen.value)
+    cited = sorted(
+        {
+            r
+            for res in results
+            for e in res["entries"]
+            for r in e["references"] + [x for t in e["region_monitoring"] for x in t["references"]]
+        }
+    )
     data = {
+        "region": chosen.as_dict(),
         "results": results,
         "found": sum(1 for r in results if r["found"]),
         "not_found": sum(1 for r in results if not r["found"]),

@@ -17,7 +17,8 @@ class Field:
 
     kind: count (a cell count in the request's unit; `measure` names the KB measure),
     limit (a lab's lower limit of normal, in the same unit), percent, age, temperature,
-    switch (true/false), unit, ctcae_version, drug, audience.
+    switch (true/false), unit, ctcae_version, drug, region (a country whose monitoring
+    rules apply; the KB's drug_monitoring tables name their region), audience.
     columns: batch column names it is read from (the first is canonical; others are aliases).
     loinc: FHIR Observation codes that carry it. setting: the settings key whose resolved value
     (flag > env > config > KB default) applies when the field is not given.
@@ -184,6 +185,14 @@ INPUTS: tuple[Field, ...] = (
         "sustained", "switch", "The temperature has lasted an hour or more.", columns=("sustained",)
     ),
     Field("drug", "drug", "A drug with a monitoring table, e.g. clozapine.", metavar="NAME"),
+    Field(
+        "region",
+        "region",
+        "Country whose drug-monitoring rules apply, e.g. US or UK (--drug, leuko meds); "
+        "the default comes from your settings.",
+        setting="region",
+        metavar="REGION",
+    ),
     Field(
         "audience",
         "audience",
@@ -358,7 +367,7 @@ RESULTS: tuple[ResultField, ...] = (
     ResultField(
         "settings",
         "object",
-        "Each setting used (unit, ctcae_version, audience) with "
+        "Each setting used (unit, ctcae_version, region, audience) with "
         "its value and origin: flag, environment, config file or default.",
     ),
     ResultField(

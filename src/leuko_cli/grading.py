@@ -222,7 +222,25 @@ def febrile_neutropenia_ae(
     }
 
 
-def find_drug(kb: KnowledgeBase, name: str) -> list[dict]:
+def regions(kb: KnowledgeBase) -> list[str]:
+    """The countries the KB holds drug-monitoring rules for (the values `--region` accepts)."""
+    return sorted({d["region"] for d in kb.table("drug_monitoring")})
+
+
+def check_region(kb: KnowledgeBase, value: str) -> str:
+    wanted = value.strip().upper()
+    known = regions(kb)
+    if wanted not in known:
+        raise InputError(
+            f"unknown region {value!r}; the knowledge base has monitoring rules for: "
+            f"{', '.join(known)}"
+        )
+    return wanted
+
+
+def find_drug(kb: KnowledgeBase, name: str, region: str | None = None) -> list[dict]:
+    """The drug's monitoring tables (of `region` when given); refused, naming the choices,
+    when the KB has none (a table of another country is never used silently)."""
     wanted = name.strip().lower()
     tables = [
         d
@@ -232,24 +250,74 @@ def find_drug(kb: KnowledgeBase, name: str) -> list[dict]:
     if not tables:
         known = sorted({d["drug"] for d in kb.table("drug_monitoring")})
         raise InputError(f"no monitoring table for drug {name!r}; known: {', '.join(known)}")
-    return tables
+    if region is None:
+        return tables
+    here = [t for t in tables if t["region"] == region]
+    if not here:
+        have = sorted({t["region"] for t in tables})
+        raise InputError(
+            f"no {region} monitoring table for {tables[0]['drug']}; the knowledge base has "
+            f"one for: {', '.join(have)} (choose with --region)"
+        )
+    return here
 
 
-def drug_monitoring(kb: KnowledgeBase, name: str, anc_cells: float, duffy_null: bool) -> dict:
-    tables = find_drug(kb, name)
+def drug_monitoring(
+    kb: KnowledgeBase,
+    name: str,
+    anc_cells: float,
+    duffy_null: bool,
+    region: str,
+    wbc_cells: float | None = None,
+) -> dict:
+    """Grade a count on the drug's monitoring table for `region` and the patient's population.
+
+    A table with `wbc_bands` grades the WBC and the ANC together and the worse band decides
+    (the UK scheme); without a WBC its status is known only when the ANC alone is already in
+    the worst band, else it is 'this or worse' (`complete` false) and a note asks for --wbc.
+    """
+    tables = find_drug(kb, name, region)
     population = "duffy-null" if duffy_null else "general"
-    table = next((t for t in tables if t["population"] == population), tables[0])
-    result = grade(table, anc_cells)
+    notes = []
+    table = next((t for t in tables if t["population"] == population), None)
+    if table is None:
+        table = next((t for t in tables if t["population"] == "general"), tables[0])
+        notes.append(
+            f"The knowledge base has no {region} {table['drug']} table for a {population} "
+            f"population; this is the {table['population']} table."
+        )
+    by_anc = grade(table, anc_cells)
+    chosen, complete = by_anc, True
+    wbc_label = None
+    if table.get("wbc_bands"):
+        worst = max(b["grade"] for b in table["wbc_bands"])
+        if wbc_cells is None:
+            complete = by_anc["grade"] >= worst
+            if not complete:
+                notes.append(
+                    f"The {region} table grades the WBC and the neutrophils together and the "
+                    "worse decides: add --wbc for the full status (with the WBC it can only be "
+                    "the same or worse)."
+                )
+        else:
+            by_wbc = grade({**table, "bands": table["wbc_bands"]}, wbc_cells)
+            wbc_label = by_wbc["label"]
+            if by_wbc["grade"] > by_anc["grade"]:
+                chosen = by_wbc
     return {
         "drug": table["drug"],
         "table": table["id"],
         "name": table["name"],
+        "region": table["region"],
         "population": table["population"],
-        "category": result["label"],
-        "action": result["action"],
-        "monitoring": result["monitoring"],
+        "category": chosen["label"] if complete else f"{chosen['label']} or worse",
+        "complete": complete,
+        "by_measure": {"anc": by_anc["label"], "wbc": wbc_label},
+        "action": chosen["action"],
+        "monitoring": chosen["monitoring"],
         "status": table["status"],
-        "note": table.get("note"),
+        "schedule": table["schedule"],
+        "note": " ".join([table["note"], *notes] if table.get("note") else notes) or None,
         "references": table["references"],
         "origin": table.get("source_location"),
     }

@@ -55,7 +55,26 @@ def read_names(names: list[str], file_text: str | None = None) -> list[str]:
     return out
 
 
-def _entry(name: str, cause: dict) -> dict:
+def _region_tables(kb: KnowledgeBase, cause: dict, region: str) -> list[dict]:
+    """The monitoring tables of `region` for any name of this drug cause (each country's
+    scheme is its own KB entry with its source: `--region` chooses)."""
+    names = {fold(n) for n in cause.get("drugs") or []}
+    return [
+        {
+            "table": t["id"],
+            "name": t["name"],
+            "region": t["region"],
+            "population": t["population"],
+            "schedule": t["schedule"],
+            "status": t["status"],
+            "references": list(t["references"]),
+        }
+        for t in kb.table("drug_monitoring")
+        if t["region"] == region and names & {fold(t["drug"]), *map(fold, t["synonyms"])}
+    ]
+
+
+def _entry(kb: KnowledgeBase, name: str, cause: dict, region: str) -> dict:
     return {
         "drug": name,
         "cause": cause["id"],
@@ -68,13 +87,17 @@ def _entry(name: str, cause: dict) -> dict:
         "monitoring": cause["monitoring"],
         "references": list(cause["references"]),
         "review_status": cause["review_status"],
+        "region_monitoring": _region_tables(kb, cause, region),
     }
 
 
-def look_up(kb: KnowledgeBase, names: list[str]) -> list[dict]:
-    """One result per name: `found` with the KB's entries for it, or absent with the nearest
-    KB names as suggestions (difflib: typos such as 'ceftriaxon')."""
+def look_up(kb: KnowledgeBase, names: list[str], region: str | None = None) -> list[dict]:
+    """One result per name: `found` with the KB's entries for it (and the monitoring tables of
+    `region`), or absent with the nearest KB names as suggestions (difflib: typos such as
+    'ceftriaxon'). Without a region, the KB's default one."""
     import difflib
+
+    region = region or kb.settings["default_region"]
 
     index = drug_index(kb)
     results = []
@@ -82,7 +105,11 @@ def look_up(kb: KnowledgeBase, names: list[str]) -> list[dict]:
         hits = index.get(fold(asked), [])
         if hits:
             results.append(
-                {"query": asked, "found": True, "entries": [_entry(n, c) for n, c in hits]}
+                {
+                    "query": asked,
+                    "found": True,
+                    "entries": [_entry(kb, n, c, region) for n, c in hits],
+                }
             )
             continue
         near = difflib.get_close_matches(fold(asked), list(index), n=3, cutoff=0.75)

@@ -480,6 +480,8 @@ def meds(answer: Answer) -> None:
                 ("Monitoring", e["monitoring"]),
             ):
                 con.print(f"  {label}: {value}")
+            for t in e["region_monitoring"]:
+                con.print(f"  {t['region']} · {t['name']}: {t['schedule']}")
             con.print(
                 Text(
                     f"  Refs {_cites(kb, e['references'])} · leuko causes show {e['cause']}"
@@ -488,6 +490,8 @@ def meds(answer: Answer) -> None:
                 )
             )
     con.print(Text(f"{data['found']} found, {data['not_found']} not in the knowledge base."))
+    region = data["region"]
+    con.print(Text(f"Region: {region['value']} ({region['origin']})", style="dim"))
     _references(con, kb, data["references"])
     _disclaimer(con, kb)
 

@@ -125,6 +125,7 @@ def _clinician(kb, r: dict) -> None:
     mon = r.get("drug_monitoring")
     if mon:
         con.print(Text(f"{mon['name']}: ", style="bold") + Text(mon["category"]))
+        con.print(f"  Region: {mon['region']} ({mon['region_origin']})")
         con.print("  Action: " + mon["action"])
         con.print("  Monitoring: " + mon["monitoring"])
         if mon.get("note"):
@@ -246,5 +247,6 @@ def _patient(kb, r: dict) -> None:
             + " "
             + _cites(kb, r["drug_monitoring"]["references"])
         )
+        con.print(f"(Blood-test rules of: {r['drug_monitoring']['region']})", style="dim")
     _references(con, kb, r["references"])
     _disclaimer(con, kb, "patient")

@@ -35,6 +35,7 @@ _KIND = {
     "unit": {"type": "string"},
     "ctcae_version": {"type": "string"},
     "drug": {"type": "string"},
+    "region": {"type": "string"},
     "audience": {"type": "string", "enum": list(AUDIENCES)},
 }
 _RESULT_TYPE = {

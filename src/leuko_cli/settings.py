@@ -21,6 +21,7 @@ if TYPE_CHECKING:  # pragma: no cover
 KB_DEFAULTS = {
     "unit": "default_unit",
     "ctcae_version": "ctcae_default_version",
+    "region": "default_region",
     "audience": "default_audience",
 }
 
@@ -57,6 +58,8 @@ def normalise(kb: KnowledgeBase, key: str, value: str) -> str:
         return inputs.find_unit(kb, value)["id"]
     if key == "ctcae_version":
         return grading.check_ctcae_version(kb, value)
+    if key == "region":
+        return grading.check_region(kb, value)
     wanted = value.strip().lower()
     if wanted not in AUDIENCES:
         raise InputError(f"audience must be one of: {', '.join(AUDIENCES)} (got {value!r})")

@@ -186,12 +186,19 @@ SCHEMA: dict[str, dict[str, tuple]] = {
         "id": ("str", True, {}),
         "drug": ("str", True, {}),
         "synonyms": ("list[str]", True, {}),
+        # the country whose rules this table is (monitoring differs by country: `--region`)
+        "region": ("str", True, {"pattern": r"^[A-Z]{2,3}$"}),
         "population": ("str", True, {"enum": ["general", "duffy-null"]}),
         "name": ("str", True, {}),
         "status": ("str", True, {}),
+        # the routine schedule while counts are normal (what `leuko meds` shows)
+        "schedule": ("str", True, {}),
         "note": ("str", False, {}),
         "references": _REFS,
+        # bands on the ANC; `wbc_bands`, when present, grade the WBC too and the worse of
+        # the two decides (the UK services grade WBC and neutrophils together)
         "bands": ("table", True, BAND),
+        "wbc_bands": ("table", False, BAND),
     },
     "scores": {
         "id": ("str", True, {}),
@@ -291,6 +298,9 @@ SETTINGS = {
     "differential_tolerance_pct": ("num", True, {}),
     # said when the CTCAE version was not chosen; {version} is replaced
     "ctcae_default_note": ("str", True, {}),
+    # the country whose drug-monitoring tables apply unless --region/config says otherwise;
+    # must be a region some drug_monitoring table names
+    "default_region": ("str", True, {}),
     # what a patient reads beside a drug-monitoring result (never start/stop/continue)
     "patient_drug_monitoring": ("str", True, {}),
 }

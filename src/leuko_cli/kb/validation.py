@@ -137,19 +137,19 @@ def _check_entry(schema: dict, entry: Any, where: str, problems: list[str]) -> d
     return out
 
 
-def _check_bands(bands: list[dict], where: str, problems: list[str]) -> None:
+def _check_bands(bands: list[dict], where: str, problems: list[str], name: str = "bands") -> None:
     """Bands: start at 0, contiguous (upper == next lower), open-ended top, grade never rises
     as the count rises."""
     if not bands or any(b.get("lower") is None for b in bands):
         return
     if bands[0]["lower"] != 0:
-        problems.append(f"{where}.bands: the first band must start at 0")
+        problems.append(f"{where}.{name}: the first band must start at 0")
     for i, (a, b) in enumerate(zip(bands, bands[1:]), start=1):
         if a.get("upper") is None:
-            problems.append(f"{where}.bands[{i}]: only the last band may be open-ended")
+            problems.append(f"{where}.{name}[{i}]: only the last band may be open-ended")
         elif a["upper"] != b["lower"]:
             problems.append(
-                f"{where}.bands[{i}]: upper {a['upper']!r} does not meet the next "
+                f"{where}.{name}[{i}]: upper {a['upper']!r} does not meet the next "
                 f"band's lower {b['lower']!r} (gap or overlap)"
             )
         if (
@@ -157,16 +157,16 @@ def _check_bands(bands: list[dict], where: str, problems: list[str]) -> None:
             and isinstance(b.get("grade"), int)
             and b["grade"] > a["grade"]
         ):
-            problems.append(f"{where}.bands[{i + 1}]: grade rises as the count rises")
+            problems.append(f"{where}.{name}[{i + 1}]: grade rises as the count rises")
     numeric = [x for b in bands for x in (b.get("lower"), b.get("upper")) if _is_num(x)]
     if numeric != sorted(numeric):
-        problems.append(f"{where}.bands: bounds are not in increasing order")
+        problems.append(f"{where}.{name}: bounds are not in increasing order")
     for i, b in enumerate(bands, start=1):
         lo, hi = b.get("lower"), b.get("upper")
         if _is_num(lo) and _is_num(hi) and not lo < hi:
-            problems.append(f"{where}.bands[{i}]: lower must be below upper")
+            problems.append(f"{where}.{name}[{i}]: lower must be below upper")
     if bands[-1].get("upper") is not None:
-        problems.append(f"{where}.bands: the last band must be open-ended (no upper)")
+        problems.append(f"{where}.{name}: the last band must be open-ended (no upper)")
 
 
 def validate(raw: dict, *, require_core: bool = True, label: str = "knowledge base") -> dict:
@@ -202,8 +202,9 @@ def validate(raw: dict, *, require_core: bool = True, label: str = "knowledge ba
                 if ident in seen:
                     problems.append(f"{where}: duplicate id")
                 seen.add(ident)
-            if "bands" in SCHEMA[table] and checked.get("bands"):
-                _check_bands(checked["bands"], where, problems)
+            for key in ("bands", "wbc_bands"):
+                if key in SCHEMA[table] and checked.get(key):
+                    _check_bands(checked[key], where, problems, key)
             if table == "reference_ranges":
                 _check_lower_limit(checked, where, problems)
             entries.append(checked)
@@ -256,6 +257,12 @@ def check_references(data: dict) -> None:
     if "settings" in data:
         walk("settings", SETTINGS, data["settings"], "settings")
         s = data["settings"]
+        regions = {d["region"] for d in data.get("drug_monitoring", [])}
+        if s.get("default_region") not in regions:
+            problems.append(
+                f"settings.default_region: {s.get('default_region')!r} is not a region of any "
+                f"drug_monitoring table ({', '.join(sorted(regions)) or 'none'})"
+            )
         if s.get("ctcae_default_version") not in (s.get("ctcae_versions") or []):
             problems.append("settings.ctcae_default_version: not one of settings.ctcae_versions")
         for version in s.get("ctcae_versions") or []:

@@ -1,0 +1,58 @@
+"""Issue 15 (breadth): the causes added for the issue are present, complete and draft, and
+`leuko meds` answers each new drug by its generic and a common brand name."""
+
+from __future__ import annotations
+
+import pytest
+
+from leuko_cli import meds
+from leuko_cli.kb.schema import DRUG_FIELDS, SCHEMA
+
+NEW_CAUSES = {
+    "ganciclovir-valganciclovir": "drugs",
+    "zidovudine": "drugs",
+    "linezolid": "drugs",
+    "vancomycin": "drugs",
+    "car-t-cell-hematotoxicity": "drugs",
+    "fingolimod-s1p-modulators": "drugs",
+    "cladribine": "drugs",
+    "vexas-syndrome": "bone-marrow",
+    "gata2-deficiency": "congenital",
+}
+# (generic, brand) -> cause
+NEW_DRUGS = [
+    ("valganciclovir", "Valcyte", "ganciclovir-valganciclovir"),
+    ("zidovudine", "Retrovir", "zidovudine"),
+    ("linezolid", "Zyvox", "linezolid"),
+    ("vancomycin", "Vancocin", "vancomycin"),
+    ("tisagenlecleucel", "Kymriah", "car-t-cell-hematotoxicity"),
+    ("fingolimod", "Gilenya", "fingolimod-s1p-modulators"),
+    ("cladribine", "Mavenclad", "cladribine"),
+]
+REQUIRED = [k for k, (_kind, required, _extra) in SCHEMA["causes"].items() if required]
+
+
+@pytest.mark.parametrize(("cause_id", "category"), sorted(NEW_CAUSES.items()))
+def test_new_cause_is_complete_and_draft(kb, cause_id, category):
+    cause = kb.get("causes", cause_id)
+    assert cause is not None, cause_id
+    assert cause["category"] == category
+    for field in REQUIRED:
+        assert cause[field] not in (None, "", []), (cause_id, field)
+    assert cause["review_status"] == "draft"  # a different person does the second reading
+    if category == "drugs":
+        for field in DRUG_FIELDS:
+            assert cause[field], (cause_id, field)
+
+
+@pytest.mark.parametrize(("generic", "brand", "cause_id"), NEW_DRUGS)
+def test_meds_answers_generic_and_brand(kb, generic, brand, cause_id):
+    for name in (generic, brand.upper()):
+        (res,) = meds.look_up(kb, [name])
+        assert res["found"], name
+        assert cause_id in [e["cause"] for e in res["entries"]], name
+
+
+def test_eha_guideline_is_a_confirmed_source(kb):
+    ref = kb.get("references", "fioredda2023")
+    assert ref["doi"] == "10.1097/HS9.0000000000000872" and ref["verified"]
