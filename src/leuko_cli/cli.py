@@ -520,6 +520,69 @@ def trend(
     )
 
 
+@app.command(
+    epilog=_examples(
+        "leuko batch adlb.csv --ctcae-version 4.03 --term 'LYMPH=CD4 lymphocytes decreased'",
+        "leuko batch lb.csv --preset sdtm-lb",
+        "leuko batch adlb.json --format dataset-json > adlb-graded.json",
+    )
+)
+def batch(
+    path: str = typer.Argument(
+        ..., metavar="FILE", help="CSV/TSV, Dataset-JSON or XPT (- for stdin, not XPT)."
+    ),
+    preset: Optional[str] = typer.Option(
+        None, "--preset", help="adlb or sdtm-lb (default: detected from the columns)."
+    ),
+    param_col: Optional[str] = typer.Option(None, "--param-col", help="Parameter code column."),
+    value_col: Optional[str] = typer.Option(None, "--value-col", help="Numeric result column."),
+    unit_col: Optional[str] = typer.Option(None, "--unit-col", help="Unit column."),
+    lln_col: Optional[str] = typer.Option(None, "--lln-col", help="Lower limit of normal column."),
+    id_col: Optional[str] = typer.Option(None, "--id-col", help="Subject id column."),
+    term: Optional[list[str]] = typer.Option(
+        None,
+        "--term",
+        metavar="PARAM=TERM",
+        help="Grade a parameter code with this CTCAE term (repeatable), e.g. "
+        "'LYMPH=CD4 lymphocytes decreased'.",
+    ),
+    ctcae_version: Optional[str] = typer.Option(
+        None, "--ctcae-version", metavar="VERSION", help="4.03, 5.0 or 6.0 (default: settings)."
+    ),
+    input_format: Optional[str] = typer.Option(
+        None, "--input-format", metavar="FORMAT", help="csv, tsv, dataset-json or xpt."
+    ),
+    out_format: Optional[str] = typer.Option(
+        None,
+        "--format",
+        metavar="FORMAT",
+        help="csv, tsv, jsonl or dataset-json (default: as the input).",
+    ),
+) -> None:
+    """Grade lab datasets in the long layout (one analyte a row: SDTM LB, ADaM ADLB), adding
+    ADaM-style ATOXDSCL, ATOXGRL, the CTCAE version and a reason for every empty grade. See
+    docs/cdisc.md."""
+    from .batch import cdisc
+
+    code = cdisc.run(
+        path,
+        preset=preset,
+        terms=term,
+        ctcae_version=ctcae_version,
+        input_format=input_format,
+        out_format=out_format,
+        columns={
+            "param": param_col,
+            "value": value_col,
+            "unit": unit_col,
+            "lln": lln_col,
+            "id": id_col,
+        },
+    )
+    if code:
+        raise typer.Exit(code)
+
+
 @app.command(epilog=_examples("leuko schema", "leuko schema output"))
 def schema(
     which: str = typer.Argument(

@@ -1,0 +1,273 @@
+"""`leuko batch` in the long layout: one analyte a row, as CDISC SDTM LB and ADaM ADLB hold
+them, graded with the KB's criteria and written back with ADaM-style toxicity columns.
+
+A row's parameter code (LBTESTCD / PARAMCD) names the analyte through `fields.CDISC_TESTS`;
+its value, unit and lower limit of normal come from the preset's (or the user's) columns. The
+grade is the KB scale of the chosen term and CTCAE version, compared by `grading.grade` after
+the same strict reading and unit conversion as `leuko assess` (`inputs`). admiral's semantics
+(docs/cdisc.md): values at 15 significant digits, no grade where grade 1 needs a missing LLN,
+no grade without a unit.
+"""
+
+from __future__ import annotations
+
+import re
+
+from leuko_cli import grading, inputs
+from leuko_cli.errors import InputError, LeukoError
+from leuko_cli.fields import BY_NAME, CDISC_TESTS
+
+# preset -> role -> the columns that carry it, first present wins (matched ignoring case)
+PRESETS = {
+    "adlb": {
+        "param": ("PARAMCD",),
+        "value": ("AVAL",),
+        "unit": ("AVALU", "LBSTRESU"),
+        "label": ("PARAM",),
+        "lln": ("ANRLO",),
+        "id": ("USUBJID",),
+    },
+    "sdtm-lb": {
+        "param": ("LBTESTCD",),
+        "value": ("LBSTRESN",),
+        "unit": ("LBSTRESU",),
+        "label": (),
+        "lln": ("LBSTNRLO",),
+        "id": ("USUBJID",),
+    },
+}
+ROLES = ("param", "value", "unit", "label", "lln", "id")
+OUTPUT = ("ATOXDSCL", "ATOXGRL", "ATOXGRL_VERSION", "ATOXGRL_REASON")
+_UNIT_IN_LABEL = re.compile(r"\(([^()]+)\)\s*$")  # "Lymphocytes Abs (10^9/L)" -> 10^9/L
+
+
+def detect_preset(header: list[str]) -> str | None:
+    names = {h.strip().upper() for h in header}
+    for preset, roles in PRESETS.items():
+        if roles["param"][0] in names and roles["value"][0] in names:
+            return preset
+    return None
+
+
+class Layout:
+    """Which column holds each role, and the term graded for each parameter code."""
+
+    def __init__(
+        self,
+        kb,
+        header: list[str],
+        preset: str | None,
+        columns: dict,
+        terms: dict[str, str],
+        version: str,
+    ) -> None:
+        self.kb, self.version, self.header = kb, version, header
+        upper = {h.strip().upper(): i for i, h in enumerate(header)}
+        roles = dict(PRESETS.get(preset, {}))
+        for role, name in columns.items():
+            if name:
+                roles[role] = (name,)
+        self.index: dict[str, int | None] = {}
+        for role in ROLES:
+            self.index[role] = next(
+                (upper[c.upper()] for c in roles.get(role, ()) if c.upper() in upper), None
+            )
+        for role in ("param", "value"):
+            if self.index[role] is None:
+                wanted = " or ".join(roles.get(role, ())) or f"--{role}-col"
+                raise InputError(
+                    f"the file has no {role} column ({wanted}); choose one with "
+                    f"--{role}-col or a --preset"
+                )
+        self.terms = {code.upper(): self._scale_term(term) for code, term in terms.items()}
+
+    def _scale_term(self, term: str) -> str:
+        wanted = " ".join(term.split()).casefold()
+        names = sorted({s["term"] for s in self.kb.table("scales") if s["system"] == "CTCAE"})
+        for name in names:
+            if name.casefold() == wanted:
+                return name
+        raise InputError(
+            f"--term: no CTCAE term {term!r} in the knowledge base; use one of: {', '.join(names)}"
+        )
+
+    def name(self, role: str) -> str:
+        """The column's own name, for messages ('AVAL 0,8 has a decimal comma')."""
+        return self.header[self.index[role]]
+
+    def cell(self, row: list[str], role: str) -> str:
+        i = self.index[role]
+        return row[i].strip() if i is not None and i < len(row) else ""
+
+
+def grade_row(layout: Layout, row: list[str]) -> tuple[tuple, str]:
+    """(OUTPUT values, status) with status graded, not-gradable or error."""
+    version = layout.version
+    code = layout.cell(row, "param").upper()
+    field_name = CDISC_TESTS.get(code)
+    if field_name is None and code not in layout.terms:
+        return _empty(f"parameter {code or '(empty)'} is not one leuko grades"), "not-gradable"
+    term = layout.terms.get(code) or _default_term(layout.kb, BY_NAME[field_name].measure, version)
+    scale = next(
+        (
+            s
+            for s in layout.kb.table("scales")
+            if s["system"] == "CTCAE" and s["term"] == term and s["version"] == version
+        ),
+        None,
+    )
+    label = f"CTCAE {version}"
+    if scale is None:
+        return (
+            term,
+            None,
+            label,
+            f"no '{term}' criteria for CTCAE {version} in the knowledge base",
+        ), "not-gradable"
+    # plausibility by the analyte the row holds (a lymphocyte count graded with the CD4 term
+    # is still a lymphocyte count)
+    measure = BY_NAME[field_name].measure if field_name else scale["measure"]
+    raw = layout.cell(row, "value")
+    if not raw:
+        return (term, None, label, "no value"), "not-gradable"
+    unit_text = layout.cell(row, "unit") or _unit_from_label(layout.cell(row, "label"))
+    if not unit_text:
+        return (term, None, label, "no unit: the row cannot be graded"), "not-gradable"
+    try:
+        unit = inputs.find_unit(layout.kb, unit_text)
+        value = inputs.to_cells(
+            layout.kb, measure, inputs.number(raw, layout.name("value")), unit, layout.name("value")
+        )
+        lln_raw = layout.cell(row, "lln")
+        lln = (
+            None
+            if not lln_raw
+            else inputs.to_cells(
+                layout.kb,
+                measure,
+                inputs.number(lln_raw, layout.name("lln")),
+                unit,
+                layout.name("lln"),
+            )
+        )
+    except LeukoError as err:
+        return (term, None, label, str(err)), "error"
+    g = grading.grade(scale, value, lln)
+    if g["grade"] is None:
+        return (
+            term,
+            None,
+            label,
+            "grade 0 or 1: needs the lab's lower limit of normal",
+        ), "not-gradable"
+    return (term, g["grade"], label, None), "graded"
+
+
+def _empty(reason: str) -> tuple:
+    return (None, None, None, reason)
+
+
+def _default_term(kb, measure: str, version: str) -> str:
+    """The CTCAE term of a measure (e.g. anc -> Neutrophil count decreased), from the KB."""
+    for s in kb.table("scales"):
+        if s["system"] == "CTCAE" and s["measure"] == measure:
+            return s["term"]
+    raise InputError(f"no CTCAE term for {measure} in the knowledge base")
+
+
+def _unit_from_label(label: str) -> str:
+    """The unit an ADaM PARAM label carries in brackets, as ADaM writes it."""
+    m = _UNIT_IN_LABEL.search(label or "")
+    return m.group(1).strip() if m else ""
+
+
+def parse_terms(items: list[str] | None) -> dict[str, str]:
+    """`--term CODE=TERM` (repeatable) -> {CODE: TERM}."""
+    out: dict[str, str] = {}
+    for item in items or []:
+        code, sep, term = item.partition("=")
+        if not sep or not code.strip() or not term.strip():
+            raise InputError(
+                f"--term {item!r}: write PARAMCD=TERM, e.g. "
+                "--term 'LYMPH=CD4 lymphocytes decreased'"
+            )
+        if code.strip().upper() in out:
+            raise InputError(f"--term gives {code.strip()} twice; give it once")
+        out[code.strip().upper()] = term.strip()
+    return out
+
+
+class Counts:
+    __slots__ = ("rows", "graded", "not_gradable", "errors", "reasons")
+
+    def __init__(self) -> None:
+        self.rows = self.graded = self.not_gradable = self.errors = 0
+        self.reasons: dict[str, int] = {}
+
+    def add(self, status: str, reason: str | None) -> None:
+        self.rows += 1
+        if status == "graded":
+            self.graded += 1
+            return
+        if status == "error":
+            self.errors += 1
+        else:
+            self.not_gradable += 1
+        key = reason if status == "not-gradable" else "errors"
+        self.reasons[key] = self.reasons.get(key, 0) + 1
+
+    def line(self) -> str:
+        why = "; ".join(
+            f"{n} {r}" for r, n in sorted(self.reasons.items(), key=lambda kv: -kv[1])[:4]
+        )
+        return (
+            f"leuko: {self.rows} row(s): {self.graded} graded, {self.not_gradable} not "
+            f"gradable, {self.errors} error(s)" + (f" ({why})" if why else "")
+        )
+
+
+def run(
+    path: str,
+    *,
+    preset: str | None,
+    columns: dict,
+    terms: list[str] | None,
+    ctcae_version: str | None,
+    input_format: str | None,
+    out_format: str | None,
+) -> int:
+    """`leuko batch FILE`: grade every row, write it with the toxicity columns, count."""
+    import sys
+
+    from leuko_cli.batch import cdisc_io
+    from leuko_cli.kb import load
+    from leuko_cli.settings import resolve
+
+    if preset is not None and preset not in PRESETS:
+        raise InputError(f"unknown --preset {preset!r}; use one of: {', '.join(PRESETS)}")
+    term_map = parse_terms(terms)
+    kb = load()
+    version = resolve(kb, "ctcae_version", ctcae_version).value
+    kind = cdisc_io.detect(path, input_format)
+    header, rows, meta = cdisc_io.read(path, kind)
+    chosen = preset or detect_preset(header)
+    if chosen is None and not any(columns.values()):
+        raise InputError(
+            "not a CDISC LB or ADLB layout (no LBTESTCD/LBSTRESN or PARAMCD/AVAL "
+            "columns); give --preset or --param-col and --value-col, or use "
+            "`leuko assess --input` for one row per patient with anc/wbc columns"
+        )
+    layout = Layout(kb, header, chosen, columns, term_map, version)
+    fmt = out_format or (
+        "dataset-json" if kind == "dataset-json" else "tsv" if kind == "tsv" else "csv"
+    )
+    writer = cdisc_io.Writer(sys.stdout, fmt, header, OUTPUT, meta)
+    counts = Counts()
+    for row in rows:
+        added, status = grade_row(layout, row)
+        counts.add(status, added[3])
+        writer.write(row, added)
+    writer.close()
+    sys.stdout.flush()
+    sys.stderr.write(counts.line() + "\n")
+    return 1 if counts.errors else 0

@@ -1,0 +1,172 @@
+"""`leuko batch` on CDISC data: agreement with admiral on the public CDISC pilot (issue 16),
+the layouts, units, admiral's semantics, and the file formats a programmer has."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PILOT = ROOT.parent / "shared" / "data" / "cdisc_pilot_labs.csv"
+XPT = Path(__file__).resolve().parent / "data" / "adlb_pilot_slice.xpt"
+CD4 = "LYMPH=CD4 lymphocytes decreased"
+
+
+def rows(text: str) -> list[dict]:
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+@pytest.fixture(scope="module")
+def pilot_graded():
+    """The pilot file as shipped, graded as admiral's ADLB template does: CTCAE v4 criteria,
+    the lymphocyte parameter mapped to the CD4 term."""
+    from typer.testing import CliRunner
+
+    from leuko_cli.cli import app
+
+    assert PILOT.is_file(), f"the CDISC pilot data is expected at {PILOT} (../shared/data)"
+    res = CliRunner().invoke(
+        app, ["batch", str(PILOT), "--ctcae-version", "4.03", "--term", CD4], prog_name="leuko"
+    )
+    assert res.exit_code == 0, res.stderr
+    return rows(res.stdout), res.stderr
+
+
+def test_pilot_agrees_with_admiral_on_every_row(pilot_graded):
+    out, summary = pilot_graded
+    agreement = Counter((r["paramcd"], r["ATOXGRL"] == r["atoxgrl_input"]) for r in out)
+    assert agreement == {("WBC", True): 2499, ("LYMPH", True): 2498}
+    assert "4997 row(s)" in summary
+
+
+def test_pilot_terms_versions_and_reasons(pilot_graded):
+    out, _ = pilot_graded
+    assert {r["ATOXDSCL"] for r in out} == {
+        "White blood cell decreased",
+        "CD4 lymphocytes decreased",
+    }
+    assert {r["ATOXGRL_VERSION"] for r in out} == {"CTCAE 4.03"}
+    for r in out:  # every empty grade says why; no graded row carries a reason
+        assert bool(r["ATOXGRL"]) != bool(r["ATOXGRL_REASON"])
+    # the unit of the 12 CALCULATION rows comes from the PARAM label "(10^9/L)"
+    calc = [r for r in out if r["dtype"] == "CALCULATION"]
+    assert len(calc) == 12 and calc[0]["aval"] == "0.289" and calc[0]["ATOXGRL"] == "2"
+
+
+def test_binary_artefacts_grade_as_the_number_they_print(invoke, tmp_path):
+    path = tmp_path / "adlb.csv"
+    path.write_text(
+        "USUBJID,PARAMCD,AVAL,LBSTRESU,ANRLO\n"
+        "a,LYMPH,0.7999999999999999,GI/L,1.0\n"  # 0.8: grade 1, not 2
+        "b,WBC,1.9999999999999998,GI/L,3.8\n"
+    )  # 2.0: grade 2, not 3
+    out = rows(invoke("batch", str(path), "--ctcae-version", "5.0").stdout)
+    assert [r["ATOXGRL"] for r in out] == ["1", "2"]
+
+
+@pytest.mark.parametrize(
+    "row,grade,reason",
+    [
+        ("a,WBC,3.5,GI/L,", "", "needs the lab's lower limit"),
+        ("a,WBC,3.5,GI/L,3.8", "1", ""),
+        ("a,WBC,2.5,,3.8", "", "no unit"),
+        ("a,WBC,,GI/L,3.8", "", "no value"),
+        ("a,HGB,120,g/L,130", "", "not one leuko grades"),
+        ("a,WBC,2500,THOU/uL,3.8", "", "implausibly high"),
+        ("a,WBC,2.5,10^3/mL,3.8", "", "implausibly low"),
+        ("a,NEUT,0.9,10*9/L,1.8", "3", ""),
+    ],
+)
+def test_row_by_row(invoke, tmp_path, row, grade, reason):
+    path = tmp_path / "lb.csv"
+    path.write_text("USUBJID,LBTESTCD,LBSTRESN,LBSTRESU,LBSTNRLO\n" + row + "\n")
+    res = invoke("batch", str(path), "--ctcae-version", "5.0")
+    r = rows(res.stdout)[0]
+    assert r["ATOXGRL"] == grade and reason in r["ATOXGRL_REASON"]
+
+
+def test_a_term_this_version_lacks_is_not_graded_silently_with_another(invoke, tmp_path):
+    path = tmp_path / "adlb.csv"
+    path.write_text("USUBJID,PARAMCD,AVAL,LBSTRESU,ANRLO\na,LYMPH,0.3,GI/L,1.0\n")
+    r = rows(invoke("batch", str(path), "--ctcae-version", "6.0").stdout)[0]
+    assert r["ATOXGRL"] == "" and "no 'Lymphocyte count decreased' criteria" in r["ATOXGRL_REASON"]
+    cd4 = rows(invoke("batch", str(path), "--ctcae-version", "6.0", "--term", CD4).stdout)[0]
+    assert cd4["ATOXGRL"] == "2"
+
+
+@pytest.mark.parametrize(
+    "args,fragment",
+    [
+        (["--term", "LYMPH"], "PARAMCD=TERM"),
+        (["--term", "LYMPH=Nonsense decreased"], "no CTCAE term"),
+        (["--preset", "sdtm"], "unknown --preset"),
+        (["--ctcae-version", "3.0"], "unknown CTCAE version"),
+        (["--format", "xlsx"], "unknown --format"),
+    ],
+)
+def test_bad_options_are_one_line(invoke, tmp_path, args, fragment):
+    path = tmp_path / "adlb.csv"
+    path.write_text("USUBJID,PARAMCD,AVAL,LBSTRESU,ANRLO\na,WBC,3.5,GI/L,3.8\n")
+    res = invoke("batch", str(path), *args)
+    assert res.exit_code == 2 and fragment in res.stderr and res.stderr.count("\n") == 1
+
+
+def test_a_wide_file_is_pointed_to_assess_input(invoke, tmp_path):
+    path = tmp_path / "wide.csv"
+    path.write_text("id,anc\na,450\n")
+    res = invoke("batch", str(path))
+    assert res.exit_code == 2 and "leuko assess --input" in res.stderr
+
+
+def test_dataset_json_in_and_out(invoke, tmp_path):
+    doc = {
+        "datasetJSONVersion": "1.1.0",
+        "name": "ADLB",
+        "label": "Lab",
+        "records": 2,
+        "columns": [
+            {"itemOID": f"IT.{n}", "name": n, "label": n, "dataType": t}
+            for n, t in (
+                ("USUBJID", "string"),
+                ("PARAMCD", "string"),
+                ("AVAL", "float"),
+                ("LBSTRESU", "string"),
+                ("ANRLO", "float"),
+            )
+        ],
+        "rows": [["a", "WBC", 1.5, "GI/L", 3.8], ["b", "LYMPH", 0.45, "GI/L", None]],
+    }
+    path = tmp_path / "adlb.json"
+    path.write_text(json.dumps(doc))
+    res = invoke("batch", str(path), "--ctcae-version", "5.0")
+    out = json.loads(res.stdout)
+    assert out["name"] == "ADLB" and out["records"] == 2
+    names = [c["name"] for c in out["columns"]]
+    assert names[-4:] == ["ATOXDSCL", "ATOXGRL", "ATOXGRL_VERSION", "ATOXGRL_REASON"]
+    assert [r[names.index("ATOXGRL")] for r in out["rows"]] == [3, 3]
+    assert out["columns"][0]["itemOID"] == "IT.USUBJID"  # the input's own metadata kept
+    csv_out = rows(invoke("batch", str(path), "--format", "csv", "--ctcae-version", "5.0").stdout)
+    assert [r["ATOXGRL"] for r in csv_out] == ["3", "3"]
+
+
+def test_sas_transport_through_the_optional_reader(invoke):
+    pytest.importorskip("pyreadstat")
+    out = rows(invoke("batch", str(XPT), "--ctcae-version", "4.03", "--term", CD4).stdout)
+    assert len(out) == 13
+    assert all(r["ATOXGRL"] == r["ADMGRL"] for r in out)  # admiral's grades, in the slice
+
+
+def test_tsv_and_jsonl(invoke, tmp_path):
+    path = tmp_path / "lb.tsv"
+    path.write_text("USUBJID\tLBTESTCD\tLBSTRESN\tLBSTRESU\tLBSTNRLO\na\tWBC\t1.5\tGI/L\t3.8\n")
+    tsv = invoke("batch", str(path), "--ctcae-version", "5.0").stdout
+    assert tsv.splitlines()[1].split("\t")[-3:-1] == ["3", "CTCAE 5.0"]
+    line = json.loads(
+        invoke("batch", str(path), "--format", "jsonl", "--ctcae-version", "5.0").stdout
+    )
+    assert line["ATOXGRL"] == 3 and line["USUBJID"] == "a"
