@@ -82,9 +82,9 @@ def batch_columns() -> str:
 
 
 def batch_results() -> str:
-    from leuko_cli.fields import BATCH_RESULTS, RESULTS
+    from leuko_cli.fields import BATCH_EXTRA, BATCH_RESULTS, RESULTS
 
-    helps = {r.name: (r.type.replace("|", " or "), r.help) for r in RESULTS}
+    helps = {r.name: (r.type.replace("|", " or "), r.help) for r in (*RESULTS, *BATCH_EXTRA)}
     helps["error"] = (
         "string or null",
         "why the row could not be graded; empty or null when it was",

@@ -116,11 +116,16 @@ def test_bad_options_are_one_line(invoke, tmp_path, args, fragment):
     assert res.exit_code == 2 and fragment in res.stderr and res.stderr.count("\n") == 1
 
 
-def test_a_wide_file_is_pointed_to_assess_input(invoke, tmp_path):
+def test_a_wide_file_grades_every_analyte_a_row_carries(invoke, tmp_path):
     path = tmp_path / "wide.csv"
-    path.write_text("id,anc\na,450\n")
-    res = invoke("batch", str(path))
-    assert res.exit_code == 2 and "leuko assess --input" in res.stderr
+    path.write_text("id,anc,wbc,lymphocytes,wbc_lln\na,450,2000,500,4000\n")
+    r = rows(invoke("batch", str(path)).stdout)[0]
+    graded = (r["ctcae_grade"], r["wbc_ctcae_grade"], r["lymphocytes_ctcae_grade"])
+    assert graded == ("3", "2", "2")
+    other = tmp_path / "other.csv"
+    other.write_text("id,hb\na,120\n")
+    res = invoke("batch", str(other))
+    assert res.exit_code == 2 and "no anc, wbc or lymphocytes column" in res.stderr
 
 
 def test_dataset_json_in_and_out(invoke, tmp_path):

@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from leuko_cli.fields import BATCH_RESULTS, BY_NAME
+from leuko_cli.fields import BATCH_RESULTS, BY_NAME, batch_values
 
 # field -> value as typed; a mix of units, versions, limits, ages, fevers and errors
 CASES = [
@@ -94,7 +94,7 @@ def by_hand():
 def _expected_columns(result) -> dict:
     if isinstance(result, str):
         return {**{k: None for k in BATCH_RESULTS[:-1]}, "error": result}
-    return {**{k: result[k] for k in BATCH_RESULTS[:-1]}, "error": None}
+    return {**dict(zip(BATCH_RESULTS[:-1], batch_values(result))), "error": None}
 
 
 def test_cases_cover_answers_and_refusals(by_hand):

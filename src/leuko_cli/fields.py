@@ -381,7 +381,49 @@ RESULTS: tuple[ResultField, ...] = (
     ResultField("audience", "string", "clinician or patient."),
     ResultField("disclaimer", "string", "The one-line disclaimer."),
 )
-BATCH_RESULTS = tuple(r.name for r in RESULTS if r.batch) + ("error",)
+
+
+class BatchColumn:
+    """A batch column read from inside the result (`path`), so one row carries the grade of
+    every analyte it has, not only the ANC's."""
+
+    __slots__ = ("name", "path", "type", "help")
+
+    def __init__(self, name: str, path: tuple[str, ...], type: str, help: str) -> None:
+        self.name, self.path, self.type, self.help = name, path, type, help
+
+
+BATCH_EXTRA: tuple[BatchColumn, ...] = (
+    BatchColumn(
+        "wbc_ctcae_grade",
+        ("wbc", "ctcae_grade"),
+        "integer|null",
+        "CTCAE 'White blood cell decreased' grade of the row's WBC; null when the row "
+        "has no WBC or the grade needs the lab's lower limit (wbc_lln).",
+    ),
+    BatchColumn(
+        "lymphocytes_ctcae_grade",
+        ("lymphocytes", "ctcae_grade"),
+        "integer|null",
+        "CTCAE 'Lymphocyte count decreased' grade of the row's lymphocytes; null when "
+        "the row has none or the grade needs the lab's lower limit.",
+    ),
+)
+BATCH_RESULTS = (
+    tuple(r.name for r in RESULTS if r.batch) + tuple(c.name for c in BATCH_EXTRA) + ("error",)
+)
+
+
+def batch_values(result: dict) -> tuple:
+    """The BATCH_RESULTS values of an assess result (the error column excluded)."""
+    top = tuple(result[r.name] for r in RESULTS if r.batch)
+    nested = []
+    for column in BATCH_EXTRA:
+        value = result
+        for key in column.path:
+            value = value.get(key) if isinstance(value, dict) else None
+        nested.append(value)
+    return top + tuple(nested)
 
 
 # --- serial counts (`leuko trend`) ------------------------------------------------------------

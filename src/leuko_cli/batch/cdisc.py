@@ -252,10 +252,26 @@ def run(
     header, rows, meta = cdisc_io.read(path, kind)
     chosen = preset or detect_preset(header)
     if chosen is None and not any(columns.values()):
+        from leuko_cli.batch.readers import field_of
+
+        wide = {"anc", "wbc", "lymphocytes"} & {field_of(h) for h in header}
+        if wide and kind in ("csv", "tsv") and path != "-":
+            # the wide layout (one row per case): the `assess --input` pipeline, every analyte
+            from leuko_cli.batch.command import dispatch
+
+            return dispatch(
+                {},
+                input_file=path,
+                fhir_file=None,
+                input_format="csv",
+                out_format=out_format,
+                as_json=False,
+                audience=None,
+            )
         raise InputError(
-            "not a CDISC LB or ADLB layout (no LBTESTCD/LBSTRESN or PARAMCD/AVAL "
-            "columns); give --preset or --param-col and --value-col, or use "
-            "`leuko assess --input` for one row per patient with anc/wbc columns"
+            "not a CDISC LB or ADLB layout (no LBTESTCD/LBSTRESN or PARAMCD/AVAL columns) "
+            "and no anc, wbc or lymphocytes column; give --preset, or --param-col and "
+            "--value-col"
         )
     layout = Layout(kb, header, chosen, columns, term_map, version)
     fmt = out_format or (

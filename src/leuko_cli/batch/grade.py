@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from leuko_cli.assess import assess
 from leuko_cli.errors import LeukoError
-from leuko_cli.fields import BATCH_RESULTS, REQUEST_FIELDS
+from leuko_cli.fields import BATCH_RESULTS, REQUEST_FIELDS, batch_values
 
 from .readers import RowError
 
@@ -81,7 +81,7 @@ class Grader:
             return hit
         try:
             r = assess(self.kb, values, self.settings, origin="row")
-            out = tuple(r[name] for name in _GRADED) + (None,)
+            out = batch_values(r) + (None,)
         except LeukoError as err:
             out = (None,) * len(_GRADED) + (str(err),)
         if key is not None:
