@@ -175,3 +175,65 @@ def test_tsv_and_jsonl(invoke, tmp_path):
         invoke("batch", str(path), "--format", "jsonl", "--ctcae-version", "5.0").stdout
     )
     assert line["ATOXGRL"] == 3 and line["USUBJID"] == "a"
+
+
+# DAIDS Corrected v2.1 (clinical-facts 12.2, written out here independently of the KB): "A to B"
+# includes both ends, as admiral reads it. (term, age in days, count /mm3, grade)
+DAIDS = [
+    ("Absolute neutrophil count (ANC), low", 30, 1000.01, 0),
+    ("Absolute neutrophil count (ANC), low", 30, 1000, 1),
+    ("Absolute neutrophil count (ANC), low", 30, 800, 1),
+    ("Absolute neutrophil count (ANC), low", 30, 799.9, 2),
+    ("Absolute neutrophil count (ANC), low", 30, 600, 2),
+    ("Absolute neutrophil count (ANC), low", 30, 599.9, 3),
+    ("Absolute neutrophil count (ANC), low", 30, 400, 3),
+    ("Absolute neutrophil count (ANC), low", 30, 399.9, 4),
+    ("Absolute neutrophil count (ANC), low", 5, 1500, 1),
+    ("Absolute neutrophil count (ANC), low", 5, 1249, 2),
+    ("Absolute neutrophil count (ANC), low", 5, 749, 4),
+    ("Absolute neutrophil count (ANC), low", 1, 5000, 1),
+    ("Absolute neutrophil count (ANC), low", 1, 5001, 0),
+    ("Absolute neutrophil count (ANC), low", 1, 1499, 4),
+    ("WBC, decreased", 30, 2500, 0),
+    ("WBC, decreased", 30, 2499, 1),
+    ("WBC, decreased", 30, 1999, 2),
+    ("WBC, decreased", 30, 999, 4),
+    ("WBC, decreased", 3, 6999, 1),
+    ("WBC, decreased", 3, 7000, 0),
+    ("WBC, decreased", 3, 2499, 4),
+    ("Absolute lymphocyte count, low", 3650, 650, 0),  # admiral once had this boundary wrong
+    ("Absolute lymphocyte count, low", 3650, 649.9, 1),
+    ("Absolute lymphocyte count, low", 3650, 349.9, 4),
+    ("Absolute CD4+ count, low", 3650, 400, 0),
+    ("Absolute CD4+ count, low", 3650, 399, 1),
+    ("Absolute CD4+ count, low", 3650, 99, 4),
+]
+
+
+@pytest.mark.parametrize("term,age_days,count,grade", DAIDS)
+def test_daids_boundaries(kb, term, age_days, count, grade):
+    from leuko_cli import grading
+
+    scale = grading.scale_for(kb, "DAIDS", "2.1", term, age_days)
+    assert grading.grade(scale, count)["grade"] == grade
+
+
+def test_daids_has_no_lymphocyte_criteria_at_five_or_under(kb):
+    from leuko_cli import grading
+
+    assert grading.scale_for(kb, "DAIDS", "2.1", "Absolute lymphocyte count, low", 365) is None
+
+
+def test_daids_through_leuko_batch(invoke, tmp_path):
+    path = tmp_path / "adlb.csv"
+    path.write_text(
+        "USUBJID,PARAMCD,AVAL,LBSTRESU,ANRLO,AGE\n"
+        "a,NEUT,1.0,GI/L,1.8,40\n"
+        "b,WBC,1.9,GI/L,3.8,40\n"
+        "c,NEUT,1.0,GI/L,1.8,\n"
+    )
+    out = rows(invoke("batch", str(path), "--criteria", "DAIDS").stdout)
+    assert [r["ATOXGRL"] for r in out] == ["1", "2", ""]
+    assert out[0]["ATOXGRL_VERSION"] == "DAIDS 2.1" and "no age" in out[2]["ATOXGRL_REASON"]
+    res = invoke("batch", str(path), "--criteria", "DAIDS", "--ctcae-version", "5.0")
+    assert res.exit_code == 2 and "--criteria CTCAE" in res.stderr

@@ -539,6 +539,12 @@ def batch(
     unit_col: Optional[str] = typer.Option(None, "--unit-col", help="Unit column."),
     lln_col: Optional[str] = typer.Option(None, "--lln-col", help="Lower limit of normal column."),
     id_col: Optional[str] = typer.Option(None, "--id-col", help="Subject id column."),
+    age_col: Optional[str] = typer.Option(
+        None, "--age-col", help="Age column, in years (DAIDS criteria depend on age)."
+    ),
+    criteria: Optional[str] = typer.Option(
+        None, "--criteria", help="CTCAE (default; version from --ctcae-version) or DAIDS (2.1)."
+    ),
     term: Optional[list[str]] = typer.Option(
         None,
         "--term",
@@ -566,6 +572,7 @@ def batch(
 
     code = cdisc.run(
         path,
+        criteria=criteria,
         preset=preset,
         terms=term,
         ctcae_version=ctcae_version,
@@ -577,6 +584,7 @@ def batch(
             "unit": unit_col,
             "lln": lln_col,
             "id": id_col,
+            "age": age_col,
         },
     )
     if code:

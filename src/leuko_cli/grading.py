@@ -66,7 +66,9 @@ def grade(scale: dict, cells: float, lln: float | None = None) -> dict:
                 hi_v = lo
         if lo_v is None:
             lo_v = 0
-        if lo_v <= cells and (hi_v is None or cells < hi_v):
+        if lo_v <= cells and (
+            hi_v is None or cells < hi_v or (band.get("upper_inclusive") and cells == hi_v)
+        ):
             chosen = band
             break
     if chosen is None:  # an LLN at or below a numeric bound empties a band: take the top band
@@ -108,6 +110,26 @@ def grade(scale: dict, cells: float, lln: float | None = None) -> dict:
         "references": scale["references"],
         "origin": scale.get("source_location"),
     }
+
+
+def scale_for(
+    kb: KnowledgeBase, system: str, version: str, term: str, age_days: float | None = None
+) -> dict | None:
+    """The scale of a criteria set for a term, for the age (in days) where the set splits by
+    age; None when the set has no such term (or none for this age)."""
+    found = [
+        s
+        for s in kb.table("scales")
+        if s["system"] == system and s["version"] == version and s["term"] == term
+    ]
+    if age_days is None:
+        return found[0] if len(found) == 1 else None
+    completed = int(age_days)  # ages count in completed days, as DAIDS writes them
+    for s in found:
+        lo, hi = s.get("age_min_days"), s.get("age_max_days")
+        if (lo is None or completed >= lo) and (hi is None or completed < hi):
+            return s
+    return None
 
 
 def ctcae_scale(kb: KnowledgeBase, measure: str, version: str) -> dict | None:

@@ -20,6 +20,7 @@ from leuko_cli.fields import BY_NAME, CDISC_TESTS
 # preset -> role -> the columns that carry it, first present wins (matched ignoring case)
 PRESETS = {
     "adlb": {
+        "age": ("AGE",),
         "param": ("PARAMCD",),
         "value": ("AVAL",),
         "unit": ("AVALU", "LBSTRESU"),
@@ -34,9 +35,10 @@ PRESETS = {
         "label": (),
         "lln": ("LBSTNRLO",),
         "id": ("USUBJID",),
+        "age": ("AGE",),
     },
 }
-ROLES = ("param", "value", "unit", "label", "lln", "id")
+ROLES = ("param", "value", "unit", "label", "lln", "id", "age")
 OUTPUT = ("ATOXDSCL", "ATOXGRL", "ATOXGRL_VERSION", "ATOXGRL_REASON")
 _UNIT_IN_LABEL = re.compile(r"\(([^()]+)\)\s*$")  # "Lymphocytes Abs (10^9/L)" -> 10^9/L
 
@@ -62,6 +64,8 @@ class Layout:
         version: str,
     ) -> None:
         self.kb, self.version, self.header = kb, version, header
+        self.system = "DAIDS" if version.startswith("DAIDS") else "CTCAE"
+        self.version = version.removeprefix("DAIDS ").strip() or version
         upper = {h.strip().upper(): i for i, h in enumerate(header)}
         roles = dict(PRESETS.get(preset, {}))
         for role, name in columns.items():
@@ -83,12 +87,13 @@ class Layout:
 
     def _scale_term(self, term: str) -> str:
         wanted = " ".join(term.split()).casefold()
-        names = sorted({s["term"] for s in self.kb.table("scales") if s["system"] == "CTCAE"})
+        names = sorted({s["term"] for s in self.kb.table("scales") if s["system"] == self.system})
         for name in names:
             if name.casefold() == wanted:
                 return name
         raise InputError(
-            f"--term: no CTCAE term {term!r} in the knowledge base; use one of: {', '.join(names)}"
+            f"--term: no {self.system} term {term!r} in the knowledge base; use "
+            f"one of: {', '.join(names)}"
         )
 
     def name(self, role: str) -> str:
@@ -107,22 +112,32 @@ def grade_row(layout: Layout, row: list[str]) -> tuple[tuple, str]:
     field_name = CDISC_TESTS.get(code)
     if field_name is None and code not in layout.terms:
         return _empty(f"parameter {code or '(empty)'} is not one leuko grades"), "not-gradable"
-    term = layout.terms.get(code) or _default_term(layout.kb, BY_NAME[field_name].measure, version)
-    scale = next(
-        (
-            s
-            for s in layout.kb.table("scales")
-            if s["system"] == "CTCAE" and s["term"] == term and s["version"] == version
-        ),
-        None,
-    )
-    label = f"CTCAE {version}"
+    system = layout.system
+    term = layout.terms.get(code) or _default_term(layout.kb, system, BY_NAME[field_name].measure)
+    label = f"{system} {version}"
+    age_days = None
+    if system == "DAIDS":  # its criteria split by age
+        age_raw = layout.cell(row, "age")
+        if not age_raw:
+            return (term, None, label, "no age: DAIDS criteria depend on age"), "not-gradable"
+        try:
+            age_days = inputs.number(age_raw, layout.name("age")) * inputs.DAYS_PER_YEAR
+        except LeukoError as err:
+            return (term, None, label, str(err)), "error"
+    scale = grading.scale_for(layout.kb, system, version, term, age_days)
     if scale is None:
+        why = (
+            "for this age "
+            if age_days is not None
+            and grading.scale_for(layout.kb, system, version, term) is None
+            and any(s["term"] == term for s in layout.kb.table("scales"))
+            else ""
+        )
         return (
             term,
             None,
             label,
-            f"no '{term}' criteria for CTCAE {version} in the knowledge base",
+            f"no '{term}' criteria {why}for {system} {version} in the knowledge base",
         ), "not-gradable"
     # plausibility by the analyte the row holds (a lymphocyte count graded with the CD4 term
     # is still a lymphocyte count)
@@ -167,12 +182,12 @@ def _empty(reason: str) -> tuple:
     return (None, None, None, reason)
 
 
-def _default_term(kb, measure: str, version: str) -> str:
-    """The CTCAE term of a measure (e.g. anc -> Neutrophil count decreased), from the KB."""
+def _default_term(kb, system: str, measure: str) -> str:
+    """A criteria set's term for a measure (CTCAE anc -> Neutrophil count decreased)."""
     for s in kb.table("scales"):
-        if s["system"] == "CTCAE" and s["measure"] == measure:
+        if s["system"] == system and s["measure"] == measure:
             return s["term"]
-    raise InputError(f"no CTCAE term for {measure} in the knowledge base")
+    raise InputError(f"no {system} term for {measure} in the knowledge base")
 
 
 def _unit_from_label(label: str) -> str:
@@ -235,6 +250,7 @@ def run(
     ctcae_version: str | None,
     input_format: str | None,
     out_format: str | None,
+    criteria: str | None = None,
 ) -> int:
     """`leuko batch FILE`: grade every row, write it with the toxicity columns, count."""
     import sys
@@ -247,7 +263,16 @@ def run(
         raise InputError(f"unknown --preset {preset!r}; use one of: {', '.join(PRESETS)}")
     term_map = parse_terms(terms)
     kb = load()
-    version = resolve(kb, "ctcae_version", ctcae_version).value
+    if criteria is not None and criteria.strip().upper() not in ("CTCAE", "DAIDS"):
+        raise InputError(f"unknown --criteria {criteria!r}; use CTCAE or DAIDS")
+    if criteria is not None and criteria.strip().upper() == "DAIDS":
+        if ctcae_version is not None:
+            raise InputError("--ctcae-version goes with --criteria CTCAE, not DAIDS")
+        version = "DAIDS " + next(
+            s["version"] for s in kb.table("scales") if s["system"] == "DAIDS"
+        )
+    else:
+        version = resolve(kb, "ctcae_version", ctcae_version).value
     kind = cdisc_io.detect(path, input_format)
     header, rows, meta = cdisc_io.read(path, kind)
     chosen = preset or detect_preset(header)

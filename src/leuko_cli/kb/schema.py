@@ -53,6 +53,8 @@ REVIEW = {
 BAND = {
     "lower": ("bound", True, {}),
     "upper": ("bound", False, {}),
+    # the band includes its upper bound (DAIDS writes "800 to 1,000": 1,000 is grade 1)
+    "upper_inclusive": ("bool", False, {}),
     "grade": ("int", True, {}),
     "label": ("str", True, {}),
     "meaning": ("str", False, {}),
@@ -138,6 +140,9 @@ SCHEMA: dict[str, dict[str, tuple]] = {
         "term": ("str", True, {}),
         "measure": ("str", True, {"ref": "measures"}),
         "unit": ("str", True, {"enum": ["cells/uL"]}),
+        # ages the scale applies to, in completed days (DAIDS splits newborns from the rest)
+        "age_min_days": ("num", False, {}),
+        "age_max_days": ("num", False, {}),
         "definition": ("str", False, {}),
         "note": ("str", False, {}),
         "references": _REFS,
