@@ -151,3 +151,49 @@ def test_installed_wheel_finds_its_kb_from_anywhere(wheel, tmp_path):
         timeout=60,
     )
     assert r.returncode == 0 and len(json.loads(r.stdout)) >= 25
+
+
+def test_the_wheel_ships_a_prebuilt_store_that_a_first_run_uses(wheel, tmp_path):
+    """The first run after an install opens the wheel's store instead of building one (issue
+    18); it answers as the editable install does, and a damaged copy is never trusted."""
+    with zipfile.ZipFile(wheel) as zf:
+        assert "leuko_cli/data/kb.sqlite" in zf.namelist()
+    target = tmp_path / "site"
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-deps",
+            "--target",
+            str(target),
+            str(wheel),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert r.returncode == 0, r.stderr
+    env = _env(tmp_path)
+    env["PYTHONPATH"] = str(target)
+    argv = [sys.executable, "-m", "leuko_cli", "causes", "--search", "b12", "--json"]
+    first = subprocess.run(argv, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    assert first.returncode == 0, first.stderr
+    assert not (tmp_path / "cache").exists()  # nothing had to be built
+    editable = subprocess.run(
+        argv,
+        cwd=tmp_path,
+        env=dict(_env(tmp_path / "e")),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert first.stdout == editable.stdout
+    store = target / "leuko_cli" / "data" / "kb.sqlite"
+    data = bytearray(store.read_bytes())
+    data[len(data) // 2] ^= 0x10
+    store.write_bytes(bytes(data))
+    again = subprocess.run(argv, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    assert again.returncode == 0 and again.stdout == editable.stdout

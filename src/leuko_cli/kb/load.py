@@ -319,7 +319,13 @@ def load(*, overlay: str | Path | None | bool = True, use_cache: bool = True) ->
             _save(store.key(bundled_bytes, overlay_hash), data)
         return data
 
-    cached = store.open_store(store.key(bundled_bytes, overlay_hash)) if use_cache else None
+    state = store.key(bundled_bytes, overlay_hash)
+    cached = store.open_store(state) if use_cache else None
+    if cached is None and use_cache and overlay_path is None:
+        # the wheel's prebuilt store: trusted only as far as the cache's is (key and checksums)
+        packaged = os.path.join(os.path.dirname(bundled), store.PACKAGED_STORE)
+        if os.path.isfile(packaged):
+            cached = store.open_store(state, packaged)
     if cached is not None:
         return KnowledgeBase(cached.data, overlay_path, status, store=cached, rebuild=from_sources)
     return KnowledgeBase(from_sources(), overlay_path, status)

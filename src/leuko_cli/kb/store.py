@@ -86,6 +86,9 @@ def key(bundled_bytes: bytes, overlay_hash: str) -> str:
     return digest.hexdigest()
 
 
+PACKAGED_STORE = "kb.sqlite"  # the wheel's prebuilt store, beside the bundled causes.toml
+
+
 def store_file(state_key: str) -> str | None:
     base = paths.cache_root()
     return os.path.join(base, f"kb-{state_key[:32]}.sqlite") if base else None
@@ -233,9 +236,10 @@ class Store:
             raise Damaged from None
 
 
-def open_store(state_key: str) -> Store | None:
-    """The checked store for this state, or None when missing, stale, damaged or unreadable."""
-    path = store_file(state_key)
+def open_store(state_key: str, path: str | None = None) -> Store | None:
+    """The checked store for this state, or None when missing, stale, damaged or unreadable.
+    `path` names a store other than the cache's (the wheel's prebuilt one)."""
+    path = path or store_file(state_key)
     if path is None or not os.path.isfile(path):
         return None
     conn = None
