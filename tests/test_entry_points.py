@@ -99,16 +99,8 @@ def wheel(tmp_path_factory):
     return whl
 
 
-def test_wheel_ships_the_kb(wheel):
-    with zipfile.ZipFile(wheel) as zf:
-        names = zf.namelist()
-        assert "leuko_cli/data/causes.toml" in names
-        shipped = zf.read("leuko_cli/data/causes.toml")
-    assert shipped == (ROOT / "data" / "causes.toml").read_bytes()
-
-
-def test_installed_wheel_finds_its_kb_from_anywhere(wheel, tmp_path):
-    target = tmp_path / "site"
+def _install(wheel, target):
+    """pip install the wheel into a directory of its own; returns the directory."""
     r = subprocess.run(
         [
             sys.executable,
@@ -126,6 +118,19 @@ def test_installed_wheel_finds_its_kb_from_anywhere(wheel, tmp_path):
         timeout=300,
     )
     assert r.returncode == 0, r.stderr
+    return target
+
+
+def test_wheel_ships_the_kb(wheel):
+    with zipfile.ZipFile(wheel) as zf:
+        names = zf.namelist()
+        assert "leuko_cli/data/causes.toml" in names
+        shipped = zf.read("leuko_cli/data/causes.toml")
+    assert shipped == (ROOT / "data" / "causes.toml").read_bytes()
+
+
+def test_installed_wheel_finds_its_kb_from_anywhere(wheel, tmp_path):
+    target = _install(wheel, tmp_path / "site")
     env = _env(tmp_path)
     env["PYTHONPATH"] = str(target)  # ahead of the editable install
     code = (
@@ -158,24 +163,7 @@ def test_the_wheel_ships_a_prebuilt_store_that_a_first_run_uses(wheel, tmp_path)
     18); it answers as the editable install does, and a damaged copy is never trusted."""
     with zipfile.ZipFile(wheel) as zf:
         assert "leuko_cli/data/kb.sqlite" in zf.namelist()
-    target = tmp_path / "site"
-    r = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "-q",
-            "--no-deps",
-            "--target",
-            str(target),
-            str(wheel),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert r.returncode == 0, r.stderr
+    target = _install(wheel, tmp_path / "site")
     env = _env(tmp_path)
     env["PYTHONPATH"] = str(target)
     argv = [sys.executable, "-m", "leuko_cli", "causes", "--search", "b12", "--json"]

@@ -204,29 +204,3 @@ def export(refs: list[dict], fmt: str) -> str:
     if fmt == "csl-json":
         return csl_json(refs)
     raise ValueError(fmt)
-
-
-def command(*, cause: str | None, fmt: str | None, as_json: bool) -> None:
-    """`leuko refs --format FMT` (text and json go through the plain `refs` handler)."""
-    import sys
-
-    from .errors import InputError
-
-    if fmt is not None:
-        fmt = fmt.strip().lower()
-        if fmt not in FORMATS:
-            raise InputError(f"unknown --format {fmt!r}; use one of: {', '.join(FORMATS)}")
-        if as_json and fmt != "json":
-            raise InputError(f"--json means --format json; drop --json or --format {fmt}")
-    fmt = fmt or ("json" if as_json else "text")
-    if fmt in ("text", "json"):
-        from . import commands
-
-        commands.run_refs(cause=cause, as_json=fmt == "json")
-        return
-    from . import queries
-    from .kb import load
-
-    kb = load()
-    ids = queries.get_cause(kb, cause)["references"] if cause else None
-    sys.stdout.write(export(queries.references(kb, ids), fmt))

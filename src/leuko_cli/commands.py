@@ -79,17 +79,16 @@ def cause_show(ident: str, *, audience: str | None = None) -> Answer:
     return Answer("cause_detail", data, kb, audience=aud)
 
 
-REF_FORMATS = ("text", "json", "bibtex", "ris", "csl-json")
-
-
 def refs(*, cause: str | None = None, fmt: str | None = None, as_json: bool = False) -> Answer:
     """--format text/json: the numbered listing; bibtex, ris, csl-json: an export."""
-    from . import queries
+    from . import citations, queries
 
     if fmt is not None:
         fmt = fmt.strip().lower()
-        if fmt not in REF_FORMATS:
-            raise InputError(f"unknown --format {fmt!r}; use one of: {', '.join(REF_FORMATS)}")
+        if fmt not in citations.FORMATS:
+            raise InputError(
+                f"unknown --format {fmt!r}; use one of: {', '.join(citations.FORMATS)}"
+            )
         if as_json and fmt != "json":
             raise InputError(f"--json means --format json; drop --json or --format {fmt}")
     fmt = fmt or ("json" if as_json else "text")
@@ -98,8 +97,6 @@ def refs(*, cause: str | None = None, fmt: str | None = None, as_json: bool = Fa
     rows = queries.references(kb, ids)
     if fmt in ("text", "json"):
         return Answer("json" if fmt == "json" else "references", rows, kb)
-    from . import citations
-
     return Answer("text", citations.export(rows, fmt), kb)
 
 
