@@ -18,6 +18,13 @@ NEW_CAUSES = {
     "cladribine": "drugs",
     "vexas-syndrome": "bone-marrow",
     "gata2-deficiency": "congenital",
+    # breadth 2
+    "chloramphenicol": "drugs",
+    "flucytosine": "drugs",
+    "interferon-alfa": "drugs",
+    "parp-inhibitors": "drugs",
+    "antibody-drug-conjugates": "drugs",
+    "checkpoint-inhibitor-neutropenia": "drugs",
 }
 # (generic, brand) -> cause
 NEW_DRUGS = [
@@ -28,6 +35,15 @@ NEW_DRUGS = [
     ("tisagenlecleucel", "Kymriah", "car-t-cell-hematotoxicity"),
     ("fingolimod", "Gilenya", "fingolimod-s1p-modulators"),
     ("cladribine", "Mavenclad", "cladribine"),
+    # breadth 2
+    ("chloramphenicol", "Chloromycetin", "chloramphenicol"),
+    ("flucytosine", "Ancobon", "flucytosine"),
+    ("peginterferon alfa-2a", "Pegasys", "interferon-alfa"),
+    ("olaparib", "Lynparza", "parp-inhibitors"),
+    ("niraparib", "Zejula", "parp-inhibitors"),
+    ("sacituzumab govitecan", "Trodelvy", "antibody-drug-conjugates"),
+    ("pembrolizumab", "Keytruda", "checkpoint-inhibitor-neutropenia"),
+    ("nivolumab", "Opdivo", "checkpoint-inhibitor-neutropenia"),
 ]
 REQUIRED = [k for k, (_kind, required, _extra) in SCHEMA["causes"].items() if required]
 
