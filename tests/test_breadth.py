@@ -34,6 +34,8 @@ NEW_CAUSES = {
     "allopurinol": "drugs",
     "colchicine-toxicity": "drugs",
     "dimethyl-fumarate": "drugs",
+    "chromosome-22q11-deletion": "congenital",
+    "pearson-syndrome": "congenital",
 }
 # drug causes without the `leuko meds` fields, and why: no source read supports a
 # drug-mechanism class, and the loader requires all six drug fields or none
