@@ -360,3 +360,42 @@ def test_trend_reads_the_same_shapes(kb):
     groups = fhir.groups(kb, copy.deepcopy(doc))
     fields, _notes = fhir.request_values(kb, groups[0])
     assert fields["anc"] == 0.9 and fields["lln"] == 2.0 and fields["unit"] == "10^9/L"
+
+
+# --- a US Core-style CBC: searchset, report with contained results, NDJSON ---------------------
+
+
+def _us_core_forms() -> dict[str, str]:
+    """The same CBC three ways, from the searchset example file."""
+    search = load(EXAMPLES / "us-core-cbc-searchset.json")
+    report = next(e["resource"] for e in search["entry"] if e["resource"]["id"] == "cbc")
+    results = [e["resource"] for e in search["entry"] if e["resource"] is not report]
+    contained = copy.deepcopy(report)
+    contained["contained"] = []
+    for o in copy.deepcopy(results):
+        del o["subject"], o["effectiveDateTime"]  # taken from the report
+        contained["contained"].append(o)
+    contained["result"] = [{"reference": f"#{o['id']}"} for o in results]
+    lines = "".join(json.dumps(r) + "\n" for r in [report, *results])
+    return {"searchset": json.dumps(search), "contained": json.dumps(contained), "ndjson": lines}
+
+
+@pytest.mark.parametrize("form", ["searchset", "contained", "ndjson"])
+def test_us_core_style_cbc(invoke, tmp_path, form):
+    path = write(tmp_path, _us_core_forms()[form], f"cbc.{form}")
+    got, res = run_json(invoke, path, "--ctcae-version", "5.0")
+    assert res.exit_code == 0 and got["fhir"]["subject"] == "Patient/example"
+    # mixed units (10*3/uL and /uL): counts and LLNs go to the core in cells/uL
+    by_hand = invoke(
+        "assess",
+        *("--anc", "1200", "--wbc", "10000", "--neutrophils", "12", "--lymphocytes", "600"),
+        *("--lln", "1800", "--wbc-lln", "4500", "--lymphocytes-lln", "1000"),
+        *("--ctcae-version", "5.0", "--json"),
+    )
+    assert graded(got) == graded(json.loads(by_hand.stdout))
+    assert (got["ctcae_grade"], got["wbc"]["ctcae_grade"], got["lymphocytes"]["ctcae_grade"]) == (
+        2,
+        0,
+        2,
+    )
+    assert [s["code"] for s in got["fhir"]["skipped"]] == ["718-7", "777-3"]

@@ -7,7 +7,8 @@ units are resolved through the knowledge base's unit table (UCUM `10*3/uL` is th
 Observation's `referenceRange.low` as `lln` / `wbc_lln` / `lymphocytes_lln`, and a body
 temperature as `temp` ("38.6", or "101.5F" for UCUM [degF]).
 
-Which resources are read: fhir_resources.py. Grouping: by (subject, sample time); each group is
+Which resources are read, and how one Observation's value and range are read:
+fhir_resources.py. Grouping: by (subject, sample time); each group is
 one case. Observations leuko does not grade (haemoglobin, platelets...) and entered-in-error or
 cancelled ones are skipped and listed, never fatal. Within a group, the same analyte twice with
 different values is an error for that group.
@@ -19,17 +20,21 @@ import json
 from typing import Any
 
 from leuko_cli.errors import InputError
-from leuko_cli.fields import BY_NAME, INPUTS, loinc_codes
+from leuko_cli.fields import BY_NAME, INPUTS
 
 from . import fhir_resources
-from .fhir_resources import Resources, at, text
+from .fhir_resources import (
+    Resources,
+    analyte_of,
+    observation_label,
+    quantity,
+    reference_low,
+    skip_entry,
+    temperature_text,
+    text,
+)
 
-LOINC_SYSTEM = "http://loinc.org"
-UCUM_SYSTEM = "http://unitsofmeasure.org"
-LOINC = loinc_codes()  # LOINC code -> field name (clinical-facts 8.3; 8310-5 body temperature)
 SKIPPED_STATUSES = {"entered-in-error", "cancelled"}
-# UCUM body-temperature codes -> the suffix `--temp` takes (FHIR bodytemp profile: Cel, [degF])
-TEMPERATURE_UNITS = {"Cel": "", "[degF]": "F"}
 # count field -> the limit field that carries its lower limit of normal (from the field table)
 LIMIT_OF = {f.measure: f.name for f in INPUTS if f.kind == "limit"}
 COUNT_FIELDS = {f.name for f in INPUTS if f.kind in ("count", "percent") and f.loinc}
@@ -147,154 +152,6 @@ def table_hint(name: str | None, first_line: str) -> str | None:
     return None
 
 
-# --- one Observation ----------------------------------------------------------------------------
-
-
-def _label(obs: dict, n: int) -> str:
-    ident = text(obs.get("id"))
-    return f"Observation {ident!r}" if ident else f"Observation #{n}"
-
-
-def _analyte(obs: dict) -> tuple[str | None, str | None]:
-    """(field, LOINC code) of an Observation; field None when leuko does not grade the code
-    (then the code is the first LOINC one seen, for the skipped list)."""
-    codings = at(obs, "code", "coding")
-    seen = None
-    for c in codings if isinstance(codings, list) else []:
-        if not isinstance(c, dict) or c.get("system") not in (None, LOINC_SYSTEM):
-            continue
-        code = c.get("code")
-        if isinstance(code, str) and code in LOINC:
-            return LOINC[code], code
-        if seen is None and isinstance(code, (str, int, float)) and not isinstance(code, bool):
-            seen = str(code)[:40]
-    return None, seen
-
-
-def _name(obs: dict) -> str | None:
-    """What the Observation says it is (code.text, else a coding's display), for messages."""
-    name = text(at(obs, "code", "text"))
-    codings = at(obs, "code", "coding")
-    for c in codings if isinstance(codings, list) and not name else []:
-        name = text(at(c, "display"))
-        if name:
-            break
-    return " ".join(name.split())[:60] if name else None
-
-
-def _skip(obs: dict, code: str | None, reason: str) -> dict:
-    return {"id": text(obs.get("id")), "code": code, "name": _name(obs), "reason": reason}
-
-
-def _plain_number(value: Any) -> float | None:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, (int, float))
-        or (isinstance(value, int) and value.bit_length() > 64)
-    ):
-        return None
-    return float(value)
-
-
-def _unit_text(q: dict) -> str | None:
-    """The UCUM code when the quantity says it is UCUM (or says nothing), else the unit text."""
-    system = q.get("system")
-    code = q.get("code") if system in (None, UCUM_SYSTEM) and q.get("code") else q.get("unit")
-    return text(code)
-
-
-def _value(obs: dict, label: str) -> tuple[float, dict]:
-    q = obs.get("valueQuantity")
-    if not isinstance(q, dict) or "value" not in q:
-        raise InputError(f"{label}: no valueQuantity.value; leuko reads numeric results only")
-    value = _plain_number(q["value"])
-    if value is None:
-        raise InputError(
-            f"{label}: valueQuantity.value must be a number of plausible size, "
-            f"got {str(q['value'])[:40]!r}"
-        )
-    if q.get("comparator"):
-        raise InputError(
-            f"{label}: a value with comparator {str(q['comparator'])[:10]!r} cannot be "
-            "graded; give the measured value"
-        )
-    return value, q
-
-
-def _quantity(kb, obs: dict, analyte: str, label: str) -> tuple[float, str]:
-    """(value, KB unit id or "%") of a count or percentage Observation."""
-    from leuko_cli.inputs import find_unit
-
-    value, q = _value(obs, label)
-    ucum = _unit_text(q)
-    if BY_NAME[analyte].kind == "percent":
-        if ucum != "%":
-            raise InputError(
-                f"{label}: unit {ucum!r} is not a percentage; the "
-                f"{BY_NAME[analyte].label} must be in % (UCUM '%')"
-            )
-        return value, "%"
-    try:
-        unit = find_unit(kb, ucum)["id"]
-    except InputError:
-        names = ", ".join(u["id"] for u in kb.table("units"))
-        raise InputError(
-            f"{label}: unit {ucum!r} is not supported for "
-            f"{BY_NAME[analyte].label}; use one of: {names} (or their UCUM forms)"
-        ) from None
-    return value, unit
-
-
-def _temperature(obs: dict, label: str) -> str:
-    """A body temperature as `--temp` takes it: "38.6" (UCUM Cel) or "101.5F" ([degF])."""
-    value, q = _value(obs, label)
-    ucum = _unit_text(q)
-    if ucum not in TEMPERATURE_UNITS:
-        raise InputError(
-            f"{label}: body temperature unit {ucum!r} is not one leuko reads; use UCUM "
-            f"{' or '.join(TEMPERATURE_UNITS)}"
-        )
-    return f"{value!r}{TEMPERATURE_UNITS[ucum]}"
-
-
-def _reference_low(kb, obs: dict, analyte: str, label: str) -> tuple[tuple | None, str | None]:
-    """((low, KB unit id), None) from the Observation's normal range, or (None, a note saying
-    why a range that is there was not used). Never guessed: a low without a known unit, or
-    several ranges that disagree, is left out and the note says so."""
-    from leuko_cli.inputs import find_unit
-
-    ranges = obs.get("referenceRange")
-    lows = []
-    for r in ranges if isinstance(ranges, list) else []:
-        codes = at(r, "type", "coding")
-        if isinstance(codes, list) and codes:
-            if not any(at(c, "code") == "normal" for c in codes):
-                continue  # a treatment or therapeutic range, not the normal one
-        low = at(r, "low")
-        if isinstance(low, dict) and "value" in low:
-            lows.append(low)
-    if not lows:
-        return None, None
-    what = f"{label} ({BY_NAME[analyte].label})"
-    got = {(str(low.get("value"))[:20], _unit_text(low)) for low in lows}
-    if len(got) > 1:
-        return None, f"{what}: several reference ranges with different lows; none used as the LLN"
-    low = lows[0]
-    value = _plain_number(low.get("value"))
-    if value is None:
-        return None, f"{what}: referenceRange.low is not a number; not used as the LLN"
-    ucum = _unit_text(low)
-    if ucum is None:
-        return None, f"{what}: referenceRange.low has no unit; not used as the LLN"
-    try:
-        unit = find_unit(kb, ucum)["id"]
-    except InputError:
-        return None, (
-            f"{what}: referenceRange.low unit {ucum[:20]!r} is unknown; not used as the LLN"
-        )
-    return (value, unit), None
-
-
 # --- grouping -----------------------------------------------------------------------------------
 
 
@@ -324,7 +181,7 @@ def _add(kb, g: dict, obs: dict, analyte: str, code: str, label: str) -> None:
 
     when = f" at {g['effective']}" if g["effective"] else ""
     if analyte == "temp":
-        raw = _temperature(obs, label)
+        raw = temperature_text(obs, label)
         celsius = temperature(raw, f"{label}: body temperature")
         if g["temp"] is not None and g["temp"][0] != celsius:
             raise InputError(
@@ -333,7 +190,7 @@ def _add(kb, g: dict, obs: dict, analyte: str, code: str, label: str) -> None:
             )
         g["temp"] = (celsius, raw)
     else:
-        value, unit = _quantity(kb, obs, analyte, label)
+        value, unit = quantity(kb, obs, analyte, label)
         prev = g["values"].get(analyte)
         if prev is not None and _cells(kb, prev) != _cells(kb, (value, unit)):
             raise InputError(
@@ -344,7 +201,7 @@ def _add(kb, g: dict, obs: dict, analyte: str, code: str, label: str) -> None:
         g["values"][analyte] = (value, unit)
         limit = LIMIT_OF.get(BY_NAME[analyte].measure)
         if limit is not None:
-            low, note = _reference_low(kb, obs, analyte, label)
+            low, note = reference_low(kb, obs, analyte, label)
             if note:
                 g["notes"].append(note)
             if low is not None:
@@ -371,20 +228,20 @@ def read_groups(kb, doc: Any) -> tuple[list[dict], list[dict]]:
     for n, item in enumerate(found, start=1):
         obs = item.obs
         g = out.setdefault((item.subject, item.effective), _group(item.subject, item.effective))
-        analyte, code = _analyte(obs)
+        analyte, code = analyte_of(obs)
         status = text(obs.get("status"))
         if status in SKIPPED_STATUSES:
-            g["skipped"].append(_skip(obs, code, status))
+            g["skipped"].append(skip_entry(obs, code, status))
             continue
         if analyte is None:
-            g["skipped"].append(_skip(obs, code, "not graded"))
+            g["skipped"].append(skip_entry(obs, code, "not graded"))
             continue
         if "valueQuantity" not in obs and "dataAbsentReason" in obs:
-            g["skipped"].append(_skip(obs, code, "no value (dataAbsentReason)"))
+            g["skipped"].append(skip_entry(obs, code, "no value (dataAbsentReason)"))
             continue
         if g["error"] is None:
             try:
-                _add(kb, g, obs, analyte, code, _label(obs, n))
+                _add(kb, g, obs, analyte, code, observation_label(obs, n))
             except InputError as err:
                 g["error"] = str(err)
     for m in missing:
@@ -508,8 +365,8 @@ def assess_doc(kb, doc: Any, base: dict, settings: dict) -> tuple[list[dict], li
 
 
 def skipped_line(skipped: list[dict]) -> str:
-    """ "skipped 14 observations: Haemoglobin 718-7, ..." (kinds in the order met; outside text,
-    so the caller makes it inert before a terminal)."""
+    """The summary line, e.g. `skipped 14 observations: Haemoglobin 718-7, ...` (kinds in the
+    order met; the names are the file's text, so the caller makes the line inert)."""
     kinds: dict[str, int] = {}
     for s in skipped:
         code = s["code"] or ("(no LOINC code)" if s["reason"] == "not graded" else None)

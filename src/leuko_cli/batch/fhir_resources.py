@@ -1,4 +1,4 @@
-"""FHIR resources -> the Observations leuko reads, each with the subject and time it belongs to.
+"""FHIR resources -> the Observations leuko reads (with their subject and time), and their values.
 
 Shapes read (FHIR R4 JSON):
 - an Observation;
@@ -21,7 +21,13 @@ from __future__ import annotations
 from typing import Any
 
 from leuko_cli.errors import InputError
+from leuko_cli.fields import BY_NAME, loinc_codes
 
+LOINC_SYSTEM = "http://loinc.org"
+UCUM_SYSTEM = "http://unitsofmeasure.org"
+LOINC = loinc_codes()  # LOINC code -> field name (clinical-facts 8.3; 8310-5 body temperature)
+# UCUM body-temperature codes -> the suffix `--temp` takes (FHIR bodytemp profile: Cel, [degF])
+TEMPERATURE_UNITS = {"Cel": "", "[degF]": "F"}
 MAX_BUNDLE_DEPTH = 4  # Bundles inside Bundles; deeper nesting is not a real lab export
 
 
@@ -122,7 +128,7 @@ def _resolve(ref: str, contained: dict[str, dict], index: dict[str, dict]) -> di
     return None
 
 
-def _label(res: dict, kind: str) -> str:
+def _kind_label(res: dict, kind: str) -> str:
     ident = text(res.get("id"))
     return f"{kind} {ident!r}" if ident else kind
 
@@ -138,7 +144,7 @@ def collect(doc: Any) -> tuple[list[Found], list[dict]]:
     for res, _url in top:
         if res.get("resourceType") != "DiagnosticReport":
             continue
-        label = _label(res, "DiagnosticReport")
+        label = _kind_label(res, "DiagnosticReport")
         context = (subject_of(res), effective_of(res), label)
         contained: dict[str, dict] = {}
         boxes = res.get("contained")
@@ -203,3 +209,151 @@ def collect(doc: Any) -> tuple[list[Found], list[dict]]:
             "Observation, a Bundle, a DiagnosticReport with its results, or FHIR NDJSON"
         )
     return found, missing
+
+
+# --- one Observation: what it is, its value, its normal range ---------------------------------
+
+
+def observation_label(obs: dict, n: int) -> str:
+    ident = text(obs.get("id"))
+    return f"Observation {ident!r}" if ident else f"Observation #{n}"
+
+
+def analyte_of(obs: dict) -> tuple[str | None, str | None]:
+    """(field, LOINC code) of an Observation; field None when leuko does not grade the code
+    (then the code is the first LOINC one seen, for the skipped list)."""
+    codings = at(obs, "code", "coding")
+    seen = None
+    for c in codings if isinstance(codings, list) else []:
+        if not isinstance(c, dict) or c.get("system") not in (None, LOINC_SYSTEM):
+            continue
+        code = c.get("code")
+        if isinstance(code, str) and code in LOINC:
+            return LOINC[code], code
+        if seen is None and isinstance(code, (str, int, float)) and not isinstance(code, bool):
+            seen = str(code)[:40]
+    return None, seen
+
+
+def _name(obs: dict) -> str | None:
+    """What the Observation says it is (code.text, else a coding's display), for messages."""
+    name = text(at(obs, "code", "text"))
+    codings = at(obs, "code", "coding")
+    for c in codings if isinstance(codings, list) and not name else []:
+        name = text(at(c, "display"))
+        if name:
+            break
+    return " ".join(name.split())[:60] if name else None
+
+
+def skip_entry(obs: dict, code: str | None, reason: str) -> dict:
+    return {"id": text(obs.get("id")), "code": code, "name": _name(obs), "reason": reason}
+
+
+def _plain_number(value: Any) -> float | None:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or (isinstance(value, int) and value.bit_length() > 64)
+    ):
+        return None
+    return float(value)
+
+
+def _unit_text(q: dict) -> str | None:
+    """The UCUM code when the quantity says it is UCUM (or says nothing), else the unit text."""
+    system = q.get("system")
+    code = q.get("code") if system in (None, UCUM_SYSTEM) and q.get("code") else q.get("unit")
+    return text(code)
+
+
+def _value(obs: dict, label: str) -> tuple[float, dict]:
+    q = obs.get("valueQuantity")
+    if not isinstance(q, dict) or "value" not in q:
+        raise InputError(f"{label}: no valueQuantity.value; leuko reads numeric results only")
+    value = _plain_number(q["value"])
+    if value is None:
+        raise InputError(
+            f"{label}: valueQuantity.value must be a number of plausible size, "
+            f"got {str(q['value'])[:40]!r}"
+        )
+    if q.get("comparator"):
+        raise InputError(
+            f"{label}: a value with comparator {str(q['comparator'])[:10]!r} cannot be "
+            "graded; give the measured value"
+        )
+    return value, q
+
+
+def quantity(kb, obs: dict, analyte: str, label: str) -> tuple[float, str]:
+    """(value, KB unit id or "%") of a count or percentage Observation."""
+    from leuko_cli.inputs import find_unit
+
+    value, q = _value(obs, label)
+    ucum = _unit_text(q)
+    if BY_NAME[analyte].kind == "percent":
+        if ucum != "%":
+            raise InputError(
+                f"{label}: unit {ucum!r} is not a percentage; the "
+                f"{BY_NAME[analyte].label} must be in % (UCUM '%')"
+            )
+        return value, "%"
+    try:
+        unit = find_unit(kb, ucum)["id"]
+    except InputError:
+        names = ", ".join(u["id"] for u in kb.table("units"))
+        raise InputError(
+            f"{label}: unit {ucum!r} is not supported for "
+            f"{BY_NAME[analyte].label}; use one of: {names} (or their UCUM forms)"
+        ) from None
+    return value, unit
+
+
+def temperature_text(obs: dict, label: str) -> str:
+    """A body temperature as `--temp` takes it: "38.6" (UCUM Cel) or "101.5F" ([degF])."""
+    value, q = _value(obs, label)
+    ucum = _unit_text(q)
+    if ucum not in TEMPERATURE_UNITS:
+        raise InputError(
+            f"{label}: body temperature unit {ucum!r} is not one leuko reads; use UCUM "
+            f"{' or '.join(TEMPERATURE_UNITS)}"
+        )
+    return f"{value!r}{TEMPERATURE_UNITS[ucum]}"
+
+
+def reference_low(kb, obs: dict, analyte: str, label: str) -> tuple[tuple | None, str | None]:
+    """((low, KB unit id), None) from the Observation's normal range, or (None, a note saying
+    why a range that is there was not used). Never guessed: a low without a known unit, or
+    several ranges that disagree, is left out and the note says so."""
+    from leuko_cli.inputs import find_unit
+
+    ranges = obs.get("referenceRange")
+    lows = []
+    for r in ranges if isinstance(ranges, list) else []:
+        codes = at(r, "type", "coding")
+        if isinstance(codes, list) and codes:
+            if not any(at(c, "code") == "normal" for c in codes):
+                continue  # a treatment or therapeutic range, not the normal one
+        low = at(r, "low")
+        if isinstance(low, dict) and "value" in low:
+            lows.append(low)
+    if not lows:
+        return None, None
+    what = f"{label} ({BY_NAME[analyte].label})"
+    got = {(str(low.get("value"))[:20], _unit_text(low)) for low in lows}
+    if len(got) > 1:
+        return None, f"{what}: several reference ranges with different lows; none used as the LLN"
+    low = lows[0]
+    value = _plain_number(low.get("value"))
+    if value is None:
+        return None, f"{what}: referenceRange.low is not a number; not used as the LLN"
+    ucum = _unit_text(low)
+    if ucum is None:
+        return None, f"{what}: referenceRange.low has no unit; not used as the LLN"
+    try:
+        unit = find_unit(kb, ucum)["id"]
+    except InputError:
+        return None, (
+            f"{what}: referenceRange.low unit {ucum[:20]!r} is unknown; not used as the LLN"
+        )
+    return (value, unit), None
