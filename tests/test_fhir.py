@@ -174,12 +174,15 @@ def test_entered_in_error_is_skipped(invoke, tmp_path):
 @pytest.mark.parametrize(
     "doc, message",
     [
-        (obs("x", "718-7", 13.5, "g/dL"), "LOINC code 718-7 is not one leuko grades"),
+        (obs("x", "718-7", 13.5, "g/dL"), "count found (ANC 751-8"),
+        (obs("x", "718-7", 13.5, "g/dL"), "skipped 1 observation: LOINC 718-7"),
         (obs("x", "751-8", 450, "mg/dL"), "unit 'mg/dL' is not supported for ANC"),
         (obs("x", "770-8", 40, "/uL"), "not a percentage"),
         (obs("x", "751-8", 45, "%"), "unit '%' is not supported"),
         (bundle(obs("n", "770-8", 40, "%")), "no ANC, WBC or lymphocyte count"),
         ({"resourceType": "Patient"}, "resourceType 'Patient' is not supported"),
+        (obs("t", "8310-5", 38.5, "Cel"), "no ANC, WBC or lymphocyte count found"),
+        (obs("t", "8310-5", 38.5, "K"), "body temperature unit 'K'"),
         (bundle(), "no Observation entries"),
     ],
 )

@@ -454,6 +454,73 @@ FHIR_DOCS = {
     "id object": observation(id={"a": 1}),
     "status list": observation(status=["final"]),
     "period string": observation(effectiveDateTime=None, effectivePeriod="2026"),
+    # issue 16 shapes: reports, references, ranges, temperatures, NDJSON-like nesting
+    "report contained object": {"resourceType": "DiagnosticReport", "contained": {"a": 1}},
+    "report result string": {"resourceType": "DiagnosticReport", "result": "Observation/o1"},
+    "report result junk": {
+        "resourceType": "DiagnosticReport",
+        "contained": [observation(id="x"), 5, None, {"resourceType": "Observation", "id": 7}],
+        "result": [{"reference": 5}, "x", None, {"reference": "#"}, {"reference": "#x"}],
+    },
+    "report hostile reference": {
+        "resourceType": "DiagnosticReport",
+        "subject": {"reference": PAYLOADS["csi"]},
+        "result": [{"reference": PAYLOADS["osc8"]}],
+    },
+    "range object": observation(referenceRange={"low": 1}),
+    "range low junk": observation(
+        referenceRange=[{"low": {"value": "1", "code": 5}}, {"low": [1]}, {"type": "normal"}]
+    ),
+    "range low huge": observation(referenceRange=[{"low": {"value": 10**300, "code": "/uL"}}]),
+    "range low hostile unit": observation(
+        referenceRange=[{"low": {"value": 1, "code": PAYLOADS["csi"]}}]
+    ),
+    "temperature string": observation(
+        code={"coding": [{"code": "8310-5"}]}, valueQuantity={"value": "38", "code": "Cel"}
+    ),
+    "temperature huge": observation(
+        code={"coding": [{"code": "8310-5"}]}, valueQuantity={"value": 1e300, "code": "Cel"}
+    ),
+    "skipped hostile name": {
+        "resourceType": "Bundle",
+        "entry": [
+            {"resource": observation()},
+            {"resource": observation(code={"text": PAYLOADS["osc8"], "coding": [{"code": "1-1"}]})},
+        ],
+    },
+    "nested bundles": {
+        "resourceType": "Bundle",
+        "entry": [
+            {
+                "fullUrl": 5,
+                "resource": {
+                    "resourceType": "Bundle",
+                    "entry": [
+                        {
+                            "resource": {
+                                "resourceType": "Bundle",
+                                "entry": [
+                                    {
+                                        "resource": {
+                                            "resourceType": "Bundle",
+                                            "entry": [
+                                                {
+                                                    "resource": {
+                                                        "resourceType": "Bundle",
+                                                        "entry": [{"resource": observation()}],
+                                                    }
+                                                }
+                                            ],
+                                        }
+                                    }
+                                ],
+                            }
+                        }
+                    ],
+                },
+            }
+        ],
+    },  # fmt: skip
 }
 
 
@@ -478,8 +545,23 @@ def test_fhir_wrong_types_are_one_line(invoke, tmp_path, doc, as_json):
         (b"{" * 10, {}, "not valid JSON"),
         (json.dumps(observation()).encode(), {"LEUKO_MAX_FHIR_BYTES": "100"}, "larger than 100"),
         (b"{}", {"LEUKO_MAX_FHIR_BYTES": "lots"}, "LEUKO_MAX_FHIR_BYTES"),
+        (b"{}\n" + b"[" * 100_000 + b"]" * 100_000, {}, "line 2: JSON nested too deeply"),
+        (b"{}\n" + b'{"a": ' + b"9" * 5000 + b"}", {}, "line 2: not valid JSON"),
+        (b"{}\n{}\n" + b'{"a": NaN}', {}, "line 3: not valid JSON"),
     ],
-    ids=["latin", "utf16", "deep", "digits", "NaN", "broken", "size", "bad limit"],
+    ids=[
+        "latin",
+        "utf16",
+        "deep",
+        "digits",
+        "NaN",
+        "broken",
+        "size",
+        "bad limit",
+        "ndjson deep",
+        "ndjson digits",
+        "ndjson NaN",
+    ],
 )
 def test_fhir_file_faults(invoke, tmp_path, monkeypatch, data, env, expect):
     for key, value in env.items():
@@ -580,6 +662,14 @@ JSON_VALUES = st.recursive(
                     "effectiveDateTime",
                     "effectivePeriod",
                     "start",
+                    "contained",
+                    "result",
+                    "referenceRange",
+                    "low",
+                    "type",
+                    "fullUrl",
+                    "text",
+                    "dataAbsentReason",
                 ]
             ),
             children,
@@ -591,17 +681,19 @@ JSON_VALUES = st.recursive(
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck))
-@given(JSON_VALUES, st.sampled_from(["Observation", "Bundle"]))
+@given(JSON_VALUES, st.sampled_from(["Observation", "Bundle", "DiagnosticReport"]))
 def test_fhir_reader_takes_any_json(kb, doc, kind):
     from leuko_cli.batch import fhir
+    from leuko_cli.batch.fhir_resources import Resources
     from leuko_cli.errors import InputError
 
     if isinstance(doc, dict) and doc.get("resourceType") is None:
         doc["resourceType"] = kind
-    try:
-        fhir.groups(kb, doc)
-    except InputError:
-        pass
+    for shape in (doc, Resources([doc, doc]) if isinstance(doc, dict) else doc):
+        try:  # as one document, and as NDJSON lines
+            fhir.groups(kb, shape)
+        except InputError:
+            pass
 
 
 # --- real file descriptors: a few subprocesses -------------------------------------------------

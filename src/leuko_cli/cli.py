@@ -266,7 +266,8 @@ BATCH_OPTIONS = [
             None,
             "--fhir",
             metavar="FILE",
-            help="Grade a FHIR R4 Observation or Bundle (JSON; - for stdin). See docs/fhir.md.",
+            help="Grade FHIR R4 lab results: an Observation, a Bundle, a DiagnosticReport or "
+            "Bulk Data NDJSON (- for stdin). See docs/fhir.md.",
         ),
     ),
     inspect.Parameter(

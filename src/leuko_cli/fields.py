@@ -179,6 +179,7 @@ INPUTS: tuple[Field, ...] = (
         "temperature",
         "Temperature in °C, or Fahrenheit with F (e.g. 101.2F).",
         columns=("temp", "temperature"),
+        loinc=("8310-5",),
         metavar="TEMP",
     ),
     Field(
@@ -360,8 +361,9 @@ RESULTS: tuple[ResultField, ...] = (
     ResultField(
         "fhir",
         "object",
-        "The FHIR subject, effective time, Observation ids and "
-        "LOINC codes of the case (present only for --fhir input).",
+        "The FHIR subject, effective time, Observation ids, LOINC codes, the "
+        "reference-range lows used as LLNs and the Observations skipped in the case (present "
+        "only for --fhir input).",
         optional=True,
     ),
     ResultField(

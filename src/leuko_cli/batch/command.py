@@ -96,6 +96,10 @@ def _check_defaults(grader: Grader) -> None:
 
     unit = find_unit(grader.kb, grader.settings["unit"].value)
     probe = {"anc": f"{1000 / unit['factor_to_cells_per_ul']:g}"}
+    if "temp" not in grader.defaults:
+        # --sustained describes a temperature that a row or an Observation may carry: the
+        # probe lends it one; each case is checked again with its own values
+        probe["temp"] = "37"
     try:
         grader.result(probe)
     except LeukoError as err:
@@ -133,6 +137,12 @@ def grade_stream(
     if not first.strip():
         raise InputError(f"{name or 'input'} is empty; give a CSV with a header row or JSON Lines")
     kind = input_format or readers.detect_format(name, first)
+    if kind == "jsonl":
+        from .fhir import table_hint
+
+        hint = table_hint(name, first)
+        if hint:
+            raise InputError(hint)
     if kind == "csv":
         rows = readers.CsvRows(lines, first)
         writer = writers.CsvWriter(out, rows.header, fmt)
@@ -252,25 +262,39 @@ def _buffered_stdout():
 
 
 def _fhir(kb, path: str, grader: Grader, *, as_json: bool) -> int:
+    """Grade every (subject, time) group of a FHIR file. Exit 0, or 1 when a group of several
+    could not be graded (as a failed batch row); what was skipped is one line on stderr."""
     from leuko_cli.output import Answer, emit, json_text
+    from leuko_cli.sanitize import inert_line
 
     from . import fhir
 
     doc = fhir.read(path, _stdin_bytes(limit("fhir")) if path == "-" else None)
-    results = fhir.assess_doc(kb, doc, grader.defaults, grader.settings)
+    results, skipped = fhir.assess_doc(kb, doc, grader.defaults, grader.settings)
     audience = grader.settings["audience"]
     for r in results:
-        r["settings"]["audience"] = audience.as_dict()
-        r.update(audience=audience.value, disclaimer=kb.settings["disclaimer"])
+        if "error" not in r:
+            r["settings"]["audience"] = audience.as_dict()
+            r.update(audience=audience.value, disclaimer=kb.settings["disclaimer"])
+    failed = sum(1 for r in results if "error" in r)
     if as_json:
         sys.stdout.write(json_text(results[0] if len(results) == 1 else results))
-        return 0
-    from leuko_cli import render
+    else:
+        from leuko_cli import render
 
-    for r in results:
-        render.fhir_header(r["fhir"])
-        emit(Answer("assess", r, kb, audience=audience.value))
-    return 0
+        for r in results:
+            render.fhir_header(r["fhir"])
+            if "error" in r:
+                render.console().print("Not graded: " + inert_line(r["error"]))
+            else:
+                emit(Answer("assess", r, kb, audience=audience.value))
+    if skipped:
+        sys.stderr.write("leuko: " + inert_line(fhir.skipped_line(skipped)) + "\n")
+    if failed:
+        sys.stderr.write(
+            f"leuko: {len(results)} case(s), {len(results) - failed} graded, {failed} error(s)\n"
+        )
+    return 1 if failed else 0
 
 
 def _stdin_bytes(cap: int) -> bytes:

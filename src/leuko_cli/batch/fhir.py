@@ -1,11 +1,17 @@
-"""The FHIR reader: counts from a FHIR R4 Observation or Bundle, grouped into cases.
+"""The FHIR reader: counts from FHIR R4 resources, grouped into cases for `assess.assess`.
 
 Pure Python (no Typer, no Rich). LOINC codes come from the field table (fields.INPUTS) and UCUM
 units are resolved through the knowledge base's unit table (UCUM `10*3/uL` is the KB alias
-`10^3/uL`), so this module only groups Observations; grading happens in `assess.assess`.
+`10^3/uL`), so this module only reads and groups Observations; grading happens in
+`assess.assess`, with the same request fields a user could type: the counts, the LLN from an
+Observation's `referenceRange.low` as `lln` / `wbc_lln` / `lymphocytes_lln`, and a body
+temperature as `temp` ("38.6", or "101.5F" for UCUM [degF]).
 
-Grouping: Observations are grouped by (subject, effectiveDateTime). Each group becomes one
-assessment. Within a group, the same analyte twice with different values is an error.
+Which resources are read, and how one Observation's value and range are read:
+fhir_resources.py. Grouping: by (subject, sample time); each group is
+one case. Observations leuko does not grade (haemoglobin, platelets...) and entered-in-error or
+cancelled ones are skipped and listed, never fatal. Within a group, the same analyte twice with
+different values is an error for that group.
 """
 
 from __future__ import annotations
@@ -14,21 +20,38 @@ import json
 from typing import Any
 
 from leuko_cli.errors import InputError
-from leuko_cli.fields import BY_NAME, INPUTS, loinc_codes
+from leuko_cli.fields import BY_NAME, INPUTS
 
-LOINC_SYSTEM = "http://loinc.org"
-UCUM_SYSTEM = "http://unitsofmeasure.org"
-LOINC = loinc_codes()  # LOINC code -> field name (clinical-facts 8.3)
+from . import fhir_resources
+from .fhir_resources import (
+    Resources,
+    analyte_of,
+    observation_label,
+    quantity,
+    reference_low,
+    skip_entry,
+    temperature_text,
+    text,
+)
+
 SKIPPED_STATUSES = {"entered-in-error", "cancelled"}
+# count field -> the limit field that carries its lower limit of normal (from the field table)
+LIMIT_OF = {f.measure: f.name for f in INPUTS if f.kind == "limit"}
+COUNT_FIELDS = {f.name for f in INPUTS if f.kind in ("count", "percent") and f.loinc}
+MAX_LISTED = 10  # kinds of skipped Observation named on the summary line
 
 
 def _codes_text() -> str:
     return "; ".join(f"{f.label} {', '.join(f.loinc)}" for f in INPUTS if f.loinc)
 
 
+# --- reading the file: one JSON document, or NDJSON -----------------------------------------
+
+
 def read(path: str, stdin_data: bytes | str | None = None) -> Any:
-    """Parse the FHIR JSON (path "-" reads stdin_data). At most LEUKO_MAX_FHIR_BYTES are
-    read; bad UTF-8, bad JSON, too deep a nesting or too long an integer is one line."""
+    """Parse FHIR JSON, or FHIR NDJSON (one resource per line: fhir_resources.Resources), from
+    path ("-" reads stdin_data). At most LEUKO_MAX_FHIR_BYTES are read; bad UTF-8, bad JSON,
+    too deep a nesting or too long an integer is one line."""
     from .limits import limit
 
     cap = limit("fhir")
@@ -42,187 +65,232 @@ def read(path: str, stdin_data: bytes | str | None = None) -> Any:
             raise InputError(f"--fhir {path}: cannot read ({err.strerror})") from None
     if len(data) > cap:
         raise InputError(
-            f"--fhir {path}: larger than {cap} bytes; split the Bundle, or raise the limit "
+            f"--fhir {path}: larger than {cap} bytes; split the file, or raise the limit "
             "with LEUKO_MAX_FHIR_BYTES"
         )
     if isinstance(data, bytes):
         try:
-            text = data.decode("utf-8-sig")
+            body = data.decode("utf-8-sig")
         except UnicodeDecodeError as err:
             raise InputError(
                 f"--fhir {path}: not UTF-8 text (byte {err.start}); FHIR JSON is UTF-8"
             ) from None
     else:
-        text = data
+        body = data
     try:
-        return json.loads(text, parse_constant=_no_constant)
+        return json.loads(body, parse_constant=_no_constant)
     except RecursionError:
         raise InputError(f"--fhir {path}: JSON nested too deeply") from None
     except ValueError as err:
+        if getattr(err, "msg", "") == "Extra data":  # a second JSON value: NDJSON
+            return _ndjson(path, body)
         from .readers import _json_reason
 
-        raise InputError(
-            f"--fhir {path}: not valid JSON ({_json_reason(err)}); give a FHIR R4 Observation "
-            "or Bundle in JSON"
-        ) from None
+        first = body.lstrip().split("\n", 1)[0]
+        hint = (
+            f"; it looks like a table: grade it with --input {path}"
+            if not first.startswith(("{", "[")) and ("," in first or "\t" in first)
+            else "; give a FHIR R4 resource in JSON, or FHIR NDJSON (one resource per line)"
+        )
+        raise InputError(f"--fhir {path}: not valid JSON ({_json_reason(err)}){hint}") from None
+
+
+def _ndjson(path: str, body: str) -> Resources:
+    from .readers import _json_reason
+
+    out = Resources()
+    for n, line in enumerate(body.split("\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            res = json.loads(line, parse_constant=_no_constant)
+        except RecursionError:
+            raise InputError(f"--fhir {path} line {n}: JSON nested too deeply") from None
+        except ValueError as err:
+            raise InputError(
+                f"--fhir {path} line {n}: not valid JSON ({_json_reason(err)}); the file holds "
+                "more than one JSON value, so it is read as FHIR NDJSON: one whole resource "
+                "per line"
+            ) from None
+        if not isinstance(res, dict):
+            raise InputError(
+                f"--fhir {path} line {n}: expected a FHIR resource (a JSON object), got "
+                f"{type(res).__name__}"
+            )
+        out.append(res)
+    return out
 
 
 def _no_constant(name: str):
     raise ValueError(f"{name} is not a JSON number")
 
 
-def observations(doc: Any) -> list[dict]:
-    """The Observation resources in an Observation or a Bundle (searchset, collection...)."""
-    if not isinstance(doc, dict):
-        raise InputError("--fhir expects a JSON object: a FHIR Observation or Bundle")
-    kind = doc.get("resourceType")
-    if kind == "Observation":
-        return [doc]
-    if kind == "Bundle":
-        found = []
-        entries = doc.get("entry")
-        for entry in entries if isinstance(entries, list) else []:
-            res = entry.get("resource") if isinstance(entry, dict) else None
-            if isinstance(res, dict) and res.get("resourceType") == "Observation":
-                found.append(res)
-        if not found:
-            raise InputError("--fhir: the Bundle has no Observation entries")
-        return found
-    raise InputError(
-        f"--fhir: resourceType {kind!r} is not supported; give an Observation or "
-        "a Bundle of Observations"
-    )
-
-
-def _at(obj: Any, *path: str) -> Any:
-    """obj[path[0]][path[1]]..., or None where a step is missing or not an object (FHIR from
-    elsewhere may put any JSON type anywhere)."""
-    for key in path:
-        if not isinstance(obj, dict):
-            return None
-        obj = obj.get(key)
-    return obj
-
-
-def _text(value: Any) -> str | None:
-    return value if isinstance(value, str) else None
-
-
-def _label(obs: dict, n: int) -> str:
-    return f"Observation {obs['id']!r}" if isinstance(obs.get("id"), str) else f"Observation #{n}"
-
-
-def _analyte(obs: dict, label: str) -> tuple[str, str]:
-    codings = _at(obs, "code", "coding")
-    codings = codings if isinstance(codings, list) else []
-    seen = []
-    for c in codings:
-        if not isinstance(c, dict):
-            continue
-        system, code = c.get("system"), c.get("code")
-        if system not in (None, LOINC_SYSTEM):
-            continue
-        seen.append(str(code))
-        if isinstance(code, str) and code in LOINC:
-            return LOINC[code], code
-    got = ", ".join(seen) if seen else "none"
-    raise InputError(f"{label}: LOINC code {got} is not one leuko grades; use {_codes_text()}")
-
-
-def _quantity(kb, obs: dict, analyte: str, label: str) -> tuple[float, str]:
-    """(value, KB unit id or "%") of an Observation's valueQuantity."""
-    from leuko_cli.inputs import find_unit
-
-    q = obs.get("valueQuantity")
-    if not isinstance(q, dict) or "value" not in q:
-        raise InputError(f"{label}: no valueQuantity.value; leuko reads numeric results only")
-    value = q["value"]
+def table_hint(name: str | None, first_line: str) -> str | None:
+    """For `--input`: a one-line fix when the JSON Lines reader is handed FHIR (a
+    pretty-printed document, or NDJSON resources), else None."""
+    where = name or "-"
+    stripped = first_line.strip()
     if (
-        isinstance(value, bool)
-        or not isinstance(value, (int, float))
-        or (isinstance(value, int) and value.bit_length() > 64)
+        stripped in ("{", "[")
+        or stripped.startswith('{"resourceType"')
+        and not stripped.endswith("}")
     ):
-        raise InputError(
-            f"{label}: valueQuantity.value must be a number of plausible size, "
-            f"got {str(value)[:40]!r}"
+        return (
+            f"--input {where} looks like one pretty-printed JSON document, not JSON Lines (one "
+            f"object per line); for FHIR JSON use --fhir {where}"
         )
-    if q.get("comparator"):
-        raise InputError(
-            f"{label}: a value with comparator {q['comparator']!r} cannot be "
-            "graded; give the measured value"
-        )
-    system = q.get("system")
-    ucum = q.get("code") if system in (None, UCUM_SYSTEM) and q.get("code") else q.get("unit")
-    ucum = _text(ucum)
-    if BY_NAME[analyte].kind == "percent":
-        if ucum != "%":
-            raise InputError(
-                f"{label}: unit {ucum!r} is not a percentage; the "
-                f"{BY_NAME[analyte].label} must be in % (UCUM '%')"
+    if stripped.startswith("{") and '"resourceType"' in stripped:
+        try:
+            obj = json.loads(stripped)
+        except (ValueError, RecursionError):
+            return None
+        if isinstance(obj, dict) and isinstance(obj.get("resourceType"), str):
+            return (
+                f"--input {where} holds FHIR resources (resourceType on line 1); grade FHIR "
+                f"NDJSON with --fhir {where}"
             )
-        return float(value), "%"
-    try:
-        unit = find_unit(kb, ucum)["id"]
-    except InputError:
-        names = ", ".join(u["id"] for u in kb.table("units"))
-        raise InputError(
-            f"{label}: unit {ucum!r} is not supported for "
-            f"{BY_NAME[analyte].label}; use one of: {names} (or their UCUM "
-            "forms)"
-        ) from None
-    return float(value), unit
+    return None
 
 
-def groups(kb, doc: Any) -> list[dict]:
-    """[{subject, effective, observations: [ids], values: {analyte: (value, unit)}}] in the
-    order first seen. Raises InputError on unknown codes/units or conflicting values."""
-    out: dict[tuple, dict] = {}
-    for n, obs in enumerate(observations(doc), start=1):
-        if _text(obs.get("status")) in SKIPPED_STATUSES:
-            continue
-        label = _label(obs, n)
-        analyte, code = _analyte(obs, label)
-        value, unit = _quantity(kb, obs, analyte, label)
-        subject = _text(_at(obs, "subject", "reference"))
-        effective = _text(obs.get("effectiveDateTime")) or _text(
-            _at(obs, "effectivePeriod", "start")
-        )
-        key = (subject, effective)
-        g = out.setdefault(
-            key,
-            {
-                "subject": subject,
-                "effective": effective,
-                "observations": [],
-                "values": {},
-                "codes": {},
-            },
-        )
-        g["observations"].append(_text(obs.get("id")))
+# --- grouping -----------------------------------------------------------------------------------
+
+
+def _group(subject, effective) -> dict:
+    return {
+        "subject": subject,
+        "effective": effective,
+        "observations": [],
+        "values": {},
+        "codes": {},
+        "limits": {},
+        "temp": None,
+        "skipped": [],
+        "notes": [],
+        "error": None,
+    }
+
+
+def _cells(kb, vu: tuple[float, str]) -> float:
+    value, unit = vu[:2]
+    return value if unit == "%" else value * kb.get("units", unit)["factor_to_cells_per_ul"]
+
+
+def _add(kb, g: dict, obs: dict, analyte: str, code: str, label: str) -> None:
+    """Put one graded Observation into its group (InputError: the group cannot be graded)."""
+    from leuko_cli.inputs import temperature
+
+    when = f" at {g['effective']}" if g["effective"] else ""
+    if analyte == "temp":
+        raw = temperature_text(obs, label)
+        celsius = temperature(raw, f"{label}: body temperature")
+        if g["temp"] is not None and g["temp"][0] != celsius:
+            raise InputError(
+                f"{label}: a second body temperature ({raw}) differs from the first "
+                f"({g['temp'][1]}){when}; give one temperature per time"
+            )
+        g["temp"] = (celsius, raw)
+    else:
+        value, unit = quantity(kb, obs, analyte, label)
         prev = g["values"].get(analyte)
         if prev is not None and _cells(kb, prev) != _cells(kb, (value, unit)):
-            when = f" at {effective}" if effective else ""
             raise InputError(
                 f"{label}: a second {BY_NAME[analyte].label} value "
                 f"({value:g} {unit}) differs from the first ({prev[0]:g} "
                 f"{prev[1]}){when}; give one value per analyte and time"
             )
         g["values"][analyte] = (value, unit)
-        g["codes"].setdefault(analyte, code)
-    if not out:
-        raise InputError("--fhir: every Observation is entered-in-error or cancelled")
-    return list(out.values())
+        limit = LIMIT_OF.get(BY_NAME[analyte].measure)
+        if limit is not None:
+            low, note = reference_low(kb, obs, analyte, label)
+            if note:
+                g["notes"].append(note)
+            if low is not None:
+                low = (*low, label)
+                known = g["limits"].get(limit)
+                if known is not None and _cells(kb, known[:2]) != _cells(kb, low[:2]):
+                    g["notes"].append(
+                        f"{label}: its reference range differs from another "
+                        f"{BY_NAME[analyte].label} Observation's; no LLN used"
+                    )
+                    g["limits"][limit] = None
+                elif limit not in g["limits"]:
+                    g["limits"][limit] = low
+    g["observations"].append(text(obs.get("id")))
+    g["codes"].setdefault(analyte, code)
 
 
-def _cells(kb, vu: tuple[float, str]) -> float:
-    value, unit = vu
-    return value if unit == "%" else value * kb.get("units", unit)["factor_to_cells_per_ul"]
+def read_groups(kb, doc: Any) -> tuple[list[dict], list[dict]]:
+    """(groups with a count to grade or an error to show, groups with neither), in the order
+    first seen. A group: {subject, effective, observations, values: {field: (value, unit)},
+    codes, limits: {limit field: (value, unit)}, temp: (°C, text), skipped, notes, error}."""
+    found, missing = fhir_resources.collect(doc)
+    out: dict[tuple, dict] = {}
+    for n, item in enumerate(found, start=1):
+        obs = item.obs
+        g = out.setdefault((item.subject, item.effective), _group(item.subject, item.effective))
+        analyte, code = analyte_of(obs)
+        status = text(obs.get("status"))
+        if status in SKIPPED_STATUSES:
+            g["skipped"].append(skip_entry(obs, code, status))
+            continue
+        if analyte is None:
+            g["skipped"].append(skip_entry(obs, code, "not graded"))
+            continue
+        if "valueQuantity" not in obs and "dataAbsentReason" in obs:
+            g["skipped"].append(skip_entry(obs, code, "no value (dataAbsentReason)"))
+            continue
+        if g["error"] is None:
+            try:
+                _add(kb, g, obs, analyte, code, observation_label(obs, n))
+            except InputError as err:
+                g["error"] = str(err)
+    for m in missing:
+        g = out.setdefault((m["subject"], m["effective"]), _group(m["subject"], m["effective"]))
+        g["skipped"].append(
+            {
+                "id": None,
+                "code": None,
+                "name": f"{m['report']} result {m['reference'][:80]}",
+                "reason": "not in the file",
+            }
+        )
+    graded, rest = [], []
+    for g in out.values():
+        (graded if g["error"] or COUNT_FIELDS & set(g["values"]) else rest).append(g)
+    for g in rest:
+        if g["temp"] is not None:
+            g["skipped"].append(
+                {
+                    "id": next((i for i in g["observations"] if i), None),
+                    "code": next(iter(g["codes"].values()), None),
+                    "name": "body temperature",
+                    "reason": "no count at the same subject and time",
+                }
+            )
+    return graded, rest
+
+
+def groups(kb, doc: Any) -> list[dict]:
+    """The groups that hold a count (or an error); see read_groups."""
+    graded, rest = read_groups(kb, doc)
+    if not graded:
+        raise InputError(_nothing_to_grade(rest))
+    return graded
+
+
+def _nothing_to_grade(rest: list[dict]) -> str:
+    skipped = [s for g in rest for s in g["skipped"]]
+    listed = f"; {skipped_line(skipped)}" if skipped else ""
+    return f"--fhir: no ANC, WBC or lymphocyte count found ({_codes_text()}){listed}"
 
 
 def request_values(kb, group: dict) -> tuple[dict, list[str]]:
-    """Request count fields (and unit) for one group, plus notes on what was left out."""
+    """Request fields for one group (counts, unit, LLNs, temp), plus notes on what was left
+    out. InputError when the group cannot be graded."""
+    if group["error"]:
+        raise InputError(group["error"])
     vals = dict(group["values"])
-    notes: list[str] = []
+    notes: list[str] = list(group["notes"])
     # an ANC reported with a WBC and neutrophil % goes to the core with all three, which checks
     # that they agree (as it does for the same numbers typed by hand)
     if "neutrophils" in vals and "wbc" not in vals:
@@ -240,24 +308,74 @@ def request_values(kb, group: dict) -> tuple[dict, list[str]]:
         fields = {k: _cells(kb, vu) for k, vu in counts.items()}
     if "neutrophils" in vals:
         fields["neutrophils"] = vals["neutrophils"][0]
+    factor = kb.get("units", unit)["factor_to_cells_per_ul"]
+    for limit, low in group["limits"].items():
+        if low is None or BY_NAME[limit].measure not in counts:
+            continue
+        fields[limit] = low[0] if low[1] == unit else _cells(kb, low) / factor
+        notes.append(
+            f"LLN from the FHIR referenceRange.low of {low[2]}: {low[0]:g} {low[1]} "
+            f"({BY_NAME[limit].flag})"
+        )
+    if group["temp"] is not None:
+        fields["temp"] = group["temp"][1]
     fields["unit"] = unit
     return fields, notes
 
 
-def assess_doc(kb, doc: Any, base: dict, settings: dict) -> list[dict]:
-    """Grade each group; `base` holds the other request fields (temp, age, ...)."""
+def _info(kb, g: dict) -> dict:
+    return {
+        "subject": g["subject"],
+        "effective": g["effective"],
+        "observations": g["observations"],
+        "loinc": g["codes"],
+        "reference_ranges": {
+            k: {"low": v[0], "unit": v[1], "from": v[2]}
+            for k, v in g["limits"].items()
+            if v is not None
+        },
+        "skipped": g["skipped"],
+    }
+
+
+def assess_doc(kb, doc: Any, base: dict, settings: dict) -> tuple[list[dict], list[dict]]:
+    """Grade each group; `base` holds the flags (temp, age, lln...), which an Observation's own
+    value overrides. Returns (one result per group, every skipped Observation). A group that
+    cannot be graded is {"fhir": ..., "error": message} when the file has several groups, and
+    an InputError (exit 2) when it is the only one."""
     from leuko_cli.assess import assess
 
+    graded, rest = read_groups(kb, doc)
+    if not graded:
+        raise InputError(_nothing_to_grade(rest))
     results = []
-    for g in groups(kb, doc):
-        fields, notes = request_values(kb, g)
-        result = assess(kb, {**base, **fields}, settings, origin="FHIR Observation")
+    for g in graded:
+        try:
+            fields, notes = request_values(kb, g)
+            result = assess(kb, {**base, **fields}, settings, origin="FHIR Observation")
+        except InputError as err:
+            if len(graded) == 1:
+                raise
+            results.append({"fhir": _info(kb, g), "error": str(err)})
+            continue
         result["notes"] = notes + result.get("notes", [])
-        result["fhir"] = {
-            "subject": g["subject"],
-            "effective": g["effective"],
-            "observations": g["observations"],
-            "loinc": g["codes"],
-        }
+        result["fhir"] = _info(kb, g)
         results.append(result)
-    return results
+    return results, [s for g in graded + rest for s in g["skipped"]]
+
+
+def skipped_line(skipped: list[dict]) -> str:
+    """The summary line, e.g. `skipped 14 observations: Haemoglobin 718-7, ...` (kinds in the
+    order met; the names are the file's text, so the caller makes the line inert)."""
+    kinds: dict[str, int] = {}
+    for s in skipped:
+        code = s["code"] or ("(no LOINC code)" if s["reason"] == "not graded" else None)
+        label = " ".join(x for x in (s["name"] or "LOINC", code) if x)
+        if s["reason"] != "not graded":
+            label += f" ({s['reason']})"
+        kinds[label] = kinds.get(label, 0) + 1
+    shown = [f"{k} x{n}" if n > 1 else k for k, n in list(kinds.items())[:MAX_LISTED]]
+    more = len(kinds) - MAX_LISTED
+    tail = f", and {more} more kind(s)" if more > 0 else ""
+    n = len(skipped)
+    return f"skipped {n} observation{'s' if n != 1 else ''}: {', '.join(shown)}{tail}"
