@@ -237,3 +237,22 @@ def test_daids_through_leuko_batch(invoke, tmp_path):
     assert out[0]["ATOXGRL_VERSION"] == "DAIDS 2.1" and "no age" in out[2]["ATOXGRL_REASON"]
     res = invoke("batch", str(path), "--criteria", "DAIDS", "--ctcae-version", "5.0")
     assert res.exit_code == 2 and "--criteria CTCAE" in res.stderr
+
+
+@pytest.mark.parametrize(
+    "example", ["cbc-bulk.ndjson", "hl7-cbc-report.json", "hl7-cbc-bundle.json"]
+)
+def test_fhir_files_go_through_leuko_batch_too(invoke, example):
+    path = ROOT / "docs" / "examples" / example
+    res = invoke("batch", str(path), "--ctcae-version", "5.0")
+    assert res.exit_code == 0, res.stderr
+    out = json.loads(res.stdout)
+    first = out[0] if isinstance(out, list) else out
+    assert first["anc"] == 900 and first["ctcae_grade"] == 3
+    assert first["lymphocytes"]["ctcae_grade"] == 1  # LLN from its reference range
+
+
+def test_fhir_refuses_table_options(invoke):
+    path = ROOT / "docs" / "examples" / "cbc-bulk.ndjson"
+    res = invoke("batch", str(path), "--term", CD4)
+    assert res.exit_code == 2 and "FHIR input takes none" in res.stderr

@@ -274,6 +274,23 @@ def run(
     else:
         version = resolve(kb, "ctcae_version", ctcae_version).value
     kind = cdisc_io.detect(path, input_format)
+    if kind == "fhir":  # FHIR resources, a Bundle or Bulk Data NDJSON: the FHIR reader
+        from leuko_cli.batch.command import dispatch
+
+        if terms or preset or any(columns.values()) or out_format not in (None, "jsonl"):
+            raise InputError(
+                "FHIR input takes none of --preset, --term, the --*-col options "
+                "or --format: each Observation carries its own code and unit"
+            )
+        return dispatch(
+            {"ctcae_version": ctcae_version},
+            input_file=None,
+            fhir_file=path,
+            input_format=None,
+            out_format=None,
+            as_json=True,
+            audience=None,
+        )
     header, rows, meta = cdisc_io.read(path, kind)
     chosen = preset or detect_preset(header)
     if chosen is None and not any(columns.values()):

@@ -16,7 +16,7 @@ import sys
 from leuko_cli.errors import InputError
 from leuko_cli.sanitize import escape_json_unsafe
 
-FORMATS = ("csv", "tsv", "dataset-json", "xpt")
+FORMATS = ("csv", "tsv", "dataset-json", "xpt", "fhir")
 OUT_FORMATS = ("csv", "tsv", "jsonl", "dataset-json")
 
 
@@ -30,11 +30,23 @@ def detect(path: str, requested: str | None) -> str:
     low = path.lower()
     if low.endswith(".xpt"):
         return "xpt"
+    if low.endswith((".ndjson", ".jsonl")):
+        return "fhir"
     if low.endswith(".json"):
-        return "dataset-json"
+        return "fhir" if _looks_like_fhir(path) else "dataset-json"
     if low.endswith(".tsv"):
         return "tsv"
     return "csv"
+
+
+def _looks_like_fhir(path: str) -> bool:
+    """A FHIR resource names its resourceType near the start; Dataset-JSON does not."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(4096)
+    except OSError:
+        return False
+    return b'"resourceType"' in head
 
 
 def _text(value) -> str:
