@@ -282,6 +282,19 @@ BATCH_OPTIONS = [
             "(left out, a line on stderr) or fail (stop there). See docs/batch.md.",
         ),
     ),
+    inspect.Parameter(
+        "engine",
+        inspect.Parameter.KEYWORD_ONLY,
+        annotation=Optional[str],
+        default=typer.Option(
+            None,
+            "--engine",
+            metavar="ENGINE",
+            help="Batch: stream (default: row by row) or columnar (CSV or Parquet files "
+            "column-wise, --format csv or parquet; the extra leuko-cli[columnar]). See "
+            "docs/scale.md.",
+        ),
+    ),
 ]
 
 
@@ -295,7 +308,18 @@ def assess(**options) -> None:
     }
     audience = options.pop("audience")
     audience = audience.value if audience is not None else None
+    engine = options.pop("engine")
     values = {k: (v if v is not False else None) for k, v in options.items()}
+    if engine is not None:  # the columnar engine (docs/scale.md); the stream is the default
+        from .columnar import command as columnar
+
+        if columnar.check_engine(engine) == "columnar":
+            code = columnar.dispatch(values, as_json=as_json, audience=audience, **batch_opts)
+            if code:
+                raise typer.Exit(code)
+            return
+        if batch_opts["input_file"] is None:
+            raise InputError("--engine applies to --input FILE")
     if any(v is not None for v in batch_opts.values()):
         from .batch import command as batch_command
 

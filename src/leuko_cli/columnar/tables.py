@@ -1,0 +1,190 @@
+"""Read CSV and Parquet into Arrow tables; write the graded table as CSV or Parquet.
+
+CSV is read as text, every column a string, so a cell means what it means to the stream
+reader (an empty cell is absent; "1e3" stays text and the row engine refuses it). Where Arrow
+and Python's csv module could disagree (a quoted newline, a row of the wrong width, text that
+is not UTF-8) Arrow stops, and `NotColumnar` hands the whole file to the stream engine.
+
+CSV output is byte for byte what the stream writes (writers.CsvWriter): the same header, the
+same minimal quoting, text made inert the same way, numbers and booleans written the same way.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from leuko_cli.batch.readers import _delimiter
+from leuko_cli.batch.writers import csv_value, out_names
+from leuko_cli.fields import BATCH_RESULTS
+from leuko_cli.sanitize import inert
+
+from .engine import TYPES
+
+_NEEDS_QUOTES = r'[,"\r\n]'
+BATCH_ROWS = 1 << 20  # rows formatted and written at a time (memory stays bounded)
+
+
+class NotColumnar(Exception):
+    """This file is read by the stream engine instead (the reason says why)."""
+
+
+def detect(path: str, input_format: str | None) -> str:
+    if input_format is not None:
+        return input_format
+    if path.lower().endswith((".parquet", ".pq")):
+        return "parquet"
+    with open(path, "rb") as fh:
+        return "parquet" if fh.read(4) == b"PAR1" else "csv"
+
+
+def _header(path: str) -> tuple[str, list[str]]:
+    """(delimiter, header names) as the stream reader finds them."""
+    with open(path, encoding="utf-8-sig", errors="replace", newline="") as fh:
+        for line in fh:
+            if line.strip():
+                delimiter = _delimiter(line)
+                return delimiter, next(csv.reader([line], delimiter=delimiter))
+    return ",", []
+
+
+def read_csv(path: str) -> tuple[pa.Table, list[str]]:
+    import pyarrow.csv as pacsv
+
+    delimiter, header = _header(path)
+    try:
+        table = pacsv.read_csv(
+            path,
+            parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=False),
+            convert_options=pacsv.ConvertOptions(
+                column_types={name: pa.string() for name in header},
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+    except (pa.ArrowInvalid, pa.ArrowKeyError, UnicodeDecodeError) as err:
+        raise NotColumnar(str(err).splitlines()[0][:160]) from None
+    if table.column_names != header or not all(pa.types.is_string(t) for t in table.schema.types):
+        raise NotColumnar("the header is not one Arrow reads the same way")
+    return table, header
+
+
+def read_parquet(path: str) -> tuple[pa.Table, list[str]]:
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(path)
+    return table, table.column_names
+
+
+def assemble(out: dict, n: int) -> dict[str, pa.Array]:
+    """The typed BATCH_RESULTS columns: the vectorised rows, then the row engine's rows."""
+    cols: dict[str, pa.Array] = {}
+    anc = out["anc"]
+    cols["anc"] = pa.array(anc, type=pa.float64(), mask=np.isnan(anc))
+    for name in ("severity", "ctcae_version"):
+        codes, choices = out[name]
+        cols[name] = pa.array(choices, pa.string()).take(pa.array(codes, mask=codes < 0))
+    for name, key in (
+        ("ctcae_grade", "ctcae_grade"),
+        ("wbc_ctcae_grade", "wbc_ctcae_grade"),
+        ("lymphocytes_ctcae_grade", "lymphocytes_ctcae_grade"),
+    ):
+        cols[name] = pa.array(out[key], type=pa.int8(), mask=out[key] < 0)
+    below = out["below_reference"]
+    cols["below_reference"] = pa.array(below == 1, type=pa.bool_(), mask=below < 0)
+    for name in ("febrile_neutropenia", "febrile_neutropenia_if_falling", "error"):
+        cols[name] = pa.nulls(n, TYPES[name])
+    rows, results = out["_slow"]
+    if len(rows):
+        mask = np.zeros(n, dtype=bool)
+        mask[rows] = True
+        mask = pa.array(mask)
+        for j, name in enumerate(BATCH_RESULTS):
+            values = pa.array([r[j] for r in results], type=TYPES[name])
+            cols[name] = pc.replace_with_mask(cols[name], mask, values)
+    return {name: cols[name] for name in BATCH_RESULTS}
+
+
+def _text_cells(arr: pa.Array) -> pa.Array:
+    """Text as csv_value writes it: inert, quoted when it holds a comma, quote or newline."""
+    arr = pc.fill_null(arr, "")
+    # what inert would change is never printable; Python's inert decides for the rest
+    unsafe = pc.and_(pc.invert(pc.utf8_is_printable(arr)), pc.not_equal(arr, ""))
+    if pc.any(unsafe).as_py():
+        fixed = pa.array([inert(v) for v in arr.filter(unsafe).to_pylist()], pa.string())
+        arr = pc.replace_with_mask(arr, unsafe, fixed)
+    quote = pc.match_substring_regex(arr, _NEEDS_QUOTES)
+    if pc.any(quote).as_py():
+        quoted = pc.binary_join_element_wise(
+            '"', pc.replace_substring(arr.filter(quote), '"', '""'), '"', ""
+        )
+        arr = pc.replace_with_mask(arr, quote, quoted)
+    return arr
+
+
+def _number_cells(arr: pa.Array) -> pa.Array:
+    """Floats as Python writes them (whole numbers without .0, as assess rounds them)."""
+    values = arr.to_numpy(zero_copy_only=False)
+    valid = ~np.isnan(values)
+    whole = valid & (values == np.floor(np.where(valid, values, 0)))
+    ints = np.where(whole, values, 0).astype(np.int64)
+    text = pc.cast(pa.array(ints, mask=~whole), pa.string())
+    rest = valid & ~whole
+    if rest.any():
+        uniq, inverse = np.unique(values[rest], return_inverse=True)
+        shown = np.array([repr(float(u)) for u in uniq], dtype=object)[inverse]
+        text = pc.replace_with_mask(text, pa.array(rest), pa.array(list(shown), pa.string()))
+    return pc.fill_null(text, "")
+
+
+def _cells(arr) -> pa.Array:
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    t = arr.type
+    if pa.types.is_string(t) or pa.types.is_large_string(t):
+        return _text_cells(arr)
+    if pa.types.is_floating(t):
+        return _number_cells(pc.cast(arr, pa.float64()))
+    if pa.types.is_integer(t) or pa.types.is_boolean(t):
+        return pc.fill_null(pc.cast(arr, pa.string()), "")  # booleans: true / false
+    try:
+        return _text_cells(pc.cast(arr, pa.string()))
+    except pa.ArrowNotImplementedError:
+        return _text_cells(pa.array([None if v is None else str(v) for v in arr.to_pylist()]))
+
+
+def write_csv(out, table: pa.Table, header: list, results: dict) -> None:
+    """The stream writer's CSV, a batch of rows at a time, to a binary stream."""
+    line = io.StringIO()
+    csv.writer(line, lineterminator="\n").writerow(
+        [csv_value(c) for c in out_names(header) + list(BATCH_RESULTS)]
+    )
+    out.write(line.getvalue().encode("utf-8"))
+    columns = [table.column(i) for i in range(table.num_columns)] + list(results.values())
+    n = table.num_rows
+    for start in range(0, n, BATCH_ROWS):
+        cells = [_cells(c.slice(start, BATCH_ROWS)) for c in columns]
+        lines = pc.binary_join_element_wise(*cells, ",")
+        lines = pc.binary_join_element_wise(lines, pa.scalar("\n"), "")
+        out.write(_buffer(lines))
+
+
+def _buffer(lines: pa.Array) -> memoryview:
+    """The UTF-8 bytes of every line of a string array, end to end (no copy)."""
+    if isinstance(lines, pa.ChunkedArray):
+        lines = lines.combine_chunks()
+    offsets = np.frombuffer(lines.buffers()[1], dtype=np.int32)
+    start, end = offsets[lines.offset], offsets[lines.offset + len(lines)]
+    return memoryview(lines.buffers()[2])[start:end]
+
+
+def write_parquet(out, table: pa.Table, header: list, results: dict) -> None:
+    import pyarrow.parquet as pq
+
+    names = out_names(header) + list(BATCH_RESULTS)
+    arrays = [table.column(i) for i in range(table.num_columns)] + list(results.values())
+    pq.write_table(pa.Table.from_arrays(arrays, names=names), out)
