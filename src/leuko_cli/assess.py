@@ -312,15 +312,8 @@ def _other_count(
     cited: Cited,
 ) -> tuple[dict, dict]:
     """The CTCAE grade of a WBC or lymphocyte count and its result entry."""
-    scale = grading.ctcae_scale(kb, measure, version)
-    used = version
-    if scale is None:  # a term this CTCAE version does not define in our sources
-        used = next(
-            x
-            for x in reversed(kb.settings["ctcae_versions"])
-            if grading.ctcae_scale(kb, measure, x)
-        )
-        scale = grading.ctcae_scale(kb, measure, used)
+    scale, used = grading.ctcae_scale_or_newest(kb, measure, version)
+    if used != version:  # a term this CTCAE version does not define in our sources
         cited.note(
             f"CTCAE {version}: no '{scale['term']}' scale in the knowledge base; "
             f"graded with CTCAE {used}"

@@ -143,6 +143,17 @@ def ctcae_scale(kb: KnowledgeBase, measure: str, version: str) -> dict | None:
     )
 
 
+def ctcae_scale_or_newest(kb: KnowledgeBase, measure: str, version: str) -> tuple[dict, str]:
+    """(scale, version used): the version's own CTCAE scale for the measure, else the newest
+    version that defines it (lymphocytes under 6.0: our sources have no 6.0 term). Callers say
+    so when the version differs."""
+    scale = ctcae_scale(kb, measure, version)
+    if scale is not None:
+        return scale, version
+    used = next(x for x in reversed(kb.settings["ctcae_versions"]) if ctcae_scale(kb, measure, x))
+    return ctcae_scale(kb, measure, used), used
+
+
 def check_ctcae_version(kb: KnowledgeBase, version: str) -> str:
     versions = kb.settings["ctcae_versions"]
     aliases = dict(a.split("=", 1) for a in kb.settings.get("ctcae_version_aliases") or [])

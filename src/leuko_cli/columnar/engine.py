@@ -203,7 +203,7 @@ def _vectorised(grader, fast, anc, wbc, lym, cells, has, ver_ix, versions) -> di
             rows = in_version & ~np.isnan(count)
             if not rows.any():
                 continue
-            scale = _scale_for(kb, measure, version)
+            scale, _used = grading.ctcae_scale_or_newest(kb, measure, version)
             reason = np.where(rows, vector.GRADED, vector.MISSING).astype(np.uint8)
             llns = np.where(has[limit], cells[limit], np.nan)
             vector.grade_into(grades[measure], reason, scale, count, llns)
@@ -222,20 +222,6 @@ def _vectorised(grader, fast, anc, wbc, lym, cells, has, ver_ix, versions) -> di
     out["below_reference"] = below
     out["_fast"] = fast
     return out
-
-
-def _scale_for(kb, measure: str, version: str) -> dict:
-    """The CTCAE scale the row engine uses: the version's own, else (WBC, lymphocytes) the
-    newest version that defines the term (assess._other_count says so in a note)."""
-    scale = grading.ctcae_scale(kb, measure, version)
-    if scale is None and measure != "anc":
-        used = next(
-            x
-            for x in reversed(kb.settings["ctcae_versions"])
-            if grading.ctcae_scale(kb, measure, x)
-        )
-        scale = grading.ctcae_scale(kb, measure, used)
-    return scale
 
 
 def _rounded(x: np.ndarray) -> np.ndarray:
