@@ -20,6 +20,8 @@ MECHANISM_TEXT = {
     "idiosyncratic": "idiosyncratic (immune or toxic) reaction, not dose-related",
     "both": "dose-dependent suppression and rare idiosyncratic reactions",
     "redistribution": "lymphocytes shift out of the blood (redistribution), not marrow damage",
+    "expected": "an expected effect of the treatment; the sources do not relate it to dose",
+    "unclassified": "the sources read do not say how",
 }
 MAX_NAMES = 200  # a medication list, not a formulary
 

@@ -25,7 +25,16 @@ MECHANISMS = [
 DRUG_EFFECTS = ["neutropenia", "agranulocytosis", "lymphopenia"]
 # dose-dependent marrow toxicity, idiosyncratic (immune) reaction, both, or a shift of cells
 # out of the blood (glucocorticoids)
-DRUG_MECHANISMS = ["dose-dependent", "idiosyncratic", "both", "redistribution"]
+# "expected": an expected effect of the treatment that the sources do not relate to dose (CAR-T
+# cytopenias, bispecific antibodies); "unclassified": the sources do not say how
+DRUG_MECHANISMS = [
+    "dose-dependent",
+    "idiosyncratic",
+    "both",
+    "redistribution",
+    "expected",
+    "unclassified",
+]
 DRUG_FIELDS = ("drugs", "drug_effects", "drug_mechanism", "onset", "frequency", "monitoring")
 REFERENCE_KINDS = [
     "article",
