@@ -37,10 +37,22 @@ NEW_CAUSES = {
     "dimethyl-fumarate": "drugs",
     "chromosome-22q11-deletion": "congenital",
     "pearson-syndrome": "congenital",
+    # breadth 3
+    "cohen-syndrome": "congenital",
+    "hermansky-pudlak-type-2": "congenital",
+    "dada2": "congenital",
+    "x-linked-agammaglobulinaemia": "congenital",
+    "cd40-ligand-deficiency": "congenital",
+    "clonal-cytopenia-undetermined-significance": "bone-marrow",
+    "thymoma-pure-white-cell-aplasia": "immune",
+    "neonatal-maternal-hypertension": "systemic",
+    "scrub-typhus": "infections",
+    "benzene": "drugs",
+    "graves-disease": "immune",
 }
 # drug causes without the `leuko meds` fields, and why: no source read supports a
 # drug-mechanism class, and the loader requires all six drug fields or none
-NO_MEDS_FIELDS = {"dimethyl-fumarate"}
+NO_MEDS_FIELDS = {"dimethyl-fumarate", "benzene"}  # benzene: a workplace toxin, not a medicine
 # (generic, brand) -> cause
 NEW_DRUGS = [
     ("valganciclovir", "Valcyte", "ganciclovir-valganciclovir"),
