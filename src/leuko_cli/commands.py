@@ -277,7 +277,8 @@ def config_show() -> Answer:
         }
         for key, s in _settings(kb).items()
     ]
-    lines = [f"# {path}" + ("" if path.is_file() else " (not created yet)")]
+    # the path alone on its line: it may be wider than the terminal, and is never split
+    lines = [f"# {path}"] + ([] if path.is_file() else ["# (not created yet)"])
     width = max(len(r["key"]) for r in rows)
     values = [json.dumps(r["value"], ensure_ascii=False) for r in rows]
     vwidth = max(map(len, values))

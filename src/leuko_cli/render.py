@@ -28,9 +28,53 @@ SEVERITY_STYLE = {
 }
 
 
+class LeukoConsole(Console):
+    """A Console whose text is wrapped by layout.py (identifiers never split, continuation
+    lines indented) and whose every line, tables included, ends without trailing spaces."""
+
+    def print(self, *objects, **kwargs) -> None:  # noqa: A003 - Rich's own name
+        if not objects:
+            super().print()
+            return
+        for obj in objects:
+            if isinstance(obj, str):
+                obj = Text(obj)
+            lines = _wrapped(obj, self.width) if isinstance(obj, Text) else self._lines(obj)
+            for line in lines:
+                super().print(line, soft_wrap=True, **kwargs)
+
+    def _lines(self, renderable) -> list[Text]:
+        out = []
+        for segments in self.render_lines(renderable, self.options, pad=False, new_lines=False):
+            line = Text.assemble(*((s.text, s.style) for s in segments if not s.control))
+            line.rstrip()
+            out.append(line)
+        while out and not out[0].plain:
+            out.pop(0)  # no padding lines above or below a table
+        while out and not out[-1].plain:
+            out.pop()
+        return out
+
+
+def _wrapped(text: Text, width: int) -> list[Text]:
+    from .layout import hanging_indent, line_spans
+
+    out = []
+    offset = 0
+    for para in text.plain.split("\n"):
+        piece = text[offset : offset + len(para)]
+        offset += len(para) + 1
+        hang = " " * hanging_indent(para)
+        for n, (start, end) in enumerate(line_spans(para, width)):
+            line = piece[start:end]
+            line.rstrip()
+            out.append(Text(hang) + line if n else line)
+    return out
+
+
 def console() -> Console:
     # markup off: no text, from the KB or outside, is ever read as Rich markup
-    return Console(highlight=False, soft_wrap=False, emoji=False, markup=False)
+    return LeukoConsole(highlight=False, soft_wrap=False, emoji=False, markup=False)
 
 
 def _prepared(answer: Answer):
@@ -79,65 +123,83 @@ def causes(answer: Answer) -> None:
         con.print("No matching causes.")
         _disclaimer(con, kb)
         return
-    if con.width < NARROW:
-        for c in rows:
-            marker = " (overlay)" if c.get("source") == "overlay" else ""
-            con.print(Text(c["name"] + marker, style="bold"))
-            con.print(f"  id: {c['id']}")
+    # Three columns, not five, and widths computed here rather than measured by Rich:
+    # Rich's layout cost grows with cells, and this is the most-run human command (issue 7
+    # start-up budget; measuring took about a third of the render time).
+    titles = [c["name"] + (" *" if c.get("source") == "overlay" else "") for c in rows]
+    details = [
+        f"{c['category']} · "
+        f"{', '.join(LINEAGE_SHORT.get(x, x) for x in c['lineages'])} · {c['course']}"
+        for c in rows
+    ]
+    refs = [_cites(kb, c["references"]) for c in rows]
+    ids = [c["id"] for c in rows]
+    widths = None
+    if con.width >= NARROW:
+        widths = cause_table_widths(
+            con.width,
+            (max(map(len, ids + titles)), max(map(len, details)), max(map(len, refs))),
+            (_longest_word(ids + titles), _longest_word(details), max(map(len, refs))),
+        )
+    if widths is None:  # narrow: stacked records, so no id or citation list is split
+        for title, c in zip(titles, rows):
+            con.print(Text(title, style="bold"))
+            label = "  id: " if len(c["id"]) + 6 <= con.width else "  "
+            con.print(Text(label) + Text(c["id"], style="cyan"))
             con.print(
                 f"  {names.get(c['category'], c['category'])}; {', '.join(c['lineages'])}; "
                 f"{c['course']} {_cites(kb, c['references'])}"
             )
     else:
-        # Three columns, not five, and widths computed here rather than measured by Rich:
-        # Rich's layout cost grows with cells, and this is the most-run human command (issue 7
-        # start-up budget; measuring took about a third of the render time).
-        titles = [c["name"] + (" *" if c.get("source") == "overlay" else "") for c in rows]
-        details = [
-            f"{c['category']} · "
-            f"{', '.join(LINEAGE_SHORT.get(x, x) for x in c['lineages'])} · {c['course']}"
-            for c in rows
-        ]
-        refs = [_cites(kb, c["references"]) for c in rows]
-        longest_id = max(len(c["id"]) for c in rows)
-        widths = cause_table_widths(
-            con.width,
-            max(longest_id, *map(len, titles)),
-            max(map(len, details)),
-            max(map(len, refs)),
-            longest_id,
-        )
-        table = Table(box=box.SIMPLE_HEAD, show_lines=False, expand=False)
+        table = _table()
         for header, width in zip(("Cause (id)", "Details", "Refs"), widths):
-            table.add_column(header, width=width, overflow="fold")  # never cut an id short
+            table.add_column(header, width=width, overflow="fold")  # wide enough for any id
         for title, c, detail, ref in zip(titles, rows, details, refs):
             cell = Text(title, style="bold")
             cell.append("\n" + c["id"], style="cyan")
             table.add_row(cell, detail, ref)
         con.print(table)
-        if any(c.get("source") == "overlay" for c in rows):
-            con.print("* from your personal overlay")
+    if any(c.get("source") == "overlay" for c in rows):
+        con.print("* from your personal overlay")
     con.print(Text(f"{len(rows)} cause(s). Details: leuko causes show ID", style="dim"))
     _disclaimer(con, kb)
 
 
-TABLE_OVERHEAD = 10  # a three-column SIMPLE_HEAD table: cell padding, edges and separators
+TABLE_OVERHEAD = 6  # a three-column table without edges: cell padding and separators
+
+
+def _table() -> Table:
+    # no top or bottom edge: a piped table has no blank padding lines
+    return Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, expand=False)
+
+
+def _longest_word(texts: list[str]) -> int:
+    from .layout import atoms
+
+    return max((e - s for t in texts for s, e in atoms(t)), default=1)
 
 
 def cause_table_widths(
-    width: int, cause: int, details: int, refs: int, longest_id: int
-) -> list[int]:
-    """Column widths for the cause table: the content's own widths when they fit; otherwise
-    Refs gets up to a sixth and the rest is shared about 5:4, never more than a column needs,
-    and the cause column is widened to the longest id when Details keeps 12 columns."""
-    cause, details, refs = (max(n, w) for n, w in zip((cause, details, refs), (10, 7, 4)))
+    width: int, natural: tuple[int, int, int], least: tuple[int, int, int]
+) -> list[int] | None:
+    """Column widths (cause, details, refs) for the cause table, or None when even the least
+    widths (the longest id, word and citation list, which are never split) do not fit.
+    The content's own widths when they fit; otherwise refs keeps its width and the rest is
+    shared about 5:4 between cause and details, each between its least and natural width."""
     room = width - TABLE_OVERHEAD
-    if cause + details + refs <= room:
-        return [cause, details, refs]
-    refs = min(refs, max(4, room // 6))
+    natural = tuple(max(n, lo) for n, lo in zip(natural, least))
+    if sum(natural) <= room:
+        return list(natural)
+    if sum(least) > room:
+        return None
+    refs = natural[2]
     rest = room - refs
-    cause = min(cause, max(rest * 5 // 9, rest - details, min(longest_id, rest - 12)))
-    return [cause, rest - cause, refs]
+    cause = min(max(rest * 5 // 9, least[0]), natural[0])
+    details = rest - cause
+    if details < least[1]:
+        details = least[1]
+        cause = rest - details
+    return [cause, min(details, natural[1]), refs]
 
 
 def cause_detail(answer: Answer) -> None:
@@ -375,7 +437,6 @@ def batch_progress():
 def batch_table(columns: list[str], rows: list[list]) -> None:
     """One chunk of `assess --input --format table` (each chunk is its own table)."""
     con = console()
-    table = Table(box=box.SIMPLE_HEAD, show_lines=False)
     # a readable summary: the row's first column (usually an id) and the results; the full
     # row is in --format csv/jsonl. Result columns empty in this chunk are dropped.
     results = {
@@ -402,16 +463,25 @@ def batch_table(columns: list[str], rows: list[list]) -> None:
         "febrile_neutropenia": "febrile",
         "below_reference": "below ref",
     }
-    for col in columns:
-        table.add_column(
-            short.get(col, col),
-            overflow="fold",
-            min_width=None if col == "error" else min(len(short.get(col, col)), 9),
-        )
-    for row in rows:
-        table.add_row(
-            *("" if v is None else str(v).lower() if isinstance(v, bool) else str(v) for v in row)
-        )
+    cells = [
+        ["" if v is None else str(v).lower() if isinstance(v, bool) else str(v) for v in row]
+        for row in rows
+    ]
+    headers = [short.get(col, col) for col in columns]
+    natural = [max(len(h), *(len(r[i]) for r in cells)) for i, h in enumerate(headers)]
+    if con.width < NARROW or sum(natural) + 2 * len(natural) > con.width:
+        # stacked records (docs/usage.md): one "column: value" line each, nothing split
+        for row in cells:
+            for header, value in zip(headers, row):
+                if value:
+                    con.print(f"{header}: {value}")
+            con.print()
+        return
+    table = _table()
+    for header in headers:
+        table.add_column(header, no_wrap=True)
+    for row in cells:
+        table.add_row(*row)
     con.print(table)
 
 
