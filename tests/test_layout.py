@@ -109,3 +109,62 @@ def test_wrap_keeps_protected_spans_whole(text, whole, width):
     for line in lines:
         assert line == line.rstrip()
         assert len(line) <= width or len(layout.atoms(line)) == 1
+
+
+# --- citations you can follow: every listed reference is cited inline, and nothing else -------
+
+CITING = [
+    ["assess", "--anc", "450"],
+    ["assess", "--anc", "450", "--audience", "patient"],
+    ["assess", "--anc", "300", "--temp", "38.6"],
+    ["assess", "--anc", "300", "--temp", "38.6", "--audience", "patient"],
+    ["assess", "--anc", "1200", "--drug", "clozapine"],
+    ["assess", "--anc", "1200", "--drug", "clozapine", "--audience", "patient"],
+    ["assess", "--anc", "1300", "--duffy-null", "--age", "35"],
+    ["assess", "--wbc", "5200", "--neutrophils", "15", "--bands", "4"],
+    ["assess", "--anc", "800", "--lymphocytes", "400", "--wbc", "1500", "--temp", "38.1"],
+    ["causes", "show", "clozapine"],
+    ["causes", "show", "clozapine", "--audience", "patient"],
+    ["classify"],
+    ["workup"],
+    ["manage"],
+    ["manage", "--audience", "patient"],
+    ["scales"],
+    ["mascc", "--burden-mild"],
+    ["meds", "clozapine", "carbamazepine"],
+]
+
+
+@pytest.mark.parametrize("argv", CITING, ids=" ".join)
+def test_every_listed_reference_is_cited_inline(invoke, argv):
+    out = render(invoke, argv, 1000)
+    body, _, listing = out.partition("\nReferences\n")
+    listed = {int(n) for n in re.findall(r"^\s+\[(\d+)\]", listing, re.M)}
+    inline = {
+        int(n) for group in re.findall(r"\[(\d+(?:, \d+)*)\]", body) for n in group.split(", ")
+    }
+    assert listed, "an answer with no references"
+    assert listed == inline
+
+
+@pytest.mark.parametrize("argv", [a for a in CITING if a[0] == "assess" and "patient" not in a])
+def test_clinician_assess_shows_every_source_it_used(invoke, kb, argv):
+    import json
+
+    used = json.loads(invoke(*argv, "--json").stdout)["references"]
+    numbers = kb.reference_numbers()
+    out = render(invoke, argv, 1000)
+    listing = out.partition("\nReferences\n")[2]
+    listed = {int(n) for n in re.findall(r"^\s+\[(\d+)\]", listing, re.M)}
+    assert {numbers[i] for i in used} <= listed
+
+
+def test_refs_labels_each_identifier_on_its_own_line(invoke, kb):
+    out = render(invoke, ["refs"], 80)
+    assert re.search(r"PMID \d+ \d", out) is None  # never glued to volume:pages
+    for r in kb.table("references"):
+        for label, key in (("PMID", "pmid"), ("DOI", "doi"), ("URL", "url")):
+            if r.get(key):
+                assert f"{label}: {r[key]}" in out.splitlines()[0] or any(
+                    line.strip() == f"{label}: {r[key]}" for line in out.splitlines()
+                )

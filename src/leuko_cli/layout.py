@@ -15,8 +15,9 @@ import re
 # Spans that must stay on one line; each may contain spaces.
 PROTECTED = re.compile(
     r"""
-    https?://\S+
-  | \bdoi:\s?\S+
+    (?:URL:\s)?https?://\S+
+  | \b(?:doi|DOI):\s?\S+
+  | \b10\.\d{4,9}/\S+
   | \bPMID:?\s\d+
   | \bPMCID:?\s\S+
   | \[\d+(?:,\s\d+)*\]                                  # a citation list [4, 10, 14]

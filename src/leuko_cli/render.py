@@ -240,21 +240,31 @@ def cause_detail(answer: Answer) -> None:
     _disclaimer(con, kb)
 
 
+def full_citation(r: dict) -> str:
+    """Authors, title, journal, year;volume(issue):pages (identifiers go on their own lines)."""
+    authors = [a for a in r["authors"] or [] if a.strip().lower() != "et al."]
+    truncated = len(authors) < len(r["authors"] or [])
+    who = ", ".join(authors) + (", et al." if truncated else ".") if authors else ""
+    where = f"{r['journal'].rstrip('.')}. {r['year']}"
+    if r.get("volume"):
+        where += f";{r['volume']}" + (f"({r['issue']})" if r.get("issue") else "")
+        where += f":{r['pages']}" if r.get("pages") else ""
+    return " ".join(p for p in (who, r["title"].rstrip(".") + ".", where + ".") if p)
+
+
 def references(answer: Answer) -> None:
+    """`leuko refs`: each reference in full, then PMID, DOI and URL each labelled on a line
+    of its own, so an identifier is never glued to volume or pages and is easy to copy."""
     refs = inert_tree(answer.data)
     con = console()
     for r in refs:
-        line = Text(f"[{r['number']}] ", style="bold")
-        line.append(short_citation(r))
-        if r.get("volume"):
-            line.append(
-                f" {r['volume']}"
-                + (f"({r['issue']})" if r.get("issue") else "")
-                + (f":{r['pages']}" if r.get("pages") else "")
-            )
+        pad = " " * (len(str(r["number"])) + 3)
+        con.print(Text(f"[{r['number']}] ", style="bold") + Text(full_citation(r)))
+        for label, key in (("PMID", "pmid"), ("DOI", "doi"), ("URL", "url")):
+            if r.get(key):
+                con.print(Text(f"{pad}{label}: ", style="dim") + Text(r[key]))
         status = f"verified {r['verified']}" if r["verified"] else "identifiers not verified"
-        line.append(f"  [{status}]", style="dim")
-        con.print(line)
+        con.print(Text(f"{pad}{status}", style="dim"))
     con.print(
         Text(
             f"{len(refs)} reference(s); PMID/DOI shown only where confirmed against a record.",
