@@ -156,7 +156,15 @@ def search(query: str, limit: int = 10) -> Answer:
     kb = load_kb()
     if limit < 1:
         raise InputError(f"--limit must be at least 1 (got {limit})")
-    return Answer("search_results", kb.search(query, limit), kb, context={"query": query})
+    results = kb.search(query, limit)
+    # no match is exit 1, as grep: and the message says an absence means nothing clinically
+    return Answer(
+        "search_results",
+        results,
+        kb,
+        context={"query": query, "terms": kb.search_terms(query)},
+        exit_code=0 if results else 1,
+    )
 
 
 def meds(names: list[str], *, file: str | None = None) -> Answer:

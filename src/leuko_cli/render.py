@@ -505,27 +505,34 @@ def fhir_header(info: dict) -> None:
     )
 
 
+NOT_FOUND = (
+    "Not finding a drug or condition here does not mean it is not a cause of neutropenia or "
+    "leukopenia: the knowledge base is not complete. Check the product label or a drug "
+    "reference."
+)
+
+
 def search_results(answer: Answer) -> None:
     kb, results = _prepared(answer)
     query = inert(answer.context.get("query", ""))
+    terms = [inert(t) for t in answer.context.get("terms", [])]
     con = console()
     if not results:
-        con.print(f"No matches for {query!r}. Try fewer or different words.")
+        con.print(f"No matches for {query!r} in the knowledge base.")
+        con.print(NOT_FOUND)
+        _disclaimer(con, kb)
         return
+    if terms and " ".join(terms) != " ".join(query.casefold().split()):
+        con.print(Text(f"Searched for: {' '.join(terms)}", style="dim"))
     for n, r in enumerate(results, start=1):
         line = Text(f"{n}. ", style="bold") + Text(r["title"], style="bold")
-        line.append(f"  {r['kind']} · {r['id']}", style="cyan")
-        line.append(f"  {r['score']:.2f}", style="dim")
+        line.append(f"  ({r['kind'].replace('_', ' ')})", style="dim")
         con.print(line)
         if r.get("snippet"):
             con.print(Text("   " + r["snippet"]))
-    con.print(
-        Text(
-            f"{len(results)} result(s). Details: leuko causes show ID (causes), "
-            "leuko scales / workup / manage / classify (other kinds).",
-            style="dim",
-        )
-    )
+        con.print(Text("   open: ", style="dim") + Text(r["command"], style="cyan"))
+    con.print(Text(f"{len(results)} result(s), best first.", style="dim"))
+    _disclaimer(con, kb)
 
 
 def meds(answer: Answer) -> None:
