@@ -76,7 +76,7 @@ def cause_show(ident: str, *, audience: str | None = None) -> Answer:
     return Answer("cause_detail", data, kb, audience=aud)
 
 
-REF_FORMATS = ("text", "json", "bibtex", "ris", "csl-json")
+REF_FORMATS = ("text", "json", "tsv", "bibtex", "ris", "csl-json")
 
 
 def refs(*, cause: str | None = None, fmt: str | None = None, as_json: bool = False) -> Answer:
@@ -95,6 +95,10 @@ def refs(*, cause: str | None = None, fmt: str | None = None, as_json: bool = Fa
     rows = queries.references(kb, ids)
     if fmt in ("text", "json"):
         return Answer("json" if fmt == "json" else "references", rows, kb)
+    if fmt == "tsv":
+        from . import tsv
+
+        return tsv.answer(Answer("references", rows, kb))
     from . import citations
 
     return Answer("text", citations.export(rows, fmt), kb)
@@ -137,11 +141,17 @@ def manage(*, audience: str | None = None) -> Answer:
     )
 
 
-def scales() -> Answer:
+def scales(ident: str | None = None) -> Answer:
     from . import queries
 
     kb = load_kb()
-    return Answer("scales", queries.scales(kb), kb)
+    rows = queries.scales(kb)
+    if ident is not None:
+        rows = [s for s in rows if s["id"] == ident.strip().lower()]
+        if not rows:
+            known = ", ".join(s["id"] for s in queries.scales(kb))
+            raise InputError(f"no scale {ident!r}; use one of: {known}")
+    return Answer("scales", rows, kb)
 
 
 def mascc(answers: dict[str, bool]) -> Answer:

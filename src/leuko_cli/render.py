@@ -74,7 +74,22 @@ def _wrapped(text: Text, width: int) -> list[Text]:
 
 def console() -> Console:
     # markup off: no text, from the KB or outside, is ever read as Rich markup
-    return LeukoConsole(highlight=False, soft_wrap=False, emoji=False, markup=False)
+    return LeukoConsole(
+        highlight=False, soft_wrap=False, emoji=False, markup=False, **color_options()
+    )
+
+
+def color_options() -> dict:
+    """--color / LEUKO_COLOR: auto leaves the choice to Rich (colour on a terminal; NO_COLOR
+    and FORCE_COLOR honoured); always forces colour even in a pipe; never turns it off."""
+    import os
+
+    choice = os.environ.get("LEUKO_COLOR", "auto").strip().lower()
+    if choice == "always":
+        return {"force_terminal": True, "no_color": False, "color_system": "256"}
+    if choice == "never":
+        return {"no_color": True, "color_system": None}
+    return {}
 
 
 def _prepared(answer: Answer):
