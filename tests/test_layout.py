@@ -99,6 +99,8 @@ def test_help_is_never_truncated(invoke, argv, columns):
         ("an ANC of 450 cells/µL and more words to wrap here", "450 cells/µL"),
         ("see doi:10.1200/JCO.2017.77.6211 for the record", "doi:10.1200/JCO.2017.77.6211"),
         ("then run leuko causes show clozapine for details", "leuko causes show clozapine"),
+        ("neutropenia 5 mcg/kg/day; after marrow transplant", "5 mcg/kg/day"),
+        ("a single oral temperature of 38.3 °C or more", "38.3 °C"),
     ],
 )
 @pytest.mark.parametrize("width", range(12, 60, 3))

@@ -22,7 +22,7 @@ PROTECTED = re.compile(
   | \bPMCID:?\s\S+
   | \[\d+(?:,\s\d+)*\]                                  # a citation list [4, 10, 14]
   | (?:[<>≤≥]=?\s)?\d[\d,.]*(?:\s?(?:cells/µL|cells/uL|/µL|/uL|×\s?10\^9/L|x\s?10\^9/L
-       |10\^9/L|°C|°F|mmHg|mg/kg|µg/kg|mcg/kg|mg/m2|mg|µg|mcg|g/dL|%))(?![\w/])
+       |10\^9/L|°C|°F|mmHg|mg/kg|µg/kg|mcg/kg|mg/m2|mg|µg|mcg|g/dL|%)(?:/[^\W\d]+)*)(?![\w/])
   | \d[\d,.]*\s(?:hours?|days?|weeks?|months?|years?|minutes?)\b
   | \b(?:Grade|grade|CTCAE|version|step|Step)\s\d[\d.]*\d?
   | --[a-z][\w-]*\s[\d][\w.^/]*                         # an option with its value
