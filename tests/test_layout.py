@@ -10,7 +10,7 @@ import pytest
 
 from leuko_cli import layout
 
-WIDTHS = (40, 80, 120)
+WIDTHS = (40, 80, 120, 200)
 COMMANDS = [
     ["assess", "--anc", "450"],
     ["assess", "--anc", "450", "--audience", "patient"],
