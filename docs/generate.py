@@ -219,7 +219,32 @@ def fields_page() -> str:
     )
 
 
+# README examples: real output of the current code at 80 columns, no colour, no user config
+EXAMPLES = {
+    "example-assess": ["assess", "--anc", "450"],
+    "example-causes": ["causes", "--category", "nutritional"],
+    "example-search": ["search", "G-CSF", "--limit", "2"],
+}
+
+
+def example(argv: list[str]) -> str:
+    import tempfile
+
+    from typer.testing import CliRunner
+
+    from leuko_cli.cli import app
+
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {"COLUMNS": "80", "NO_COLOR": "1", "LEUKO_COLOR": "never", "LEUKO_NO_PAGER": "1"}
+        env |= {f"LEUKO_{k}_DIR": f"{tmp}/{k.lower()}" for k in ("CONFIG", "DATA", "CACHE")}
+        env |= {"LEUKO_UNIT": None, "LEUKO_CTCAE_VERSION": None, "LEUKO_AUDIENCE": None}
+        result = CliRunner().invoke(app, argv, prog_name="leuko", env=env)
+    return "```\n$ leuko " + " ".join(argv) + "\n" + result.stdout + "```\n"
+
+
 def render_block(name: str) -> str:
+    if name in EXAMPLES:
+        return example(EXAMPLES[name])
     return BLOCKS[name]()
 
 
@@ -238,7 +263,7 @@ def pages() -> dict[Path, str]:
         DOCS / "sources.md": gen_sources.render(),
         DOCS / "fields.md": fields_page(),
     }
-    for path in sorted(DOCS.glob("*.md")):
+    for path in [ROOT / "README.md", *sorted(DOCS.glob("*.md"))]:
         if path in out:
             continue
         text = path.read_text("utf-8")

@@ -46,3 +46,17 @@ def test_readme_test_command_is_what_ci_runs():
         line.strip() for line in readme.splitlines() if "pytest" in line and line.startswith("    ")
     )
     assert test_command in ci
+
+
+def test_readme_example_commands_run(invoke):
+    """Every `leuko ...` line of the README's examples runs (the part before any pipe)."""
+    import shlex
+
+    root = Path(__file__).resolve().parents[1]
+    readme = (root / "README.md").read_text("utf-8")
+    commands = [line.strip() for line in readme.splitlines() if line.startswith("    leuko ")]
+    assert len(commands) >= 10
+    for command in commands:
+        argv = shlex.split(command.split("|")[0])[1:]
+        res = invoke(*argv)
+        assert res.exit_code == 0, (command, res.stderr)

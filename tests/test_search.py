@@ -103,8 +103,9 @@ def test_result_shape():
         )
     )
     (r,) = kb.search("alpha")
-    assert set(r) == {"kind", "id", "title", "score", "snippet"}
+    assert set(r) == {"kind", "id", "title", "score", "snippet", "command"}
     assert r["kind"] == "cause" and r["title"] == "Alpha" and r["score"] > 0
+    assert r["command"] == "leuko causes show a"
     assert "alpha" in r["snippet"].lower()
 
 
@@ -146,7 +147,7 @@ def test_human_output(invoke):
     res = invoke("search", "agranulocytosis")
     assert res.exit_code == 0 and "1." in res.stdout
     res = invoke("search", "qqqqzzzz")
-    assert res.exit_code == 0 and "No matches" in res.stdout
+    assert res.exit_code == 1 and "No matches" in res.stdout
 
 
 @pytest.mark.parametrize(
@@ -224,8 +225,8 @@ def test_fts5_and_plain_engine_find_the_same_entries(kb):
     fts, plain = MemorySearch(rows), engine.PlainIndex(rows)
     for query in EQUIVALENCE:
         words = engine.query_terms(query)
-        a = engine.rank(query, fts.hits(words), 1000)
-        b = engine.rank(query, plain.hits(words), 1000)
+        a = engine.rank([query], fts.hits(words), 1000)
+        b = engine.rank([query], plain.hits(words), 1000)
         assert [(k, i) for k, i, _ in a] == [(k, i) for k, i, _ in b], query
         assert all(abs(x[2] - y[2]) < 1e-9 * max(1.0, abs(x[2])) for x, y in zip(a, b)), query
 
@@ -274,3 +275,63 @@ def test_a_name_match_outranks_summary_mentions_in_the_bundled_kb(kb):
         if "agranulocytosis" in (r["title"] + " " + r["id"]).lower()
     ]
     assert named and named[0] == 0
+
+
+# --- issue 19: every result opens with a command that works; no match says what it means ----
+
+
+def _one_entry_per_kind(kb):
+    for kind, table, _ in engine.KINDS:
+        entries = kb.table(table)
+        if kind in ("cause", "reference"):
+            entries = entries[:2]
+        for entry in entries:
+            yield kind, entry
+
+
+def test_every_result_kind_names_a_command_that_works(kb, invoke):
+    import shlex
+
+    seen = set()
+    for kind, entry in _one_entry_per_kind(kb):
+        command = engine.command(kind, entry)
+        argv = shlex.split(command)
+        assert argv[0] == "leuko"
+        res = invoke(*argv[1:])
+        assert res.exit_code == 0, (kind, entry["id"], command, res.stderr)
+        seen.add(kind)
+    assert seen == set(engine.TABLE_OF)
+
+
+def test_search_results_carry_their_command(invoke):
+    res = invoke("search", "clozapine", "--json")
+    first = json.loads(res.stdout)[0]
+    assert first["command"] == "leuko causes show clozapine"
+    assert "open: leuko causes show clozapine" in invoke("search", "clozapine").stdout
+
+
+def test_no_match_exits_1_and_says_absence_is_not_safety(invoke):
+    res = invoke("search", "zzqxv")
+    assert res.exit_code == 1
+    assert "does not mean it is not a cause" in res.stdout
+    assert invoke("search", "zzqxv", "--json").exit_code == 1
+
+
+@pytest.mark.parametrize(
+    "query", ["clozapene", "G-CSF", "african", "workup", "chemo", "neutropnia", "categories"]
+)
+def test_plain_engine_agrees_on_typos_synonyms_and_sections(kb, monkeypatch, query):
+    from leuko_cli.kb import store
+
+    expected = kb.search(query, limit=20)
+    monkeypatch.setattr(store, "fts5_available", lambda: False)
+    fresh = KnowledgeBase(kb.data)
+    assert fresh.search(query, limit=20) == expected
+    assert isinstance(fresh._search, engine.PlainIndex)
+
+
+def test_every_section_is_found_by_its_own_name(kb):
+    for kind, names in engine.SECTION_NAMES.items():
+        for name in names:
+            results = kb.search(name, limit=1)
+            assert results and results[0]["kind"] == kind, name

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 
-FORMATS = ("text", "json", "bibtex", "ris", "csl-json")
+FORMATS = ("text", "json", "tsv", "bibtex", "ris", "csl-json")
 JOURNAL_KINDS = {"article", "review", "case-report"}
 _INITIALS = re.compile(r"^[A-Z\u00C0-\u00DE]{1,4}$")
 ET_AL = "et al."

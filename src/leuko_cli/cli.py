@@ -21,6 +21,14 @@ except ImportError:  # pragma: no cover
     from click import exceptions as click_exc
 
 from . import __version__, commands
+from .completion import (
+    complete_category,
+    complete_cause,
+    complete_drug,
+    complete_lineage,
+    complete_monitored_drug,
+    complete_scale,
+)
 from .errors import InputError, OutputClosed, run_guarded
 from .fields import AUDIENCES, BY_NAME, INPUTS, SETTINGS_KEYS
 from .output import emit
@@ -133,6 +141,12 @@ def _version_callback(value: bool) -> None:
         raise typer.Exit()
 
 
+class ColorChoice(str, Enum):
+    auto = "auto"
+    always = "always"
+    never = "never"
+
+
 @app.callback()
 def root(
     version: bool = typer.Option(
@@ -143,8 +157,28 @@ def root(
         is_eager=True,
         help="Print the version and exit.",
     ),
+    color: Optional[ColorChoice] = typer.Option(
+        None,
+        "--color",
+        case_sensitive=False,
+        help="auto (default: colour on a terminal, honouring NO_COLOR and FORCE_COLOR), "
+        "always or never. Also LEUKO_COLOR.",
+    ),
+    no_pager: bool = typer.Option(
+        False,
+        "--no-pager",
+        help="Never page long output (it is paged only on a terminal; LEUKO_PAGER chooses "
+        "the pager, LEUKO_PAGER=cat turns it off).",
+    ),
 ) -> None:
     """leuko: an offline, cited clinical reference on leukopenia and neutropenia."""
+    import os
+
+    # process-wide choices that render.py and output.py read, as the environment would be
+    if color is not None:
+        os.environ["LEUKO_COLOR"] = color.value
+    if no_pager:
+        os.environ["LEUKO_NO_PAGER"] = "1"
 
 
 Audience = Enum("Audience", {a: a for a in AUDIENCES}, type=str)
@@ -159,6 +193,28 @@ def _out(answer, as_json: bool = False) -> None:
 JSON_OPT = typer.Option(
     False, "--json", help="Print JSON (the contract is in docs/fields.md and docs/usage.md)."
 )
+FORMAT_TSV_OPT = typer.Option(
+    None,
+    "--format",
+    metavar="FORMAT",
+    help="text (default) or tsv: one tab-separated line per row, with a header, for grep/cut.",
+)
+
+
+def _tabular(answer, out_format: Optional[str], as_json: bool):
+    """The answer, or its rows as TSV lines when --format tsv."""
+    fmt = (out_format or "text").strip().lower()
+    if fmt not in ("text", "tsv"):
+        raise InputError(f"unknown --format {out_format!r}; use text or tsv")
+    if fmt == "text":
+        return answer
+    if as_json:
+        raise InputError("--json and --format tsv are two formats; give one")
+    from . import tsv
+
+    return tsv.answer(answer)
+
+
 AUDIENCE_OPT = typer.Option(
     None, "--audience", help="clinician or patient wording.", case_sensitive=False
 )
@@ -180,25 +236,37 @@ app.add_typer(causes_app, name="causes")
 def causes(
     ctx: typer.Context,
     category: Optional[str] = typer.Option(
-        None, "--category", "-c", help="Category id, e.g. drugs, infections."
+        None,
+        "--category",
+        "-c",
+        help="Category id, e.g. drugs, infections.",
+        autocompletion=complete_category,
     ),
     search: Optional[str] = typer.Option(
         None, "--search", "-s", help="Match name, synonym or summary text."
     ),
     lineage: Optional[str] = typer.Option(
-        None, "--lineage", help="neutrophils, lymphocytes or all-leukocytes."
+        None,
+        "--lineage",
+        help="neutrophils, lymphocytes or all-leukocytes.",
+        autocompletion=complete_lineage,
     ),
     as_json: bool = JSON_OPT,
+    out_format: Optional[str] = FORMAT_TSV_OPT,
 ) -> None:
-    """List causes (a table; --json for an array of full cause objects)."""
+    """List causes (a table; --json for an array of full cause objects; --format tsv for one
+    tab-separated line per cause)."""
     if ctx.invoked_subcommand:
         return
-    _out(commands.causes(category=category, search=search, lineage=lineage), as_json)
+    answer = commands.causes(category=category, search=search, lineage=lineage)
+    _out(_tabular(answer, out_format, as_json), as_json)
 
 
 @causes_app.command("show", epilog=_examples("leuko causes show clozapine --audience patient"))
 def causes_show(
-    ident: str = typer.Argument(..., metavar="ID", help="Cause id, name or synonym."),
+    ident: str = typer.Argument(
+        ..., metavar="ID", help="Cause id, name or synonym.", autocompletion=complete_cause
+    ),
     audience: Optional[Audience] = AUDIENCE_OPT,
     as_json: bool = JSON_OPT,
 ) -> None:
@@ -216,12 +284,20 @@ def _field_parameter(field) -> inspect.Parameter:
         default = typer.Option(None, *field.flags, help=field.help, case_sensitive=False)
         annotation = Optional[Audience]
     else:
-        default = typer.Option(None, *field.flags, help=field.help, metavar=field.metavar)
+        default = typer.Option(
+            None,
+            *field.flags,
+            help=field.help,
+            metavar=field.metavar,
+            autocompletion=FIELD_COMPLETION.get(field.name),
+        )
         annotation = Optional[str]
     return inspect.Parameter(
         field.name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation
     )
 
+
+FIELD_COMPLETION = {"drug": complete_monitored_drug}  # assess inputs whose values the KB lists
 
 BATCH_OPTIONS = [
     inspect.Parameter("as_json", inspect.Parameter.KEYWORD_ONLY, default=JSON_OPT, annotation=bool),
@@ -360,7 +436,10 @@ def refs(
     ),
     as_json: bool = JSON_OPT,
     out_format: Optional[str] = typer.Option(
-        None, "--format", metavar="FORMAT", help="text (default), json, bibtex, ris or csl-json."
+        None,
+        "--format",
+        metavar="FORMAT",
+        help="text (default), json, tsv, bibtex, ris or csl-json.",
     ),
 ) -> None:
     """Numbered citations; PMID/DOI shown only where confirmed against a record."""
@@ -386,10 +465,15 @@ def manage(as_json: bool = JSON_OPT, audience: Optional[Audience] = AUDIENCE_OPT
     _out(commands.manage(audience=audience.value if audience else None), as_json)
 
 
-@app.command(epilog=_examples("leuko scales --json"))
-def scales(as_json: bool = JSON_OPT) -> None:
+@app.command(epilog=_examples("leuko scales", "leuko scales ctcae-6.0-neutrophil-count-decreased"))
+def scales(
+    scale: Optional[str] = typer.Argument(
+        None, metavar="[ID]", help="One scale by id (default: all).", autocompletion=complete_scale
+    ),
+    as_json: bool = JSON_OPT,
+) -> None:
     """Every grading scale in the knowledge base, with system, version, bands and source."""
-    _out(commands.scales(), as_json)
+    _out(commands.scales(scale), as_json)
 
 
 @app.command(
@@ -446,10 +530,11 @@ def search(
     query: list[str] = typer.Argument(..., metavar="QUERY", help="Words to look for."),
     limit: int = typer.Option(10, "--limit", "-n", help="Most results to show."),
     as_json: bool = JSON_OPT,
+    out_format: Optional[str] = FORMAT_TSV_OPT,
 ) -> None:
-    """Ranked offline search over causes, scales, workup, management, presentation and
-    classification (BM25)."""
-    _out(commands.search(" ".join(query), limit), as_json)
+    """Ranked offline search over every section of the knowledge base (BM25; typos corrected,
+    synonyms from the KB). Each result names the command that opens it. No match exits 1."""
+    _out(_tabular(commands.search(" ".join(query), limit), out_format, as_json), as_json)
 
 
 @app.command(
@@ -462,7 +547,10 @@ def search(
 )
 def meds(
     names: Optional[list[str]] = typer.Argument(
-        None, metavar="DRUG...", help="Generic or brand names, any case."
+        None,
+        metavar="DRUG...",
+        help="Generic or brand names, any case.",
+        autocompletion=complete_drug,
     ),
     file: Optional[str] = typer.Option(
         None, "--file", "-f", help="A text file with one drug a line (# starts a comment)."
@@ -626,6 +714,24 @@ def schema(
     from . import schema as schema_mod
 
     _out(commands.Answer("json", schema_mod.schema(which)))
+
+
+@app.command("help", epilog=_examples("leuko help", "leuko help assess", "leuko help causes show"))
+def help_command(
+    ctx: typer.Context,
+    command: Optional[list[str]] = typer.Argument(
+        None, metavar="[COMMAND]...", help="The command to explain (default: all)."
+    ),
+) -> None:
+    """Show the help of leuko or of one command (the same as COMMAND --help)."""
+    target, target_ctx = ctx.parent.command, ctx.parent
+    for name in command or []:
+        sub = getattr(target, "commands", {}).get(name)
+        if sub is None:
+            raise InputError(f"no command {' '.join(command)!r}; see 'leuko help'")
+        target_ctx = type(ctx)(sub, info_name=name, parent=target_ctx)
+        target = sub
+    typer.echo(target.get_help(target_ctx))
 
 
 # --- knowledge base ----------------------------------------------------------------------------

@@ -97,6 +97,10 @@ def refs(*, cause: str | None = None, fmt: str | None = None, as_json: bool = Fa
     rows = queries.references(kb, ids)
     if fmt in ("text", "json"):
         return Answer("json" if fmt == "json" else "references", rows, kb)
+    if fmt == "tsv":
+        from . import tsv
+
+        return tsv.answer(Answer("references", rows, kb))
     return Answer("text", citations.export(rows, fmt), kb)
 
 
@@ -137,11 +141,17 @@ def manage(*, audience: str | None = None) -> Answer:
     )
 
 
-def scales() -> Answer:
+def scales(ident: str | None = None) -> Answer:
     from . import queries
 
     kb = load_kb()
-    return Answer("scales", queries.scales(kb), kb)
+    rows = queries.scales(kb)
+    if ident is not None:
+        rows = [s for s in rows if s["id"] == ident.strip().lower()]
+        if not rows:
+            known = ", ".join(s["id"] for s in queries.scales(kb))
+            raise InputError(f"no scale {ident!r}; use one of: {known}")
+    return Answer("scales", rows, kb)
 
 
 def mascc(answers: dict[str, bool]) -> Answer:
@@ -156,7 +166,15 @@ def search(query: str, limit: int = 10) -> Answer:
     kb = load_kb()
     if limit < 1:
         raise InputError(f"--limit must be at least 1 (got {limit})")
-    return Answer("search_results", kb.search(query, limit), kb, context={"query": query})
+    results = kb.search(query, limit)
+    # no match is exit 1, as grep: and the message says an absence means nothing clinically
+    return Answer(
+        "search_results",
+        results,
+        kb,
+        context={"query": query, "terms": kb.search_terms(query)},
+        exit_code=0 if results else 1,
+    )
 
 
 def meds(names: list[str], *, file: str | None = None, region: str | None = None) -> Answer:
@@ -289,7 +307,8 @@ def config_show() -> Answer:
         }
         for key, s in _settings(kb).items()
     ]
-    lines = [f"# {path}" + ("" if path.is_file() else " (not created yet)")]
+    # the path alone on its line: it may be wider than the terminal, and is never split
+    lines = [f"# {path}"] + ([] if path.is_file() else ["# (not created yet)"])
     width = max(len(r["key"]) for r in rows)
     values = [json.dumps(r["value"], ensure_ascii=False) for r in rows]
     vwidth = max(map(len, values))

@@ -84,7 +84,67 @@ def emit(answer: Answer, as_json: bool = False) -> int:
     else:
         from . import render
 
-        getattr(render, answer.view)(answer)
+        pager = pager_command()
+        if pager is None:
+            getattr(render, answer.view)(answer)
+        else:
+            page(pager, lambda: getattr(render, answer.view)(answer))
     if answer.note:
         sys.stderr.write(answer.note + "\n")
     return answer.exit_code
+
+
+# --- pager: long human output on a terminal, as git does --------------------------------------
+
+
+def pager_command(environ=None, is_terminal: bool | None = None) -> list[str] | None:
+    """The pager to use, or None: only when stdout is a terminal, never with --no-pager
+    (LEUKO_NO_PAGER=1); LEUKO_PAGER, else PAGER, else `less -FRX` (quits when the text fits on
+    one screen, keeps colour). LEUKO_PAGER set to "" or "cat" means no pager."""
+    import os
+    import shlex
+
+    env = os.environ if environ is None else environ
+    if is_terminal is None:
+        is_terminal = sys.stdout.isatty()
+    if not is_terminal or env.get("LEUKO_NO_PAGER"):
+        return None
+    choice = env.get("LEUKO_PAGER", env.get("PAGER", "less -FRX"))
+    argv = shlex.split(choice)
+    if not argv or argv[0] == "cat":
+        return None
+    import shutil
+
+    return argv if shutil.which(argv[0]) else None
+
+
+def page(pager: list[str], render) -> None:
+    """Render into a buffer at the terminal's width and colour, then hand it to the pager."""
+    import io
+    import os
+    import shutil
+    import subprocess
+    from contextlib import redirect_stdout
+
+    size = shutil.get_terminal_size()
+    buf = io.StringIO()
+    saved = {k: os.environ.get(k) for k in ("COLUMNS", "LEUKO_COLOR")}
+    os.environ["COLUMNS"] = str(size.columns)
+    os.environ.setdefault("LEUKO_COLOR", "always")  # the buffer is not a terminal; less -R
+    try:
+        with redirect_stdout(buf):
+            render()
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    text = buf.getvalue()
+    if text.count("\n") < size.lines:
+        sys.stdout.write(text)  # fits on one screen: no pager at all
+        return
+    try:
+        subprocess.run(pager, input=text, text=True, check=False)
+    except OSError:
+        sys.stdout.write(text)

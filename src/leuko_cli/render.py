@@ -1,7 +1,8 @@
 """All Rich output lives here (the JSON path never imports this module).
 
-Rich honours NO_COLOR and drops colour when stdout is not a terminal; below NARROW columns
-tables turn into stacked lists so output stays readable at 40 columns.
+Rich honours NO_COLOR and drops colour when stdout is not a terminal (--color overrides, see
+render_console.py); below NARROW columns, or when an id or citation list would not fit whole
+in its column, tables turn into stacked lists so output stays readable at 40 columns.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from rich.text import Text
 from .kb import KnowledgeBase
 from .output import Answer
 from .queries import citation_numbers
+from .render_console import console
 from .sanitize import inert, inert_line, inert_tree
 
 NARROW = 60
@@ -26,19 +28,6 @@ SEVERITY_STYLE = {
     "very severe": "bold red",
     "profound": "bold red",
 }
-
-
-class _Console(Console):
-    def on_broken_pipe(self) -> None:
-        # Rich's default exits 1; `leuko ... | head` is a reader that has what it wanted:
-        # errors.report turns BrokenPipeError into a quiet exit 0, as on the JSON path.
-        self.quiet = True
-        raise BrokenPipeError
-
-
-def console() -> Console:
-    # markup off: no text, from the KB or outside, is ever read as Rich markup
-    return _Console(highlight=False, soft_wrap=False, emoji=False, markup=False)
 
 
 def _prepared(answer: Answer):
@@ -87,65 +76,83 @@ def causes(answer: Answer) -> None:
         con.print("No matching causes.")
         _disclaimer(con, kb)
         return
-    if con.width < NARROW:
-        for c in rows:
-            marker = " (overlay)" if c.get("source") == "overlay" else ""
-            con.print(Text(c["name"] + marker, style="bold"))
-            con.print(f"  id: {c['id']}")
+    # Three columns, not five, and widths computed here rather than measured by Rich:
+    # Rich's layout cost grows with cells, and this is the most-run human command (issue 7
+    # start-up budget; measuring took about a third of the render time).
+    titles = [c["name"] + (" *" if c.get("source") == "overlay" else "") for c in rows]
+    details = [
+        f"{c['category']} · "
+        f"{', '.join(LINEAGE_SHORT.get(x, x) for x in c['lineages'])} · {c['course']}"
+        for c in rows
+    ]
+    refs = [_cites(kb, c["references"]) for c in rows]
+    ids = [c["id"] for c in rows]
+    widths = None
+    if con.width >= NARROW:
+        widths = cause_table_widths(
+            con.width,
+            (max(map(len, ids + titles)), max(map(len, details)), max(map(len, refs))),
+            (_longest_word(ids + titles), _longest_word(details), max(map(len, refs))),
+        )
+    if widths is None:  # narrow: stacked records, so no id or citation list is split
+        for title, c in zip(titles, rows):
+            con.print(Text(title, style="bold"))
+            label = "  id: " if len(c["id"]) + 6 <= con.width else "  "
+            con.print(Text(label) + Text(c["id"], style="cyan"))
             con.print(
                 f"  {names.get(c['category'], c['category'])}; {', '.join(c['lineages'])}; "
                 f"{c['course']} {_cites(kb, c['references'])}"
             )
     else:
-        # Three columns, not five, and widths computed here rather than measured by Rich:
-        # Rich's layout cost grows with cells, and this is the most-run human command (issue 7
-        # start-up budget; measuring took about a third of the render time).
-        titles = [c["name"] + (" *" if c.get("source") == "overlay" else "") for c in rows]
-        details = [
-            f"{c['category']} · "
-            f"{', '.join(LINEAGE_SHORT.get(x, x) for x in c['lineages'])} · {c['course']}"
-            for c in rows
-        ]
-        refs = [_cites(kb, c["references"]) for c in rows]
-        longest_id = max(len(c["id"]) for c in rows)
-        widths = cause_table_widths(
-            con.width,
-            max(longest_id, *map(len, titles)),
-            max(map(len, details)),
-            max(map(len, refs)),
-            longest_id,
-        )
-        table = Table(box=box.SIMPLE_HEAD, show_lines=False, expand=False)
+        table = _table()
         for header, width in zip(("Cause (id)", "Details", "Refs"), widths):
-            table.add_column(header, width=width, overflow="fold")  # never cut an id short
+            table.add_column(header, width=width, overflow="fold")  # wide enough for any id
         for title, c, detail, ref in zip(titles, rows, details, refs):
             cell = Text(title, style="bold")
             cell.append("\n" + c["id"], style="cyan")
             table.add_row(cell, detail, ref)
         con.print(table)
-        if any(c.get("source") == "overlay" for c in rows):
-            con.print("* from your personal overlay")
+    if any(c.get("source") == "overlay" for c in rows):
+        con.print("* from your personal overlay")
     con.print(Text(f"{len(rows)} cause(s). Details: leuko causes show ID", style="dim"))
     _disclaimer(con, kb)
 
 
-TABLE_OVERHEAD = 10  # a three-column SIMPLE_HEAD table: cell padding, edges and separators
+TABLE_OVERHEAD = 6  # a three-column table without edges: cell padding and separators
+
+
+def _table() -> Table:
+    # no top or bottom edge: a piped table has no blank padding lines
+    return Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, expand=False)
+
+
+def _longest_word(texts: list[str]) -> int:
+    from .layout import atoms
+
+    return max((e - s for t in texts for s, e in atoms(t)), default=1)
 
 
 def cause_table_widths(
-    width: int, cause: int, details: int, refs: int, longest_id: int
-) -> list[int]:
-    """Column widths for the cause table: the content's own widths when they fit; otherwise
-    Refs gets up to a sixth and the rest is shared about 5:4, never more than a column needs,
-    and the cause column is widened to the longest id when Details keeps 12 columns."""
-    cause, details, refs = (max(n, w) for n, w in zip((cause, details, refs), (10, 7, 4)))
+    width: int, natural: tuple[int, int, int], least: tuple[int, int, int]
+) -> list[int] | None:
+    """Column widths (cause, details, refs) for the cause table, or None when even the least
+    widths (the longest id, word and citation list, which are never split) do not fit.
+    The content's own widths when they fit; otherwise refs keeps its width and the rest is
+    shared about 5:4 between cause and details, each between its least and natural width."""
     room = width - TABLE_OVERHEAD
-    if cause + details + refs <= room:
-        return [cause, details, refs]
-    refs = min(refs, max(4, room // 6))
+    natural = tuple(max(n, lo) for n, lo in zip(natural, least))
+    if sum(natural) <= room:
+        return list(natural)
+    if sum(least) > room:
+        return None
+    refs = natural[2]
     rest = room - refs
-    cause = min(cause, max(rest * 5 // 9, rest - details, min(longest_id, rest - 12)))
-    return [cause, rest - cause, refs]
+    cause = min(max(rest * 5 // 9, least[0]), natural[0])
+    details = rest - cause
+    if details < least[1]:
+        details = least[1]
+        cause = rest - details
+    return [cause, min(details, natural[1]), refs]
 
 
 def cause_detail(answer: Answer) -> None:
@@ -186,21 +193,31 @@ def cause_detail(answer: Answer) -> None:
     _disclaimer(con, kb)
 
 
+def full_citation(r: dict) -> str:
+    """Authors, title, journal, year;volume(issue):pages (identifiers go on their own lines)."""
+    authors = [a for a in r["authors"] or [] if a.strip().lower() != "et al."]
+    truncated = len(authors) < len(r["authors"] or [])
+    who = ", ".join(authors) + (", et al." if truncated else ".") if authors else ""
+    where = f"{r['journal'].rstrip('.')}. {r['year']}"
+    if r.get("volume"):
+        where += f";{r['volume']}" + (f"({r['issue']})" if r.get("issue") else "")
+        where += f":{r['pages']}" if r.get("pages") else ""
+    return " ".join(p for p in (who, r["title"].rstrip(".") + ".", where + ".") if p)
+
+
 def references(answer: Answer) -> None:
+    """`leuko refs`: each reference in full, then PMID, DOI and URL each labelled on a line
+    of its own, so an identifier is never glued to volume or pages and is easy to copy."""
     refs = inert_tree(answer.data)
     con = console()
     for r in refs:
-        line = Text(f"[{r['number']}] ", style="bold")
-        line.append(short_citation(r))
-        if r.get("volume"):
-            line.append(
-                f" {r['volume']}"
-                + (f"({r['issue']})" if r.get("issue") else "")
-                + (f":{r['pages']}" if r.get("pages") else "")
-            )
+        pad = " " * (len(str(r["number"])) + 3)
+        con.print(Text(f"[{r['number']}] ", style="bold") + Text(full_citation(r)))
+        for label, key in (("PMID", "pmid"), ("DOI", "doi"), ("URL", "url")):
+            if r.get(key):
+                con.print(Text(f"{pad}{label}: ", style="dim") + Text(r[key]))
         status = f"verified {r['verified']}" if r["verified"] else "identifiers not verified"
-        line.append(f"  [{status}]", style="dim")
-        con.print(line)
+        con.print(Text(f"{pad}{status}", style="dim"))
     con.print(
         Text(
             f"{len(refs)} reference(s); PMID/DOI shown only where confirmed against a record.",
@@ -383,7 +400,6 @@ def batch_progress():
 def batch_table(columns: list[str], rows: list[list]) -> None:
     """One chunk of `assess --input --format table` (each chunk is its own table)."""
     con = console()
-    table = Table(box=box.SIMPLE_HEAD, show_lines=False)
     # a readable summary: the row's first column (usually an id) and the results; the full
     # row is in --format csv/jsonl. Result columns empty in this chunk are dropped.
     results = {
@@ -410,19 +426,26 @@ def batch_table(columns: list[str], rows: list[list]) -> None:
         "febrile_neutropenia": "febrile",
         "below_reference": "below ref",
     }
-    for col in columns:
-        table.add_column(
-            inert_line(short.get(col, col)),
-            overflow="fold",
-            min_width=None if col == "error" else min(len(short.get(col, col)), 9),
-        )
-    for row in rows:  # cells are the lab export's own text: inert, one line each
-        table.add_row(
-            *(
-                "" if v is None else str(v).lower() if isinstance(v, bool) else inert_line(v)
-                for v in row
-            )
-        )
+    cells = [
+        # cells are the lab export's own text: inert, one line each
+        ["" if v is None else str(v).lower() if isinstance(v, bool) else inert_line(v) for v in row]
+        for row in rows
+    ]
+    headers = [inert_line(short.get(col, col)) for col in columns]
+    natural = [max(len(h), *(len(r[i]) for r in cells)) for i, h in enumerate(headers)]
+    if con.width < NARROW or sum(natural) + 2 * len(natural) > con.width:
+        # stacked records (docs/usage.md): one "column: value" line each, nothing split
+        for row in cells:
+            for header, value in zip(headers, row):
+                if value:
+                    con.print(f"{header}: {value}")
+            con.print()
+        return
+    table = _table()
+    for header in headers:
+        table.add_column(header, no_wrap=True)
+    for row in cells:
+        table.add_row(*row)
     con.print(table)
 
 
@@ -436,27 +459,34 @@ def fhir_header(info: dict) -> None:
     )
 
 
+NOT_FOUND = (
+    "Not finding a drug or condition here does not mean it is not a cause of neutropenia or "
+    "leukopenia: the knowledge base is not complete. Check the product label or a drug "
+    "reference."
+)
+
+
 def search_results(answer: Answer) -> None:
     kb, results = _prepared(answer)
     query = inert(answer.context.get("query", ""))
+    terms = [inert(t) for t in answer.context.get("terms", [])]
     con = console()
     if not results:
-        con.print(f"No matches for {query!r}. Try fewer or different words.")
+        con.print(f"No matches for {query!r} in the knowledge base.")
+        con.print(NOT_FOUND)
+        _disclaimer(con, kb)
         return
+    if terms and " ".join(terms) != " ".join(query.casefold().split()):
+        con.print(Text(f"Searched for: {' '.join(terms)}", style="dim"))
     for n, r in enumerate(results, start=1):
         line = Text(f"{n}. ", style="bold") + Text(r["title"], style="bold")
-        line.append(f"  {r['kind']} · {r['id']}", style="cyan")
-        line.append(f"  {r['score']:.2f}", style="dim")
+        line.append(f"  ({r['kind'].replace('_', ' ')})", style="dim")
         con.print(line)
         if r.get("snippet"):
             con.print(Text("   " + r["snippet"]))
-    con.print(
-        Text(
-            f"{len(results)} result(s). Details: leuko causes show ID (causes), "
-            "leuko scales / workup / manage / classify (other kinds).",
-            style="dim",
-        )
-    )
+        con.print(Text("   open: ", style="dim") + Text(r["command"], style="cyan"))
+    con.print(Text(f"{len(results)} result(s), best first.", style="dim"))
+    _disclaimer(con, kb)
 
 
 def meds(answer: Answer) -> None:

@@ -23,12 +23,37 @@ if TYPE_CHECKING:  # pragma: no cover
     from .output import Answer
 
 
+class _Cited:
+    """Cites references inline and remembers them, so the list under the answer holds exactly
+    the references some line cites: each at the line it supports, none listed uncited."""
+
+    def __init__(self, kb) -> None:
+        self.kb, self.ids = kb, []
+
+    def __call__(self, ids) -> str:
+        self.ids += [i for i in ids if i not in self.ids]
+        return _cites(self.kb, ids)
+
+
 def assess(answer: Answer) -> None:
     kb, r = _prepared(answer)
     if answer.audience == "patient":
         _patient(kb, r)
     else:
         _clinician(kb, r)
+
+
+def _refs_of(kb, table: str, ident) -> list[str]:
+    entry = kb.get(table, ident) if ident else None
+    return entry["references"] if entry else []
+
+
+def _range_refs(kb, measure: str, basis: str) -> list[str]:
+    """The references of the reference range a WBC or lymphocyte entry names (by its name)."""
+    for rng in kb.table("reference_ranges"):
+        if rng["measure"] == measure and rng["name"] == basis:
+            return rng["references"]
+    return []
 
 
 def _severity_grade(kb, r: dict) -> dict | None:
@@ -64,6 +89,7 @@ def _limit_text(rng: dict) -> str:
 
 def _clinician(kb, r: dict) -> None:
     con = console()
+    cite = _Cited(kb)
     src = r.get("anc_source")
     if r["anc"] is not None:
         value = f"{r['anc']:g} cells/µL"
@@ -76,21 +102,20 @@ def _clinician(kb, r: dict) -> None:
         con.print(_headline_text(kb, r))
         sev = _severity_grade(kb, r)
         if r["headline"]["basis"] == "severity" and sev.get("meaning"):
-            con.print(sev["meaning"] + " " + _cites(kb, sev["references"]))
-    _emergency(con, kb, r, patient=False)
+            con.print(sev["meaning"] + " " + cite(sev["references"]))
+    _emergency(con, r, cite, patient=False)
     con.print(Text("Grades", style="bold"))
     for g in r["grades"]:
-        if g["scale"] != kb.settings["severity_scale"]:
-            con.print(
-                Text("  ") + _grade_line(g) + Text(" " + _cites(kb, g["references"]), style="dim")
-            )
+        # the severity scale is the headline, unless the population's own range leads
+        if g["scale"] != kb.settings["severity_scale"] or r["headline"]["basis"] != "severity":
+            con.print(Text("  ") + _grade_line(g) + Text(" " + cite(g["references"]), style="dim"))
     ae = r.get("ctcae_febrile_neutropenia")
     if ae:
         state = f"grade {ae['grade']} (criteria met)" if ae["criteria_met"] else "criteria not met"
         con.print(
             Text(f"  CTCAE {ae['version']} · Febrile neutropenia: ", style="bold")
             + Text(state)
-            + Text(" " + _cites(kb, ae["references"]), style="dim")
+            + Text(" " + cite(ae["references"]), style="dim")
         )
     rng = r.get("reference_range")
     if rng:
@@ -99,7 +124,8 @@ def _clinician(kb, r: dict) -> None:
             Text("Reference: ", style="bold")
             + Text(
                 f"{below[r['below_reference']]} {_limit_text(rng)} ({rng['basis']}; "
-                f"{', '.join(rng['chosen_by'])})"
+                f"{', '.join(rng['chosen_by'])}) "
+                + cite(_refs_of(kb, "reference_ranges", rng.get("id")))
             )
         )
         if rng.get("note"):
@@ -108,11 +134,15 @@ def _clinician(kb, r: dict) -> None:
         m = r.get(measure)
         if m:
             name = "WBC" if measure == "wbc" else "Lymphocytes"
-            con.print(
-                Text(f"{name} ", style="bold")
-                + Text(f"{m['value']:g} cells/µL: CTCAE {m['ctcae_version']} {m['label']}")
-            )
-    _temperature(con, r, patient=False)
+            line = f"{m['value']:g} cells/µL: CTCAE {m['ctcae_version']} {m['label']}"
+            ids = list(_refs_of(kb, "scales", m["scale"]))
+            below = m.get("reference_range")
+            if below:
+                state = {True: "below", False: "not below", None: "unknown against"}
+                line += f"; {state[m['below_reference']]} the reference range ({below['basis']})"
+                ids += _range_refs(kb, measure, below["basis"])
+            con.print(Text(f"{name} ", style="bold") + Text(line + " " + cite(ids)))
+    _temperature(con, kb, r, cite, patient=False)
     sev = _severity_grade(kb, r)
     if (
         not r.get("emergency")
@@ -121,10 +151,15 @@ def _clinician(kb, r: dict) -> None:
         and sev
         and sev.get("action")
     ):
-        con.print(Text("Next: ", style="bold") + Text(sev["action"]))
+        con.print(
+            Text("Next: ", style="bold") + Text(sev["action"] + " " + cite(sev["references"]))
+        )
     mon = r.get("drug_monitoring")
     if mon:
-        con.print(Text(f"{mon['name']}: ", style="bold") + Text(mon["category"]))
+        con.print(
+            Text(f"{mon['name']}: ", style="bold")
+            + Text(mon["category"] + " " + cite(mon["references"]))
+        )
         con.print(f"  Region: {mon['region']} ({mon['region_origin']})")
         con.print("  Action: " + mon["action"])
         con.print("  Monitoring: " + mon["monitoring"])
@@ -146,7 +181,7 @@ def _clinician(kb, r: dict) -> None:
         con.print(Text("From your overlay: " + ", ".join(r["overlay_entries"]), style="yellow"))
     for note in r.get("notes", []):
         con.print(Text("Note: " + note, style="yellow"))
-    _references(con, kb, r["references"])
+    _references(con, kb, cite.ids)
     _disclaimer(con, kb, "clinician")
 
 
@@ -164,7 +199,7 @@ def _grade_line(g: dict) -> Text:
     return t
 
 
-def _emergency(con, kb, r: dict, *, patient: bool) -> None:
+def _emergency(con, r: dict, cite: _Cited, *, patient: bool) -> None:
     em = r.get("emergency")
     if not em:
         return
@@ -176,25 +211,27 @@ def _emergency(con, kb, r: dict, *, patient: bool) -> None:
     if patient:
         title = "THIS NEEDS URGENT CARE NOW"
     con.print(Text(title, style="bold white on red"))
+    refs = cite(_refs_of(cite.kb, "fever_rules", (r.get("fever") or {}).get("rule")))
     if patient:
-        con.print(em["patient_action"])
+        con.print(em["patient_action"] + " " + refs)
         return
-    con.print(em["summary"])
-    con.print(em["action"])
+    con.print(em["summary"] + " " + refs)
+    con.print(em["action"] + " " + refs)
 
 
-def _temperature(con, r: dict, *, patient: bool) -> None:
+def _temperature(con, kb, r: dict, cite: _Cited, *, patient: bool) -> None:
     fever = r.get("fever")
     if not fever:
         return
     check = fever.get("recheck")
+    refs = cite(_refs_of(kb, "fever_rules", fever["rule"])) if check or not patient else ""
     if patient:
         if check:
             con.print(
                 f"A single reading of {fever['temp_c']:g} °C is just under the level that "
                 f"counts as a fever. Take your temperature again in an hour: if it is still "
                 f"{check['sustained_temp_c']:g} °C or higher, or reaches "
-                f"{check['single_temp_c']:g} °C, get urgent medical care."
+                f"{check['single_temp_c']:g} °C, get urgent medical care. {refs}"
             )
         return
     status = "fever" if fever["fever"] else "no fever by this rule"
@@ -202,7 +239,7 @@ def _temperature(con, r: dict, *, patient: bool) -> None:
         Text("Temperature: ", style="bold")
         + Text(
             f"{fever['temp_c']:g} °C{' sustained' if fever['sustained'] else ' once'}: {status} "
-            f"({fever['rule_name']})"
+            f"({fever['rule_name']}) {refs}"
         )
     )
     if check:
@@ -227,6 +264,7 @@ _PLAIN = {
 
 def _patient(kb, r: dict) -> None:
     con = console()
+    cite = _Cited(kb)
     if r["anc"] is not None:
         con.print(
             Text("Your neutrophils (the white blood cells that fight germs): ", style="bold")
@@ -236,17 +274,15 @@ def _patient(kb, r: dict) -> None:
         sev = _severity_grade(kb, r)
         if head["basis"] == "severity":
             if sev.get("patient_meaning"):
-                con.print(sev["patient_meaning"] + " " + _cites(kb, sev["references"]))
+                con.print(sev["patient_meaning"] + " " + cite(sev["references"]))
         else:
             con.print(f"This count is {_PLAIN[head['label']]}.")
-    _emergency(con, kb, r, patient=True)
-    _temperature(con, r, patient=True)
+    _emergency(con, r, cite, patient=True)
+    _temperature(con, kb, r, cite, patient=True)
     if r.get("drug_monitoring"):
         con.print(
-            kb.settings["patient_drug_monitoring"]
-            + " "
-            + _cites(kb, r["drug_monitoring"]["references"])
+            kb.settings["patient_drug_monitoring"] + " " + cite(r["drug_monitoring"]["references"])
         )
         con.print(f"(Blood-test rules of: {r['drug_monitoring']['region']})", style="dim")
-    _references(con, kb, r["references"])
+    _references(con, kb, cite.ids)
     _disclaimer(con, kb, "patient")

@@ -46,6 +46,7 @@ class KnowledgeBase:
         self._crcs: bytes | None = None
         self._index_text: bytes | None = None
         self._search = None  # an in-memory search engine, when there is no store to ask
+        self._rows = self._vocab = None  # search.rows() and its words, built on first search
         if store is None:
             self._causes: list[dict | None] = data.get("causes", [])
         else:
@@ -146,6 +147,7 @@ class KnowledgeBase:
         self._store = None
         self._index_text = self._crcs = None
         self._search = None
+        self._rows = self._vocab = None
         self._by_id.pop("causes", None)
 
     # --- ranked search ------------------------------------------------------------------------
@@ -159,22 +161,26 @@ class KnowledgeBase:
             raise InputError("give a search query, e.g. leuko search clozapine")
         if limit < 1:
             raise InputError(f"--limit must be at least 1 (got {limit})")
-        query_words = engine.query_terms(query)
+        expanded, used = engine.expand(query, self.table("synonyms"))
+        query_words = engine.query_terms(expanded)
         if not query_words:
             raise InputError(
                 f"the query {query!r} has no searchable words; try a drug, "
                 "cause or term, e.g. leuko search 'febrile neutropenia'"
             )
-        hits = None
-        if self._store is not None and self._store.has_search:
-            try:
-                hits = self._store.search(engine.fts_query(query_words))
-            except Damaged:
-                self._replace_damaged_store()
-        if hits is None:
-            hits = self._memory_search().hits(query_words)
+        if any(not self._hits([w]) for w in query_words):
+            # a word no entry holds: correct it against the index's words (this decodes every
+            # cause, so only a query with an unknown word pays for it)
+            query_words = engine.correct(query_words, self._vocabulary())
+        hits = self._hits(query_words)
         out = []
-        for kind, ident, score in engine.rank(query, hits, limit):
+        section = engine.section_named(expanded)
+        order = {}
+        if section:
+            table = self.table(engine.TABLE_OF[section])
+            order = {(section, e["id"]): i for i, e in enumerate(table)}
+        phrases = [query, " ".join(query_words), *used]
+        for kind, ident, score in engine.rank(phrases, hits, limit, section, order):
             entry = self.get(engine.TABLE_OF[kind], ident)
             title, fields, _ = engine.document(kind, entry)
             out.append(
@@ -184,16 +190,51 @@ class KnowledgeBase:
                     "title": title,
                     "score": float(f"{score:.4g}"),
                     "snippet": engine.snippet(fields, query_words),
+                    "command": engine.command(kind, entry),
                 }
             )
         return out
+
+    def _hits(self, query_words: list[str]):
+        from . import search as engine
+
+        if self._store is not None and self._store.has_search:
+            try:
+                return self._store.search(engine.fts_query(query_words))
+            except Damaged:
+                self._replace_damaged_store()
+        return self._memory_search().hits(query_words)
+
+    def search_terms(self, query: str) -> list[str]:
+        """The words a search for `query` looks for, after synonyms and typo correction."""
+        from . import search as engine
+
+        expanded, _ = engine.expand(query, self.table("synonyms"))
+        words = engine.query_terms(expanded)
+        if any(not self._hits([w]) for w in words):
+            words = engine.correct(words, self._vocabulary())
+        return words
+
+    def _index_rows(self):
+        if self._rows is None:
+            from . import search as engine
+
+            self._rows = engine.rows(self.table)
+        return self._rows
+
+    def _vocabulary(self) -> set[str]:
+        if self._vocab is None:
+            from . import search as engine
+
+            self._vocab = engine.vocabulary(self._index_rows())
+        return self._vocab
 
     def _memory_search(self):
         if self._search is None:
             from . import search as engine
             from .store import MemorySearch, fts5_available
 
-            rows = engine.rows(self.table)
+            rows = self._index_rows()
             self._search = MemorySearch(rows) if fts5_available() else engine.PlainIndex(rows)
         return self._search
 

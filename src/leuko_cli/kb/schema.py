@@ -289,6 +289,17 @@ SCHEMA: dict[str, dict[str, tuple]] = {
         "note": ("str", False, {}),
         "references": _REFS,
     },
+    # --- search synonyms (issue 19) ----------------------------------------------------------
+    # Words a reader types for what the KB names otherwise: a query containing one of `terms`
+    # (as whole words) is searched for `expands_to` instead. A navigation aid for
+    # `leuko search`, not a clinical statement; `note` says why the mapping exists.
+    "synonyms": {
+        "id": ("str", True, {}),
+        "terms": ("list[str]", True, {"nonempty": True}),
+        "expands_to": ("list[str]", True, {"nonempty": True}),
+        "note": ("str", False, {}),
+        "references": ("list[str]", False, {"ref": "references"}),
+    },
 }
 
 META = {

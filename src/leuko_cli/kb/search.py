@@ -190,6 +190,26 @@ def _reference(r: dict):
     )
 
 
+def _category(c: dict):
+    return (
+        f"Category: {c['name']}",
+        [("title", c["name"]), *(("names", a) for a in c.get("aliases") or [])],
+        [c["name"]],
+    )
+
+
+def _reference_range(r: dict):
+    return (
+        r["name"],
+        [
+            ("title", r["name"]),
+            ("body", r["population"]),
+            *(("extra", t) for t in _texts(r.get("note"))),
+        ],
+        [],
+    )
+
+
 # (kind, KB table, document builder); the order is the order rows enter the index
 KINDS = [
     ("cause", "causes", _cause),
@@ -202,7 +222,24 @@ KINDS = [
     ("drug_monitoring", "drug_monitoring", _drug_monitoring),
     ("score", "scores", _score),
     ("reference", "references", _reference),
+    ("category", "categories", _category),
+    ("reference_range", "reference_ranges", _reference_range),
 ]
+# Each kind is findable by the name of its section ("leuko search workup"): these words go in
+# the names column of every entry of the kind. Causes need none (every entry is one).
+KIND_WORDS = {
+    "scale": "scale grading",
+    "workup": "workup diagnostic approach",
+    "management": "management",
+    "presentation": "presentation",
+    "classification": "classification",
+    "fever_rule": "fever rule febrile neutropenia definition",
+    "drug_monitoring": "monitoring",
+    "score": "score risk index",
+    "reference": "reference citation",
+    "category": "category",
+    "reference_range": "reference range",
+}
 TABLE_OF = {kind: table for kind, table, _ in KINDS}
 _BUILDER = {kind: build for kind, _, build in KINDS}
 
@@ -220,6 +257,8 @@ def rows(tables) -> list[tuple[str, str, list[str], str]]:
         for entry in tables(table):
             title, fields, names = build(entry)
             columns = {c: [] for c in COLUMNS}
+            if kind in KIND_WORDS:
+                fields = [*fields, ("names", KIND_WORDS[kind])]
             for column, text in fields:
                 columns[column].extend(terms(text))
             folded = NAME_SEP.join(fold_name(n) for n in (title, entry["id"], *names))
@@ -230,22 +269,140 @@ def rows(tables) -> list[tuple[str, str, list[str], str]]:
 # --- ranking --------------------------------------------------------------------------------
 
 
-def boost(query: str, names: str) -> float:
-    phrase = fold_name(query)
-    folded = names.split(NAME_SEP)
-    if phrase in folded:
-        return EXACT_BOOST
-    if " " in phrase and any(f" {phrase} " in f" {n} " for n in folded):
-        return PHRASE_BOOST
-    return 1.0
+def _stemmed(text: str) -> str:
+    return " ".join(stem(w) for w in text.split())
 
 
-def rank(query: str, hits, limit: int) -> list[tuple[str, str, float]]:
+def boost(phrases: list[str], names: str) -> float:
+    """EXACT_BOOST when the query (or its typo-corrected or synonym-expanded form) is an
+    entry's name, id or synonym, word stems compared ("clozapin" is "Clozapine");
+    PHRASE_BOOST when a phrase of several words is inside one of them."""
+    folded = [_stemmed(n) for n in names.split(NAME_SEP)]
+    best = 1.0
+    for phrase in (_stemmed(fold_name(p)) for p in phrases):
+        if phrase in folded:
+            return EXACT_BOOST
+        if " " in phrase and any(f" {phrase} " in f" {n} " for n in folded):
+            best = PHRASE_BOOST
+    return best
+
+
+def rank(
+    phrases: list[str], hits, limit: int, section: str | None = None, order=None
+) -> list[tuple[str, str, float]]:
     """hits: (kind, id, folded names, bm25 score) -> best (kind, id, score), causes first on
-    equal scores, then by id, so the answer never depends on the engine's row order."""
-    scored = [(score * boost(query, names), kind, ident) for kind, ident, names, score in hits]
-    scored.sort(key=lambda h: (-round(h[0], 9), h[1] != "cause", h[2]))
+    equal scores, then by id, so the answer never depends on the engine's row order. When the
+    query names a section (`section`, a kind), its entries come first in KB order (`order`
+    maps (kind, id) to the position): "workup" lists the steps as the KB numbers them."""
+    order = order or {}
+    scored = [(score * boost(phrases, names), kind, ident) for kind, ident, names, score in hits]
+    scored.sort(
+        key=lambda h: (
+            h[1] != section,
+            order.get((h[1], h[2]), 0) if h[1] == section else 0,
+            -round(h[0], 9),
+            h[1] != "cause",
+            h[2],
+        )
+    )
     return [(kind, ident, score) for score, kind, ident in scored[:limit]]
+
+
+# A query that is a section's own name lists that section (stems compared).
+SECTION_NAMES = {
+    "workup": ("workup", "diagnostic workup", "diagnostic approach"),
+    "category": ("category", "cause categories"),
+    "classification": ("classification",),
+    "management": ("management",),
+    "presentation": ("presentation", "clinical presentation"),
+    "scale": ("scale", "grading scale", "severity scale"),
+    "reference_range": ("reference range",),
+    "fever_rule": ("fever rule",),
+    "drug_monitoring": ("drug monitoring",),
+    "score": ("score", "risk score"),
+    "reference": ("reference", "citation"),
+}
+
+
+def section_named(expanded_query: str) -> str | None:
+    wanted = _stemmed(fold_name(expanded_query))
+    for kind, names in SECTION_NAMES.items():
+        if wanted in {_stemmed(n) for n in names}:
+            return kind
+    return None
+
+
+# --- what the query means: synonyms and typos -----------------------------------------------
+
+
+def expand(query: str, synonyms: list[dict]) -> tuple[str, list[str]]:
+    """(the query with each synonym term replaced by its expansions, the expansions).
+    Terms match as whole words, ignoring case and hyphens; longer terms are tried first, so
+    "absolute neutrophil count" wins over "neutrophil count"."""
+    text = f" {fold_name(query)} "
+    used: list[str] = []
+    pairs = [(fold_name(t), e) for e in synonyms for t in e["terms"]]
+    for term, entry in sorted(pairs, key=lambda p: -len(p[0])):
+        if term and f" {term} " in text:
+            text = text.replace(f" {term} ", " ")
+            used += [x for x in entry["expands_to"] if x not in used]
+    return " ".join([text.strip(), *used]).strip(), used
+
+
+def correct(query_words: list[str], vocabulary: set[str]) -> list[str]:
+    """Each word whose stem the index does not hold is replaced by the closest indexed word
+    (difflib ratio 0.8 or more: one or two letters wrong in a drug name), if there is one.
+    Done in Python before either engine runs, so FTS5 and the plain engine see the same
+    corrected words and still agree."""
+    import difflib
+
+    stems = {stem(w) for w in vocabulary}
+    out = []
+    for word in query_words:
+        if stem(word) in stems or len(word) < 4:
+            out.append(word)
+            continue
+        close = difflib.get_close_matches(word, sorted(vocabulary), n=1, cutoff=0.8)
+        out.append(close[0] if close else word)
+    return list(dict.fromkeys(out))
+
+
+def vocabulary(index_rows) -> set[str]:
+    return {w for _, _, columns, _ in index_rows for text in columns for w in text.split()}
+
+
+# What opens each kind of result; every one is a command that runs (tests/test_search.py).
+def command(kind: str, entry: dict) -> str:
+    if kind == "cause":
+        return f"leuko causes show {entry['id']}"
+    if kind == "category":
+        return f"leuko causes --category {entry['id']}"
+    if kind == "drug_monitoring":
+        duffy = " --duffy-null" if entry.get("population") == "duffy-null" else ""
+        return f"leuko assess --anc 1200 --drug {entry['drug']}{duffy}"
+    if kind == "fever_rule":
+        return "leuko assess --anc 400 --temp 38.6"
+    if kind == "reference_range":
+        return _range_command(entry)
+    return {
+        "scale": "leuko scales",
+        "workup": "leuko workup",
+        "management": "leuko manage",
+        "presentation": "leuko manage",
+        "classification": "leuko classify",
+        "score": f"leuko {entry['id']}",
+        "reference": "leuko refs",
+    }[kind]
+
+
+def _range_command(r: dict) -> str:
+    """An assessment that uses this range: its measure, an age inside it, Duffy-null if so."""
+    lo, hi = r.get("age_min_days"), r.get("age_max_days")
+    days = (lo or 0) + ((hi - (lo or 0)) / 2 if hi is not None else 365.25 * 30)
+    flags = f" --age {days / 365.25:.4g}"
+    if r.get("population") == "duffy-null":
+        flags += " --duffy-null"
+    return f"leuko assess --{r['measure']} 1000{flags}"
 
 
 class PlainIndex:
