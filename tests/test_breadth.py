@@ -49,6 +49,11 @@ NEW_CAUSES = {
     "scrub-typhus": "infections",
     "benzene": "drugs",
     "graves-disease": "immune",
+    # breadth 4
+    "neonatal-sepsis": "infections",
+    "neutropenia-of-prematurity": "idiopathic",
+    "disseminated-histoplasmosis": "infections",
+    "ebola-virus-disease": "infections",
 }
 # drug causes without the `leuko meds` fields, and why: no source read supports a
 # drug-mechanism class, and the loader requires all six drug fields or none
