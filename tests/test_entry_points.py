@@ -169,7 +169,7 @@ def test_the_wheel_ships_a_prebuilt_store_that_a_first_run_uses(wheel, tmp_path)
     argv = [sys.executable, "-m", "leuko_cli", "causes", "--search", "b12", "--json"]
     first = subprocess.run(argv, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
     assert first.returncode == 0, first.stderr
-    assert not (tmp_path / "cache").exists()  # nothing had to be built
+    assert not list((tmp_path / "cache").glob("kb-*.sqlite"))  # no store had to be built
     editable = subprocess.run(
         argv,
         cwd=tmp_path,

@@ -7,9 +7,7 @@ in its column, tables turn into stacked lists so output stays readable at 40 col
 
 from __future__ import annotations
 
-from rich import box
 from rich.console import Console
-from rich.table import Table
 from rich.text import Text
 
 from .kb import KnowledgeBase
@@ -121,7 +119,11 @@ def causes(answer: Answer) -> None:
 TABLE_OVERHEAD = 6  # a three-column table without edges: cell padding and separators
 
 
-def _table() -> Table:
+def _table():
+    # imported here: rich.table costs several ms and most answers draw no table
+    from rich import box
+    from rich.table import Table
+
     # no top or bottom edge: a piped table has no blank padding lines
     return Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, expand=False)
 

@@ -23,15 +23,28 @@ class LeukoConsole(Console):
         raise BrokenPipeError
 
     def print(self, *objects, **kwargs) -> None:  # noqa: A003 - Rich's own name
+        plain = self.color_system is None and not kwargs  # a pipe, NO_COLOR: no styles to emit
         if not objects:
-            super().print()
+            self._plain_write("\n") if plain else super().print()
             return
         for obj in objects:
             if isinstance(obj, str):
                 obj = Text(obj)
             lines = _wrapped(obj, self.width) if isinstance(obj, Text) else self._lines(obj)
+            if plain:  # the lines are already wrapped and stripped: Rich would add nothing
+                self._plain_write("".join(line.plain + "\n" for line in lines))
+                continue
             for line in lines:
                 super().print(line, soft_wrap=True, **kwargs)
+
+    def _plain_write(self, text: str) -> None:
+        """Write text as Rich would without colour (its print costs ~0.25 ms a line)."""
+        if self.quiet:
+            return
+        try:
+            self.file.write(text)
+        except BrokenPipeError:
+            self.on_broken_pipe()
 
     def _lines(self, renderable) -> list[Text]:
         out = []

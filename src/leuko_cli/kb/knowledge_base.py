@@ -55,6 +55,7 @@ class KnowledgeBase:
     @property
     def data(self) -> dict:
         """Every table as a plain dict (decodes all causes)."""
+        self.table("references")
         if "causes" not in self._data:
             try:
                 self._decode(range(len(self._causes)))
@@ -66,7 +67,19 @@ class KnowledgeBase:
     def table(self, name: str) -> list[dict]:
         if name == "causes":
             return self.data["causes"]
+        if name == "references" and name not in self._data and self._store is not None:
+            self._retry(self._load_references)
         return self._data.get(name, [])
+
+    def _load_references(self) -> None:
+        """The references from the store (a blob of their own: most answers need none)."""
+        if "references" in self._data or self._store is None:
+            return  # a rebuild put them there
+        try:
+            self._data["references"] = self._store.references()
+        except Damaged:
+            self._replace_damaged_store()
+            raise _Rebuilt from None
 
     def get(self, table: str, ident: str) -> dict | None:
         if table == "causes":
@@ -144,6 +157,7 @@ class KnowledgeBase:
         fresh = self._rebuild()  # normally the same causes; the overlay may have changed since
         self._causes = fresh["causes"]
         self._data["causes"] = fresh["causes"]
+        self._data["references"] = fresh.get("references", [])
         self._store = None
         self._index_text = self._crcs = None
         self._search = None

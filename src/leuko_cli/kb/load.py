@@ -184,6 +184,7 @@ def _read_bytes(path: str | Path) -> bytes:
 # the overlay is hashed on every run.
 
 OVERLAY_MEMO = "overlay-hash.json"
+BUNDLED_MEMO = "bundled-hash.json"
 RACY_SECONDS = 2.0
 
 
@@ -191,12 +192,12 @@ def _signature(stat, path) -> list:
     return [str(path), stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino, stat.st_dev]
 
 
-def _remembered_hash(signature: list) -> str | None:
+def _remembered_hash(signature: list, memo: str = OVERLAY_MEMO) -> str | None:
     base = paths.cache_root()
     if base is None:
         return None
     try:
-        with open(os.path.join(base, OVERLAY_MEMO), "rb") as fh:
+        with open(os.path.join(base, memo), "rb") as fh:
             memo = json.loads(fh.read())
         if memo.get("signature") == signature and isinstance(memo.get("blake2b"), str):
             return memo["blake2b"]
@@ -205,7 +206,7 @@ def _remembered_hash(signature: list) -> str | None:
     return None
 
 
-def _remember_hash(signature: list, content_hash: str, stat) -> None:
+def _remember_hash(signature: list, content_hash: str, stat, memo: str = OVERLAY_MEMO) -> None:
     import time
 
     base = paths.cache_root()
@@ -214,7 +215,7 @@ def _remember_hash(signature: list, content_hash: str, stat) -> None:
         or time.time_ns() - max(stat.st_mtime_ns, stat.st_ctime_ns) < RACY_SECONDS * 1e9
     ):
         return
-    path = os.path.join(base, OVERLAY_MEMO)
+    path = os.path.join(base, memo)
     tmp = f"{path}.{os.getpid()}.tmp"
     try:
         os.makedirs(base, exist_ok=True)
@@ -263,13 +264,34 @@ def load(*, overlay: str | Path | None | bool = True, use_cache: bool = True) ->
     overlay=True uses the platform overlay path; a path uses that file; False/None skips it.
     """
     bundled = bundled_file()
-    try:
-        bundled_bytes = _read_bytes(bundled)
-    except OSError as err:
-        raise KBError(
-            f"{bundled}: cannot read the bundled knowledge base ({err.strerror}); reinstall leuko",
-            str(bundled),
-        ) from None
+
+    def read_bundled() -> bytes:
+        try:
+            return _read_bytes(bundled)
+        except OSError as err:
+            raise KBError(
+                f"{bundled}: cannot read the bundled knowledge base ({err.strerror}); "
+                "reinstall leuko",
+                str(bundled),
+            ) from None
+
+    # the bundled KB's hash is remembered like the overlay's (hashing it is most of a
+    # cached run's own work); it is read whole only to hash it anew or to build a store
+    bundled_bytes: bytes | None = None
+    bundled_hash = None
+    signature = None
+    if use_cache and os.name == "posix":
+        try:
+            info = os.stat(bundled)
+            signature = _signature(info, bundled)
+            bundled_hash = _remembered_hash(signature, BUNDLED_MEMO)
+        except OSError:
+            info = None
+    if bundled_hash is None:
+        bundled_bytes = read_bundled()
+        bundled_hash = store.content_hash(bundled_bytes)
+        if signature:
+            _remember_hash(signature, bundled_hash, info, BUNDLED_MEMO)
     overlay_path = paths.overlay_file() if overlay is True else (overlay or None)
 
     def read_overlay() -> bytes:
@@ -298,7 +320,10 @@ def load(*, overlay: str | Path | None | bool = True, use_cache: bool = True) ->
     status = "loaded" if overlay_path is not None else "absent"
 
     def from_sources() -> dict:
-        nonlocal overlay_bytes, overlay_hash
+        nonlocal overlay_bytes, overlay_hash, bundled_bytes, bundled_hash
+        if bundled_bytes is None:  # the hash came from the memo
+            bundled_bytes = read_bundled()
+            bundled_hash = store.content_hash(bundled_bytes)
         if overlay_path is not None and overlay_bytes is None:  # the hash came from the memo
             overlay_bytes = read_overlay()
             overlay_hash = store.content_hash(overlay_bytes)  # the file may have changed since
@@ -316,10 +341,10 @@ def load(*, overlay: str | Path | None | bool = True, use_cache: bool = True) ->
                 err.problems, err.path, hint=OVERLAY_HINT.format(path=overlay_path)
             ) from None
         if use_cache:  # keyed by the bytes just built from
-            _save(store.key(bundled_bytes, overlay_hash), data)
+            _save(store.key(bundled_hash, overlay_hash), data)
         return data
 
-    state = store.key(bundled_bytes, overlay_hash)
+    state = store.key(bundled_hash, overlay_hash)
     cached = store.open_store(state) if use_cache else None
     if cached is None and use_cache and overlay_path is None:
         # the wheel's prebuilt store: trusted only as far as the cache's is (key and checksums)

@@ -39,7 +39,7 @@ try:  # the C module: `sqlite3` would also import datetime (a start-up cost, see
 except ImportError:  # pragma: no cover - other interpreters
     import sqlite3 as sqlite
 
-FORMAT = 5
+FORMAT = 6  # 6: the references are their own checked blob, read on first use
 KEEP = 4  # newest stores kept per cache dir
 _STALE_TEMP_SECONDS = 3600  # a temp file this old was left by a killed process
 DatabaseError = sqlite.DatabaseError
@@ -72,13 +72,13 @@ def content_hash(data: bytes) -> str:
     return digest.hexdigest()
 
 
-def key(bundled_bytes: bytes, overlay_hash: str) -> str:
+def key(bundled_hash: str, overlay_hash: str) -> str:
     digest = _blake2b()
     for part in (
         __version__.encode(),
         str(SCHEMA_VERSION).encode(),
         str(FORMAT).encode(),
-        bundled_bytes,
+        bundled_hash.encode(),
         overlay_hash.encode(),
     ):
         digest.update(len(part).to_bytes(8, "big"))
@@ -183,6 +183,16 @@ class Store:
         if row is None or not isinstance(row[1], bytes) or crc32(row[1]) != row[0]:
             raise Damaged
         return row[1]
+
+    def references(self) -> list[dict]:
+        """The [[references]] table, checked."""
+        try:
+            refs = json.loads(self._blob("references"))
+        except ValueError:  # pragma: no cover - the crc matched
+            raise Damaged from None
+        if not isinstance(refs, list):
+            raise Damaged
+        return refs
 
     def cause_index(self) -> tuple[bytes, bytes]:
         """(crc32s, 4 bytes per cause; index text, one row per cause), checked."""
@@ -314,11 +324,14 @@ def _fill(conn, state_key: str, data: dict, index_text: bytes, search_rows) -> N
         "key": state_key,
         "causes": len(causes),
         "search": digest,
-        "kb": {k: v for k, v in data.items() if k != "causes"},
+        "kb": {k: v for k, v in data.items() if k not in ("causes", "references")},
     }
+    references = data.get("references", [])
     for name, body in (
         ("index", bytes(crcs) + index_text),
         ("tables", json.dumps(head, separators=(",", ":"), ensure_ascii=False).encode()),
+        # three quarters of the tables' bytes, and an assessment's JSON needs none of it
+        ("references", json.dumps(references, separators=(",", ":"), ensure_ascii=False).encode()),
     ):
         conn.execute("INSERT INTO blobs VALUES (?, ?, ?)", (name, crc32(body), body))
 
