@@ -30,11 +30,18 @@ def isolated_dirs(tmp_path, monkeypatch):
     return tmp_path
 
 
-@pytest.fixture
-def kb():
+@pytest.fixture(scope="session")
+def _bundled_kb():
     from leuko_cli import kb as kbmod
 
     return kbmod.load(overlay=False, use_cache=False)
+
+
+@pytest.fixture
+def kb(_bundled_kb):
+    """The bundled KB, parsed once per worker (tests read it; none may change it: a
+    KnowledgeBase is read-only by design)."""
+    return _bundled_kb
 
 
 @pytest.fixture
@@ -53,3 +60,28 @@ def invoke(runner):
         return runner.invoke(app, list(args), prog_name="leuko", **kw)
 
     return run
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _parse_each_kb_once():
+    """Parsing and validating the TOML is most of a store build (~100 ms), and every test has
+    a fresh cache dir: remember `build`'s result per exact input bytes (a pure function), and
+    hand each caller its own copy. Failures are not remembered: they raise every time."""
+    import copy
+    import sys
+
+    import leuko_cli.kb  # noqa: F401 - loads the submodule
+
+    module = sys.modules["leuko_cli.kb.load"]
+    real = module.build
+    seen: dict = {}
+
+    def build(bundled_bytes, bundled_name, overlay_bytes, overlay_name):
+        key = (bundled_bytes, bundled_name, overlay_bytes, overlay_name)
+        if key not in seen:
+            seen[key] = real(bundled_bytes, bundled_name, overlay_bytes, overlay_name)
+        return copy.deepcopy(seen[key])
+
+    module.build = build
+    yield
+    module.build = real
