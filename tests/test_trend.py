@@ -321,3 +321,14 @@ def test_cdisc_long_format(invoke, tmp_path):
 def test_trend_help_has_examples(invoke):
     r = invoke("trend", "--help")
     assert r.exit_code == 0 and "Example" in r.stdout
+
+
+def test_on_error_fail_stops_at_the_first_bad_row(invoke, tmp_path):
+    path = tmp_path / "counts.csv"
+    path.write_text("date,anc\n2024-01-01,500\nnot-a-date,400\n2024-01-03,600\n")
+    res = invoke("trend", str(path), "--on-error", "fail")
+    assert res.exit_code == 1 and res.stdout == ""
+    assert ":3:" in res.stderr and "no summary written" in res.stderr
+    assert invoke("trend", str(path), "--on-error", "nope").exit_code == 2
+    kept = invoke("trend", str(path), "--json")  # the default: reported, the rest summarised
+    assert kept.exit_code == 1 and json.loads(kept.stdout)["errors"][0]["line"] == 3

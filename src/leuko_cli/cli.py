@@ -608,6 +608,13 @@ def trend(
         "--cycles/--no-cycles",
         help="Run the cyclic-neutropenia screen (default: only when there is one subject).",
     ),
+    on_error: Optional[str] = typer.Option(
+        None,
+        "--on-error",
+        metavar="POLICY",
+        help="row or skip (default: bad rows reported on stderr, the rest summarised) or fail "
+        "(stop at the first bad row), as for batch.",
+    ),
     as_json: bool = JSON_OPT,
 ) -> None:
     """Serial counts: nadir, days per grade and below 500/µL, recovery, direction and a
@@ -627,6 +634,7 @@ def trend(
             svg=svg,
             out_format=out_format,
             as_json=as_json,
+            on_error=on_error,
             cycles_on=cycles_on,
         ),
         as_json,

@@ -85,9 +85,14 @@ def trend(
     as_json: bool = False,
     width: int | None = None,
     cycles_on: bool | None = None,
+    on_error: str | None = None,
 ) -> Answer:
+    from leuko_cli.batch.grade import ON_ERROR
     from leuko_cli.kb import load
     from leuko_cli.settings import resolve_all
+
+    if on_error is not None and on_error not in ON_ERROR:
+        raise InputError(f"unknown --on-error {on_error!r}; use one of: {', '.join(ON_ERROR)}")
 
     if measure not in series.MEASURES:
         raise InputError(f"unknown --measure {measure!r}; use one of: {', '.join(series.MEASURES)}")
@@ -121,6 +126,9 @@ def trend(
     finally:
         if path != "-":
             stream.close()
+    if on_error == "fail" and got.errors:  # the batch policy: the first bad row stops the run
+        line, msg = got.errors[0]
+        raise RowsFailed(f"{path}:{line}: {msg}; --on-error fail: no summary written")
     if skipped:
         got.notes.append(f"{len(skipped)} row(s) of other tests skipped (measure {measure})")
     if subject is not None and not got.subjects:
@@ -162,6 +170,12 @@ def trend(
         return Answer("text", csv_text(subjects), kb, exit_code=code, note=note)
     context = {"series": got.subjects, "settings": settings, "floor": floor, "width": width}
     return Answer("trend", data, kb, exit_code=code, note=note, context=context)
+
+
+class RowsFailed(InputError):
+    """--on-error fail met a bad row: exit 1, as a failed batch row does."""
+
+    exit_code = 1
 
 
 def _rule(r: dict) -> dict:
