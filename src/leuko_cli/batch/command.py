@@ -26,8 +26,6 @@ def dispatch(
     """Run a batch; returns the exit code (1 if any row failed).
 
     values: the other `assess` options as typed (request fields; None when not given)."""
-    from leuko_cli.kb import load
-    from leuko_cli.settings import resolve_all
 
     if input_file is None and fhir_file is None:
         raise InputError("--format and --input-format need --input FILE")
@@ -69,6 +67,21 @@ def dispatch(
             f"unknown --input-format {input_format!r}; use one of: "
             f"{', '.join(readers.INPUT_FORMATS)}"
         )
+    grader = make_grader(values, audience)
+    kb = grader.kb
+    if opt == "--fhir":
+        return _fhir(kb, fhir_file, grader, as_json=as_json)
+    return _table(
+        kb, input_file, grader, input_format=input_format, fmt=fmt, on_error=on_error or "row"
+    )
+
+
+def make_grader(values: dict, audience: str | None) -> Grader:
+    """The Grader for a batch: settings resolved once (a row's unit or version overrides
+    them), the other flags as every row's defaults, checked before any row is read."""
+    from leuko_cli.kb import load
+    from leuko_cli.settings import resolve_all
+
     kb = load()
     settings = resolve_all(
         kb,
@@ -81,11 +94,7 @@ def dispatch(
     defaults = {k: v for k, v in values.items() if k not in ("unit", "ctcae_version")}
     grader = Grader(kb, settings, defaults)
     _check_defaults(grader)
-    if opt == "--fhir":
-        return _fhir(kb, fhir_file, grader, as_json=as_json)
-    return _table(
-        kb, input_file, grader, input_format=input_format, fmt=fmt, on_error=on_error or "row"
-    )
+    return grader
 
 
 def _check_defaults(grader: Grader) -> None:

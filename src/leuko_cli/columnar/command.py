@@ -92,10 +92,7 @@ def _detect(path: str, input_format: str | None) -> str:
 def _grader(values: dict, audience: str | None):
     """The stream engine's grader for these options (the same checks, the same defaults)."""
     from leuko_cli.batch import command as stream
-    from leuko_cli.batch.grade import Grader
     from leuko_cli.fields import BY_NAME, COUNTS
-    from leuko_cli.kb import load
-    from leuko_cli.settings import resolve_all
 
     for name in COUNTS:
         if values.get(name) is not None:
@@ -108,19 +105,7 @@ def _grader(values: dict, audience: str | None):
             "--drug cannot be combined with --input; run `leuko assess --anc N "
             "--drug NAME` per patient"
         )
-    kb = load()
-    settings = resolve_all(
-        kb,
-        {
-            "unit": values.get("unit"),
-            "ctcae_version": values.get("ctcae_version"),
-            "audience": audience,
-        },
-    )
-    defaults = {k: v for k, v in values.items() if k not in ("unit", "ctcae_version")}
-    grader = Grader(kb, settings, defaults)
-    stream._check_defaults(grader)
-    return grader
+    return stream.make_grader(values, audience)
 
 
 def _run(stream, grader, path: str, kind: str, fmt: str) -> int:
