@@ -57,6 +57,7 @@ NEW_CAUSES = {
     # breadth 5
     "arsenic-poisoning": "drugs",
     "hhv6-infection": "infections",
+    "sjogren-syndrome": "immune",
 }
 # drug causes without the `leuko meds` fields, and why: no source read supports a
 # drug-mechanism class, and the loader requires all six drug fields or none
