@@ -54,10 +54,18 @@ NEW_CAUSES = {
     "neutropenia-of-prematurity": "idiopathic",
     "disseminated-histoplasmosis": "infections",
     "ebola-virus-disease": "infections",
+    # breadth 5
+    "arsenic-poisoning": "drugs",
+    "hhv6-infection": "infections",
+    "sjogren-syndrome": "immune",
 }
 # drug causes without the `leuko meds` fields, and why: no source read supports a
 # drug-mechanism class, and the loader requires all six drug fields or none
-NO_MEDS_FIELDS = {"dimethyl-fumarate", "benzene"}  # benzene: a workplace toxin, not a medicine
+NO_MEDS_FIELDS = {
+    "dimethyl-fumarate",
+    "benzene",  # a workplace toxin, not a medicine
+    "arsenic-poisoning",  # a poison; arsenic trioxide the medicine is not this entry
+}
 # (generic, brand) -> cause
 NEW_DRUGS = [
     ("valganciclovir", "Valcyte", "ganciclovir-valganciclovir"),
