@@ -332,3 +332,9 @@ def test_on_error_fail_stops_at_the_first_bad_row(invoke, tmp_path):
     assert invoke("trend", str(path), "--on-error", "nope").exit_code == 2
     kept = invoke("trend", str(path), "--json")  # the default: reported, the rest summarised
     assert kept.exit_code == 1 and json.loads(kept.stdout)["errors"][0]["line"] == 3
+
+
+def test_an_endless_input_is_refused_not_read_forever(invoke, monkeypatch):
+    monkeypatch.setenv("LEUKO_MAX_LINE_BYTES", "4096")
+    res = invoke("trend", "/dev/zero")
+    assert res.exit_code == 2 and "/dev/zero:1: line longer than 4096 bytes" in res.stderr

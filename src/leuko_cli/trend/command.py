@@ -123,9 +123,10 @@ def trend(
         got = series.collect(rows, grader, subject)
     except UnicodeDecodeError as err:
         raise InputError(f"{path}: not UTF-8 text ({err.reason}); save it as UTF-8") from None
+    except series.readers.StreamError as err:
+        raise InputError(f"{path}:{err.line}: {err.reason}") from None
     finally:
-        if path != "-":
-            stream.close()
+        stream.close()
     if on_error == "fail" and got.errors:  # the batch policy: the first bad row stops the run
         line, msg = got.errors[0]
         raise RowsFailed(f"{path}:{line}: {msg}; --on-error fail: no summary written")

@@ -10,7 +10,6 @@ an error with its line number; the rest of the file is still read.
 from __future__ import annotations
 
 import csv
-import io
 import sys
 from datetime import date, datetime, timezone
 
@@ -193,14 +192,32 @@ def detect(name: str | None, first: str) -> str:
     return readers.detect_format(name, first)
 
 
-def open_text(path: str):
+class BoundedText:
+    """The lines of a file or stdin through the batch reader's bounded line source: a line over
+    LEUKO_MAX_LINE_BYTES (e.g. /dev/zero, which has no line ends) stops the read with the line
+    named, instead of reading without end."""
+
+    def __init__(self, raw, close: bool) -> None:
+        from leuko_cli.batch.limits import limit
+
+        self.raw, self._close = raw, close
+        self.lines = readers.LineSource(raw, limit("line"))
+
+    def __iter__(self):
+        return iter(self.lines)
+
+    def close(self) -> None:
+        if self._close:
+            self.raw.close()
+
+
+def open_text(path: str) -> BoundedText:
     if path == "-":
-        buffer = getattr(sys.stdin, "buffer", None)
-        if buffer is None:
-            return sys.stdin
-        return io.TextIOWrapper(buffer, encoding="utf-8-sig", newline="")
+        if sys.stdin is None:
+            raise InputError("-: standard input is closed; pipe a file in or give a path")
+        return BoundedText(getattr(sys.stdin, "buffer", sys.stdin), close=False)
     try:
-        return open(path, encoding="utf-8-sig", newline="")
+        return BoundedText(open(path, "rb"), close=True)
     except OSError as err:
         raise InputError(f"{path}: cannot read ({err.strerror})") from None
 
