@@ -256,3 +256,13 @@ def test_fhir_refuses_table_options(invoke):
     path = ROOT / "docs" / "examples" / "cbc-bulk.ndjson"
     res = invoke("batch", str(path), "--term", CD4)
     assert res.exit_code == 2 and "FHIR input takes none" in res.stderr
+
+
+def test_bad_bytes_and_endless_input_are_one_line(invoke, tmp_path, monkeypatch):
+    path = tmp_path / "adlb.csv"
+    path.write_bytes(b"USUBJID,PARAMCD,AVAL,LBSTRESU,ANRLO\na,WBC,\xff,GI/L,3.8\n")
+    res = invoke("batch", str(path))
+    assert res.exit_code == 2 and f"{path}:2: not UTF-8 text" in res.stderr
+    monkeypatch.setenv("LEUKO_MAX_TABLE_BYTES", "4096")
+    res = invoke("batch", "/dev/zero")
+    assert res.exit_code == 2 and "LEUKO_MAX_TABLE_BYTES" in res.stderr

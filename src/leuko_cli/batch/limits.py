@@ -18,6 +18,11 @@ LIMITS = {
         "one input line (a CSV record line or one JSON Lines object), and one CSV field",
     ),
     "fhir": ("LEUKO_MAX_FHIR_BYTES", 64 << 20, "a FHIR document (file or stdin)"),
+    "table": (
+        "LEUKO_MAX_TABLE_BYTES",
+        1 << 30,
+        "a dataset `leuko batch` reads whole (CSV/TSV or Dataset-JSON in the long layout)",
+    ),
 }
 
 
