@@ -169,9 +169,7 @@ def assess(
 def _anc(kb, v: dict, unit: dict, cells, wbc_cells) -> tuple[float | None, dict | None]:
     """The ANC in cells/uL and how it was obtained: given, computed from the differential, or
     given together with a differential that agrees with it (else refused, both named)."""
-    differential = v["neutrophils"] is not None or v["bands"] is not None
-    if differential and wbc_cells is None:
-        raise InputError("--neutrophils/--bands need --wbc to compute the ANC")
+    differential = v["neutrophils"] is not None or v["bands"] is not None  # with a WBC: checked
     computed = None
     if differential:
         segs = (
