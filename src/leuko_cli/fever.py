@@ -33,7 +33,8 @@ def assess_fever(
         return
     ae = grading.febrile_neutropenia_ae(kb, version, anc, temp_c, sustained)
     definite = is_fever and anc < rule["anc_below"]
-    falling_limit = _falling_limit(kb, version)
+    # IDSA's window ends at the CTCAE febrile-neutropenia limit of this version
+    falling_limit = kb.get("fever_rules", ae["rule"])["anc_below"] if ae else None
     if_falling = bool(
         is_fever
         and not definite
@@ -53,20 +54,6 @@ def assess_fever(
     if ae is not None:
         result["ctcae_febrile_neutropenia"] = ae
         cited.cite(ae["references"])
-
-
-def _falling_limit(kb, version: str) -> float | None:
-    """The ANC below which fever is CTCAE febrile neutropenia in this version: the upper end of
-    the window where IDSA's 'expected to fall below 500' clause is reported."""
-    rule = next(
-        (
-            r
-            for r in kb.table("fever_rules")
-            if r["system"] == "CTCAE" and version in r["version"].split("/")
-        ),
-        None,
-    )
-    return rule["anc_below"] if rule else None
 
 
 def _recheck(rule: dict, temp_c: float, sustained: bool, is_fever: bool) -> dict | None:
