@@ -112,7 +112,3 @@ def resolve_all(
     flags = flags or {}
     values = None if all(flags.get(k) is not None for k in SETTINGS_KEYS) else config.read_file()
     return {k: resolve(kb, k, flags.get(k), values or {}) for k in SETTINGS_KEYS}
-
-
-def origins(resolved: dict[str, Setting]) -> dict[str, dict]:
-    return {k: s.as_dict() for k, s in resolved.items()}
