@@ -266,3 +266,10 @@ def test_bad_bytes_and_endless_input_are_one_line(invoke, tmp_path, monkeypatch)
     monkeypatch.setenv("LEUKO_MAX_TABLE_BYTES", "4096")
     res = invoke("batch", "/dev/zero")
     assert res.exit_code == 2 and "LEUKO_MAX_TABLE_BYTES" in res.stderr
+
+
+def test_daids_says_when_a_term_has_no_criteria_at_that_age(invoke, tmp_path):
+    path = tmp_path / "adlb.csv"
+    path.write_text("USUBJID,PARAMCD,AVAL,LBSTRESU,ANRLO,AGE\na,LYMPH,0.3,GI/L,1.0,3\n")
+    r = rows(invoke("batch", str(path), "--criteria", "DAIDS").stdout)[0]
+    assert r["ATOXGRL"] == "" and "for this age" in r["ATOXGRL_REASON"]

@@ -126,13 +126,12 @@ def grade_row(layout: Layout, row: list[str]) -> tuple[tuple, str]:
             return (term, None, label, str(err)), "error"
     scale = grading.scale_for(layout.kb, system, version, term, age_days)
     if scale is None:
-        why = (
-            "for this age "
-            if age_days is not None
-            and grading.scale_for(layout.kb, system, version, term) is None
-            and any(s["term"] == term for s in layout.kb.table("scales"))
-            else ""
+        # the set has the term, only not for this age (DAIDS lymphocytes at 5 years or under)
+        has_term = any(
+            s["system"] == system and s["version"] == version and s["term"] == term
+            for s in layout.kb.table("scales")
         )
+        why = "for this age " if age_days is not None and has_term else ""
         return (
             term,
             None,
