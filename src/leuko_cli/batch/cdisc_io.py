@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import json
 import math
-import sys
 
 from leuko_cli.errors import InputError
 from leuko_cli.sanitize import escape_json_unsafe
@@ -61,35 +60,16 @@ def read(path: str, kind: str):
     """(header, rows, meta) for the file; meta keeps Dataset-JSON's own metadata."""
     if kind == "xpt":
         return _read_xpt(path)
-    from leuko_cli.batch.limits import LIMITS, limit
+    from leuko_cli.batch.limits import read_capped
 
-    cap = limit("table")
-    if path == "-":
-        if sys.stdin is None:
-            raise InputError("-: standard input is closed; give a file")
-        source = getattr(sys.stdin, "buffer", sys.stdin)
-        data = source.read(cap + 1)
-    else:
-        try:
-            with open(path, "rb") as fh:
-                data = fh.read(cap + 1)
-        except OSError as err:
-            raise InputError(f"{path}: cannot read ({err.strerror})") from None
-    if len(data) > cap:
+    data = read_capped(path, "table", path)
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        line = data[: err.start].count(b"\n") + 1
         raise InputError(
-            f"{path}: larger than {cap} bytes (the limit: {LIMITS['table'][0]}); "
-            "split the dataset or raise the limit"
-        )
-    if isinstance(data, bytes):
-        try:
-            text = data.decode("utf-8-sig")
-        except UnicodeDecodeError as err:
-            line = data[: err.start].count(b"\n") + 1
-            raise InputError(
-                f"{path}:{line}: not UTF-8 text ({err.reason}); save the dataset as UTF-8"
-            ) from None
-    else:
-        text = data
+            f"{path}:{line}: not UTF-8 text ({err.reason}); save the dataset as UTF-8"
+        ) from None
     if kind == "dataset-json":
         return _read_dataset_json(path, text)
     delimiter = "\t" if kind == "tsv" else _delimiter(text.split("\n", 1)[0])

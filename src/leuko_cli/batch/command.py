@@ -278,7 +278,7 @@ def _fhir(kb, path: str, grader: Grader, *, as_json: bool) -> int:
 
     from . import fhir
 
-    doc = fhir.read(path, _stdin_bytes(limit("fhir")) if path == "-" else None)
+    doc = fhir.read(path)
     results, skipped = fhir.assess_doc(kb, doc, grader.defaults, grader.settings)
     audience = grader.settings["audience"]
     for r in results:
@@ -304,11 +304,3 @@ def _fhir(kb, path: str, grader: Grader, *, as_json: bool) -> int:
             f"leuko: {len(results)} case(s), {len(results) - failed} graded, {failed} error(s)\n"
         )
     return 1 if failed else 0
-
-
-def _stdin_bytes(cap: int) -> bytes:
-    """At most cap + 1 bytes of stdin (fhir.read refuses more): never an unbounded read."""
-    if sys.stdin is None:
-        raise InputError("--fhir -: standard input is closed; pipe a file in or give a path")
-    data = getattr(sys.stdin, "buffer", sys.stdin).read(cap + 1)
-    return data.encode("utf-8") if isinstance(data, str) else data

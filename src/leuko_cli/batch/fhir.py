@@ -50,30 +50,23 @@ def _codes_text() -> str:
 
 def read(path: str, stdin_data: bytes | str | None = None) -> Any:
     """Parse FHIR JSON, or FHIR NDJSON (one resource per line: fhir_resources.Resources), from
-    path ("-" reads stdin_data). At most LEUKO_MAX_FHIR_BYTES are read; bad UTF-8, bad JSON,
-    too deep a nesting or too long an integer is one line."""
-    from .limits import limit
+    path ("-" is stdin), or from stdin_data when given (text already read). At most
+    LEUKO_MAX_FHIR_BYTES are read; bad UTF-8, bad JSON, too deep a nesting or too long an
+    integer is one line."""
+    from .limits import read_capped, refuse_over
 
-    cap = limit("fhir")
-    if path == "-":
-        data = stdin_data or b""
+    label = f"--fhir {path}"
+    if stdin_data is None:
+        data = read_capped(path, "fhir", label)
     else:
-        try:
-            with open(path, "rb") as fh:
-                data = fh.read(cap + 1)
-        except OSError as err:
-            raise InputError(f"--fhir {path}: cannot read ({err.strerror})") from None
-    if len(data) > cap:
-        raise InputError(
-            f"--fhir {path}: larger than {cap} bytes; split the file, or raise the limit "
-            "with LEUKO_MAX_FHIR_BYTES"
-        )
+        data = stdin_data
+        refuse_over(data, "fhir", label)
     if isinstance(data, bytes):
         try:
             body = data.decode("utf-8-sig")
         except UnicodeDecodeError as err:
             raise InputError(
-                f"--fhir {path}: not UTF-8 text (byte {err.start}); FHIR JSON is UTF-8"
+                f"{label}: not UTF-8 text (byte {err.start}); FHIR JSON is UTF-8"
             ) from None
     else:
         body = data

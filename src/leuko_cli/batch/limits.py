@@ -42,3 +42,34 @@ def limit(name: str) -> int:
             f"{var}={raw[:40]!r} must be a positive whole number of bytes, e.g. {default}"
         )
     return value
+
+
+def refuse_over(data: bytes | str, name: str, label: str) -> None:
+    """One line naming the limit and its variable when data is longer than the limit."""
+    cap = limit(name)
+    if len(data) > cap:
+        raise InputError(
+            f"{label}: larger than {cap} bytes (the limit: {LIMITS[name][0]}); "
+            "split the file or raise the limit"
+        )
+
+
+def read_capped(path: str, name: str, label: str) -> bytes:
+    """At most the limit's bytes of the file, or of stdin for "-": never an unbounded read.
+    label starts every message (the path, or the option and the path)."""
+    import sys
+
+    cap = limit(name)
+    if path == "-":
+        if sys.stdin is None:
+            raise InputError(f"{label}: standard input is closed; pipe a file in or give a path")
+        data = getattr(sys.stdin, "buffer", sys.stdin).read(cap + 1)
+        data = data.encode("utf-8") if isinstance(data, str) else data
+    else:
+        try:
+            with open(path, "rb") as fh:
+                data = fh.read(cap + 1)
+        except OSError as err:
+            raise InputError(f"{label}: cannot read ({err.strerror})") from None
+    refuse_over(data, name, label)
+    return data
