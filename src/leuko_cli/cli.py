@@ -868,5 +868,5 @@ def config_unset(key: str = CONFIG_KEY_ARG) -> None:
     _out(commands.config_unset(key))
 
 
-def main() -> None:
-    app()
+def main(argv: list[str] | None = None) -> None:
+    app(args=argv)

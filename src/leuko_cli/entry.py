@@ -1,6 +1,7 @@
-"""Console-script entry point: the Typer-free fast path first, the full CLI otherwise.
+"""Console-script entry point: a recorded answer if there is one (output_cache.py), else the
+Typer-free fast path, else the full CLI.
 
-Both paths end in `errors.run_guarded`, so an error is one line and an exit code wherever it
+Every path ends in `errors.run_guarded`, so an error is one line and an exit code wherever it
 happened.
 """
 
@@ -9,12 +10,28 @@ from __future__ import annotations
 import sys
 
 
-def main() -> None:
+def run(argv: list[str]) -> int:
+    """The exit code of one run: the fast path, else the Typer CLI."""
     from . import fastpath
 
-    code = fastpath.run(sys.argv[1:])
-    if code is None:
-        from .cli import main as cli_main
+    code = fastpath.run(argv)
+    if code is not None:
+        return code
+    from .cli import main as cli_main
 
-        cli_main()
-    sys.exit(code)
+    try:
+        cli_main(argv)
+    except SystemExit as done:
+        code = done.code
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code
+    sys.stderr.write(f"{code}\n")  # sys.exit("text"): print it, as the interpreter would
+    return 1
+
+
+def main() -> None:
+    from . import output_cache
+
+    sys.exit(output_cache.run(sys.argv[1:], run))

@@ -144,6 +144,9 @@ def page(pager: list[str], render) -> None:
     if text.count("\n") < size.lines:
         sys.stdout.write(text)  # fits on one screen: no pager at all
         return
+    from .output_cache import taint
+
+    taint("pager")  # the text went to the pager, not stdout: nothing to replay
     try:
         subprocess.run(pager, input=text, text=True, check=False)
     except OSError:

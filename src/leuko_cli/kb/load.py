@@ -14,6 +14,9 @@ import re
 
 from leuko_cli import paths
 from leuko_cli.errors import KBError
+from leuko_cli.kb_state import BUNDLED_MEMO, OVERLAY_MEMO, bundled_file
+from leuko_cli.kb_state import remembered_hash as _remembered_hash
+from leuko_cli.kb_state import signature as _signature
 
 from . import store
 from .knowledge_base import KnowledgeBase
@@ -27,17 +30,6 @@ OVERLAY_HINT = (
     "your personal overlay is broken: `leuko kb check` lists every problem; fix "
     "them, or move {path} away to use the bundled knowledge base alone"
 )
-
-
-def bundled_file() -> str:
-    """The KB shipped with the package; in an editable install, the repo-root data/ file."""
-    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    packaged = os.path.join(here, "data", "causes.toml")
-    if os.path.isfile(packaged):
-        return packaged
-    return os.path.join(
-        os.path.dirname(os.path.dirname(os.path.realpath(here))), "data", "causes.toml"
-    )
 
 
 def bundled_path() -> Path:
@@ -183,27 +175,7 @@ def _read_bytes(path: str | Path) -> bytes:
 # being hashed is not remembered, so a coarse timestamp cannot hide a same-size edit. Elsewhere
 # the overlay is hashed on every run.
 
-OVERLAY_MEMO = "overlay-hash.json"
-BUNDLED_MEMO = "bundled-hash.json"
 RACY_SECONDS = 2.0
-
-
-def _signature(stat, path) -> list:
-    return [str(path), stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino, stat.st_dev]
-
-
-def _remembered_hash(signature: list, memo: str = OVERLAY_MEMO) -> str | None:
-    base = paths.cache_root()
-    if base is None:
-        return None
-    try:
-        with open(os.path.join(base, memo), "rb") as fh:
-            memo = json.loads(fh.read())
-        if memo.get("signature") == signature and isinstance(memo.get("blake2b"), str):
-            return memo["blake2b"]
-    except (OSError, ValueError, AttributeError):
-        pass  # missing or damaged: hash the file
-    return None
 
 
 def _remember_hash(signature: list, content_hash: str, stat, memo: str = OVERLAY_MEMO) -> None:

@@ -1,0 +1,53 @@
+"""Where the bundled KB is, and the content hashes remembered for it and the overlay.
+
+Outside the `kb` package on purpose: the rendered-output cache (output_cache.py) keys a run by
+these hashes before anything else is imported, and importing `leuko_cli.kb` loads the store
+and its sqlite module.
+
+Hashing a 5 MB overlay costs more than the rest of a cached query. As git does for its index,
+a file's content hash is remembered with its stat signature (path, size, mtime, ctime, inode,
+device) and reused while the signature is unchanged. On POSIX any write changes ctime, which
+no user call can set back. kb/load.py writes the memos (and declines to for a file changed in
+the last moments, so a coarse timestamp cannot hide a same-size edit).
+"""
+
+from __future__ import annotations
+
+import os
+
+from . import paths
+
+OVERLAY_MEMO = "overlay-hash.json"
+BUNDLED_MEMO = "bundled-hash.json"
+
+
+def bundled_file() -> str:
+    """The KB shipped with the package; in an editable install, the repo-root data/ file."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    packaged = os.path.join(here, "data", "causes.toml")
+    if os.path.isfile(packaged):
+        return packaged
+    return os.path.join(
+        os.path.dirname(os.path.dirname(os.path.realpath(here))), "data", "causes.toml"
+    )
+
+
+def signature(stat, path) -> list:
+    return [str(path), stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino, stat.st_dev]
+
+
+def remembered_hash(file_signature: list, memo: str = OVERLAY_MEMO) -> str | None:
+    """The content hash remembered for a file with this signature, or None."""
+    import json
+
+    base = paths.cache_root()
+    if base is None:
+        return None
+    try:
+        with open(os.path.join(base, memo), "rb") as fh:
+            record = json.loads(fh.read())
+        if record.get("signature") == file_signature and isinstance(record.get("blake2b"), str):
+            return record["blake2b"]
+    except (OSError, ValueError, AttributeError):
+        pass  # missing or damaged: hash the file
+    return None
