@@ -58,6 +58,8 @@ NEW_CAUSES = {
     "arsenic-poisoning": "drugs",
     "hhv6-infection": "infections",
     "sjogren-syndrome": "immune",
+    # breadth 6 (rev-7)
+    "chikungunya": "infections",
 }
 # drug causes without the `leuko meds` fields, and why: no source read supports a
 # drug-mechanism class, and the loader requires all six drug fields or none
