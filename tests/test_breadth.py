@@ -61,6 +61,7 @@ NEW_CAUSES = {
     # breadth 6 (rev-7)
     "chikungunya": "infections",
     "kikuchi-fujimoto-disease": "immune",
+    "autoimmune-lymphoproliferative-syndrome": "congenital",
 }
 # drug causes without the `leuko meds` fields, and why: no source read supports a
 # drug-mechanism class, and the loader requires all six drug fields or none
