@@ -62,6 +62,7 @@ NEW_CAUSES = {
     "chikungunya": "infections",
     "kikuchi-fujimoto-disease": "immune",
     "autoimmune-lymphoproliferative-syndrome": "congenital",
+    "il6-receptor-antagonists": "drugs",
 }
 # drug causes without the `leuko meds` fields, and why: no source read supports a
 # drug-mechanism class, and the loader requires all six drug fields or none
@@ -98,6 +99,9 @@ NEW_DRUGS = [
     ("ranitidine", "Zantac", "h2-receptor-antagonists"),
     ("allopurinol", "Zyloprim", "allopurinol"),
     ("colchicine", "Colcrys", "colchicine-toxicity"),
+    # breadth 6 (rev-7)
+    ("tocilizumab", "Actemra", "il6-receptor-antagonists"),
+    ("sarilumab", "Kevzara", "il6-receptor-antagonists"),
 ]
 REQUIRED = [k for k, (_kind, required, _extra) in SCHEMA["causes"].items() if required]
 
