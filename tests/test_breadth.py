@@ -63,6 +63,7 @@ NEW_CAUSES = {
     "kikuchi-fujimoto-disease": "immune",
     "autoimmune-lymphoproliferative-syndrome": "congenital",
     "il6-receptor-antagonists": "drugs",
+    "yellow-fever": "infections",
 }
 # drug causes without the `leuko meds` fields, and why: no source read supports a
 # drug-mechanism class, and the loader requires all six drug fields or none
