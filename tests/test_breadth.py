@@ -64,6 +64,7 @@ NEW_CAUSES = {
     "autoimmune-lymphoproliferative-syndrome": "congenital",
     "il6-receptor-antagonists": "drugs",
     "yellow-fever": "infections",
+    "leflunomide": "drugs",
 }
 # drug causes without the `leuko meds` fields, and why: no source read supports a
 # drug-mechanism class, and the loader requires all six drug fields or none
@@ -103,6 +104,7 @@ NEW_DRUGS = [
     # breadth 6 (rev-7)
     ("tocilizumab", "Actemra", "il6-receptor-antagonists"),
     ("sarilumab", "Kevzara", "il6-receptor-antagonists"),
+    ("leflunomide", "Arava", "leflunomide"),
 ]
 REQUIRED = [k for k, (_kind, required, _extra) in SCHEMA["causes"].items() if required]
 
