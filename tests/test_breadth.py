@@ -58,6 +58,13 @@ NEW_CAUSES = {
     "arsenic-poisoning": "drugs",
     "hhv6-infection": "infections",
     "sjogren-syndrome": "immune",
+    # breadth 6 (rev-7)
+    "chikungunya": "infections",
+    "kikuchi-fujimoto-disease": "immune",
+    "autoimmune-lymphoproliferative-syndrome": "congenital",
+    "il6-receptor-antagonists": "drugs",
+    "yellow-fever": "infections",
+    "leflunomide": "drugs",
 }
 # drug causes without the `leuko meds` fields, and why: no source read supports a
 # drug-mechanism class, and the loader requires all six drug fields or none
@@ -94,6 +101,10 @@ NEW_DRUGS = [
     ("ranitidine", "Zantac", "h2-receptor-antagonists"),
     ("allopurinol", "Zyloprim", "allopurinol"),
     ("colchicine", "Colcrys", "colchicine-toxicity"),
+    # breadth 6 (rev-7)
+    ("tocilizumab", "Actemra", "il6-receptor-antagonists"),
+    ("sarilumab", "Kevzara", "il6-receptor-antagonists"),
+    ("leflunomide", "Arava", "leflunomide"),
 ]
 REQUIRED = [k for k, (_kind, required, _extra) in SCHEMA["causes"].items() if required]
 
