@@ -58,6 +58,8 @@ NEW_CAUSES = {
     "arsenic-poisoning": "drugs",
     "hhv6-infection": "infections",
     "sjogren-syndrome": "immune",
+    # breadth 6 (new-causes)
+    "ace-inhibitors": "drugs",
 }
 # drug causes without the `leuko meds` fields, and why: no source read supports a
 # drug-mechanism class, and the loader requires all six drug fields or none
@@ -94,6 +96,9 @@ NEW_DRUGS = [
     ("ranitidine", "Zantac", "h2-receptor-antagonists"),
     ("allopurinol", "Zyloprim", "allopurinol"),
     ("colchicine", "Colcrys", "colchicine-toxicity"),
+    # breadth 6 (new-causes)
+    ("captopril", "Capoten", "ace-inhibitors"),
+    ("benazepril", "Lotensin", "ace-inhibitors"),
 ]
 REQUIRED = [k for k, (_kind, required, _extra) in SCHEMA["causes"].items() if required]
 
