@@ -60,6 +60,7 @@ NEW_CAUSES = {
     "sjogren-syndrome": "immune",
     # breadth 6 (new-causes)
     "ace-inhibitors": "drugs",
+    "gold-salts": "drugs",
 }
 # drug causes without the `leuko meds` fields, and why: no source read supports a
 # drug-mechanism class, and the loader requires all six drug fields or none
@@ -99,6 +100,7 @@ NEW_DRUGS = [
     # breadth 6 (new-causes)
     ("captopril", "Capoten", "ace-inhibitors"),
     ("benazepril", "Lotensin", "ace-inhibitors"),
+    ("auranofin", "Ridaura", "gold-salts"),
 ]
 REQUIRED = [k for k, (_kind, required, _extra) in SCHEMA["causes"].items() if required]
 
