@@ -61,6 +61,7 @@ NEW_CAUSES = {
     # breadth 6 (new-causes)
     "ace-inhibitors": "drugs",
     "gold-salts": "drugs",
+    "hydroxyurea": "drugs",
 }
 # drug causes without the `leuko meds` fields, and why: no source read supports a
 # drug-mechanism class, and the loader requires all six drug fields or none
@@ -101,6 +102,8 @@ NEW_DRUGS = [
     ("captopril", "Capoten", "ace-inhibitors"),
     ("benazepril", "Lotensin", "ace-inhibitors"),
     ("auranofin", "Ridaura", "gold-salts"),
+    ("hydroxyurea", "Droxia", "hydroxyurea"),
+    ("hydroxycarbamide", "Siklos", "hydroxyurea"),
 ]
 REQUIRED = [k for k, (_kind, required, _extra) in SCHEMA["causes"].items() if required]
 
