@@ -62,6 +62,7 @@ NEW_CAUSES = {
     "ace-inhibitors": "drugs",
     "gold-salts": "drugs",
     "hydroxyurea": "drugs",
+    "lenalidomide-imids": "drugs",
 }
 # drug causes without the `leuko meds` fields, and why: no source read supports a
 # drug-mechanism class, and the loader requires all six drug fields or none
@@ -104,6 +105,8 @@ NEW_DRUGS = [
     ("auranofin", "Ridaura", "gold-salts"),
     ("hydroxyurea", "Droxia", "hydroxyurea"),
     ("hydroxycarbamide", "Siklos", "hydroxyurea"),
+    ("lenalidomide", "Revlimid", "lenalidomide-imids"),
+    ("pomalidomide", "Pomalyst", "lenalidomide-imids"),
 ]
 REQUIRED = [k for k, (_kind, required, _extra) in SCHEMA["causes"].items() if required]
 
