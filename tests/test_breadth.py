@@ -63,6 +63,7 @@ NEW_CAUSES = {
     "gold-salts": "drugs",
     "hydroxyurea": "drugs",
     "lenalidomide-imids": "drugs",
+    "bcr-abl-tkis": "drugs",
 }
 # drug causes without the `leuko meds` fields, and why: no source read supports a
 # drug-mechanism class, and the loader requires all six drug fields or none
@@ -107,6 +108,8 @@ NEW_DRUGS = [
     ("hydroxycarbamide", "Siklos", "hydroxyurea"),
     ("lenalidomide", "Revlimid", "lenalidomide-imids"),
     ("pomalidomide", "Pomalyst", "lenalidomide-imids"),
+    ("imatinib", "Gleevec", "bcr-abl-tkis"),
+    ("dasatinib", "Sprycel", "bcr-abl-tkis"),
 ]
 REQUIRED = [k for k, (_kind, required, _extra) in SCHEMA["causes"].items() if required]
 
