@@ -64,6 +64,7 @@ NEW_CAUSES = {
     "hydroxyurea": "drugs",
     "lenalidomide-imids": "drugs",
     "bcr-abl-tkis": "drugs",
+    "mirtazapine": "drugs",
 }
 # drug causes without the `leuko meds` fields, and why: no source read supports a
 # drug-mechanism class, and the loader requires all six drug fields or none
@@ -110,6 +111,7 @@ NEW_DRUGS = [
     ("pomalidomide", "Pomalyst", "lenalidomide-imids"),
     ("imatinib", "Gleevec", "bcr-abl-tkis"),
     ("dasatinib", "Sprycel", "bcr-abl-tkis"),
+    ("mirtazapine", "Remeron", "mirtazapine"),
 ]
 REQUIRED = [k for k, (_kind, required, _extra) in SCHEMA["causes"].items() if required]
 
