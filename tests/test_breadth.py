@@ -65,6 +65,13 @@ NEW_CAUSES = {
     "il6-receptor-antagonists": "drugs",
     "yellow-fever": "infections",
     "leflunomide": "drugs",
+    # breadth 6 (new-causes)
+    "ace-inhibitors": "drugs",
+    "gold-salts": "drugs",
+    "hydroxyurea": "drugs",
+    "lenalidomide-imids": "drugs",
+    "bcr-abl-tkis": "drugs",
+    "mirtazapine": "drugs",
 }
 # drug causes without the `leuko meds` fields, and why: no source read supports a
 # drug-mechanism class, and the loader requires all six drug fields or none
@@ -105,6 +112,17 @@ NEW_DRUGS = [
     ("tocilizumab", "Actemra", "il6-receptor-antagonists"),
     ("sarilumab", "Kevzara", "il6-receptor-antagonists"),
     ("leflunomide", "Arava", "leflunomide"),
+    # breadth 6 (new-causes)
+    ("captopril", "Capoten", "ace-inhibitors"),
+    ("benazepril", "Lotensin", "ace-inhibitors"),
+    ("auranofin", "Ridaura", "gold-salts"),
+    ("hydroxyurea", "Droxia", "hydroxyurea"),
+    ("hydroxycarbamide", "Siklos", "hydroxyurea"),
+    ("lenalidomide", "Revlimid", "lenalidomide-imids"),
+    ("pomalidomide", "Pomalyst", "lenalidomide-imids"),
+    ("imatinib", "Gleevec", "bcr-abl-tkis"),
+    ("dasatinib", "Sprycel", "bcr-abl-tkis"),
+    ("mirtazapine", "Remeron", "mirtazapine"),
 ]
 REQUIRED = [k for k, (_kind, required, _extra) in SCHEMA["causes"].items() if required]
 
