@@ -234,3 +234,57 @@ def test_the_console_script_replays_without_importing_typer_or_rich(isolated_dir
     assert "Clozapine" in outs[2].stdout
     if records(isolated_dirs):  # the bundled KB's memo was written (file older than 2 s)
         assert outs[2].stderr == ""
+
+
+class ClosesAfter:
+    """A pipe whose reader goes away (`| head -1`): the second write fails."""
+
+    encoding, errors = "utf-8", "strict"
+
+    def __init__(self) -> None:
+        self.writes = 0
+
+    def write(self, text: str) -> int:
+        self.writes += 1
+        if self.writes > 1:
+            raise BrokenPipeError(32, "Broken pipe")
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+    def isatty(self) -> bool:
+        return False
+
+
+def test_output_cut_short_by_a_closed_pipe_is_never_recorded(capsys, isolated_dirs, monkeypatch):
+    argv = ["causes", "--category", "drugs"]
+    run(argv, capsys)  # the KB memo
+    for _ in range(2):
+        monkeypatch.setattr(sys, "stdout", ClosesAfter())
+        monkeypatch.setattr("leuko_cli.errors.silence_stdout", lambda: None)
+        assert output_cache.run(list(argv), entry.run) == 0  # `| head` exits 0
+        monkeypatch.undo()
+        monkeypatch.setattr(KBLOAD, "RACY_SECONDS", 0)
+    assert records(isolated_dirs) == []
+    monkeypatch.setenv("LEUKO_NO_OUTPUT_CACHE", "1")
+    whole = run(argv, capsys)
+    monkeypatch.delenv("LEUKO_NO_OUTPUT_CACHE")
+    assert run(argv, capsys) == whole and run(argv, capsys, forbid_render=True) == whole
+
+
+def test_a_bundled_kb_change_is_never_served_stale(capsys, isolated_dirs, monkeypatch, tmp_path):
+    from leuko_cli import kb_state
+
+    copy = tmp_path / "causes.toml"
+    original = Path(kb_state.bundled_file()).read_text(encoding="utf-8")
+    copy.write_text(original, encoding="utf-8")
+    for module in (kb_state, KBLOAD):
+        monkeypatch.setattr(module, "bundled_file", lambda: str(copy))
+    argv = ["causes", "show", "clozapine", "--json"]
+    run(argv, capsys)
+    before = run(argv, capsys)
+    assert run(argv, capsys, forbid_render=True) == before
+    copy.write_text(original.replace('name = "Clozapine"', 'name = "Clozapine (edited)"', 1))
+    after = run(argv, capsys)
+    assert after != before and "Clozapine (edited)" in after[1]

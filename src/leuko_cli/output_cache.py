@@ -234,12 +234,24 @@ class Recorder:
         self._stream, self._tainted, self.parts = stream, tainted, []
 
     def write(self, text):
-        written = self._stream.write(text)
+        try:
+            written = self._stream.write(text)
+        except BaseException:
+            if isinstance(text, str):  # a closed pipe (`| head`) stopped the output part-way
+                self._tainted.append("write failed")
+            raise  # (bytes: Click probing for a binary stream; nothing was written)
         if isinstance(text, str):
             self.parts.append(text)
         else:  # pragma: no cover - a text stream refuses bytes before this
             self._tainted.append("bytes")
         return written
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except BaseException:
+            self._tainted.append("flush failed")
+            raise
 
     def __getattr__(self, name):
         if name in ("buffer", "fileno", "detach", "writelines", "raw"):
