@@ -195,7 +195,7 @@ def test_mascc_cli(invoke):
 def test_mascc_flags_match_kb_items(kb):
     import inspect
 
-    from leuko_cli.cli import mascc
+    from leuko_cli.cli_queries import mascc
 
     params = {p.replace("_", "-") for p in inspect.signature(mascc).parameters} - {"as-json"}
     assert params == {i["id"] for i in kb.get("scores", "mascc")["items"]}

@@ -1,7 +1,8 @@
 """Command handlers: plain values in, an `Answer` out. No printing, no Typer, no Rich.
 
-The Typer CLI (`cli.py`) and the start-up fast path (`fastpath.py`) call the same handlers and
-pass the answer to `output.emit`, so behaviour never depends on which path ran.
+The Typer CLI (`cli.py` and its `cli_*.py` modules) and the start-up fast path (`fastpath.py`)
+call the same handlers and pass the answer to `output.emit`, so behaviour never depends on which
+path ran.
 """
 
 from __future__ import annotations
