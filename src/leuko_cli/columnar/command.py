@@ -109,7 +109,7 @@ def _grader(values: dict, audience: str | None):
 
 
 def _run(stream, grader, path: str, kind: str, fmt: str) -> int:
-    from leuko_cli.batch.readers import RowError
+    from leuko_cli.batch.readers import RowError, field_columns
 
     from . import tables
     from .engine import grade_table
@@ -137,14 +137,22 @@ def _run(stream, grader, path: str, kind: str, fmt: str) -> int:
             f"{', '.join(map(str, header))[:120]}); add a column such as anc"
         )
     try:
-        out, errors = grade_table(grader, table, text_empty_is_absent=kind == "csv")
+        field_columns(table.column_names)  # two columns for one field: refused before output
     except RowError as err:
         raise InputError(f"the {kind.upper()} header: {err}") from None
-    results = tables.assemble(out, table.num_rows)
     sys.stdout.flush()
     sink = getattr(sys.stdout, "buffer", sys.stdout)
     try:
-        (tables.write_csv if fmt == "csv" else tables.write_parquet)(sink, table, header, results)
+        if fmt == "csv":
+            writer = tables.CsvSink(sink, header)
+        else:
+            writer = tables.ParquetSink(sink, header, table.schema)
+        errors = 0
+        for batch in table.to_batches(max_chunksize=tables.BATCH_ROWS):
+            out, failed = grade_table(grader, batch, text_empty_is_absent=kind == "csv")
+            writer.write(batch, tables.assemble(out, batch.num_rows))
+            errors += failed
+        writer.close()
         sink.flush()
     except BrokenPipeError:
         raise

@@ -26,7 +26,8 @@ from leuko_cli.sanitize import inert
 from .engine import TYPES
 
 _NEEDS_QUOTES = r'[,"\r\n]'
-BATCH_ROWS = 1 << 20  # rows formatted and written at a time (memory stays bounded)
+BATCH_ROWS = 1 << 18  # rows graded, formatted and written at a time (memory stays flat)
+BLOCK = 1 << 22  # bytes of CSV a reader thread parses at a time
 
 
 class NotColumnar(Exception):
@@ -59,6 +60,7 @@ def read_csv(path: str) -> tuple[pa.Table, list[str]]:
     try:
         table = pacsv.read_csv(
             path,
+            read_options=pacsv.ReadOptions(block_size=BLOCK),
             parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=False),
             convert_options=pacsv.ConvertOptions(
                 column_types={name: pa.string() for name in header},
@@ -130,23 +132,32 @@ def _number_cells(arr: pa.Array) -> pa.Array:
     """Floats as Python writes them (whole numbers without .0, as assess rounds them)."""
     values = arr.to_numpy(zero_copy_only=False)
     valid = ~np.isnan(values)
-    whole = valid & (values == np.floor(np.where(valid, values, 0)))
+    with np.errstate(invalid="ignore"):
+        whole = np.isfinite(values) & (np.abs(values) < 2.0**62)
+        whole &= values == np.floor(np.where(whole, values, 0))
     ints = np.where(whole, values, 0).astype(np.int64)
     text = pc.cast(pa.array(ints, mask=~whole), pa.string())
     rest = valid & ~whole
-    if rest.any():
+    if rest.any():  # fractions, huge whole numbers, infinities: Python decides
         uniq, inverse = np.unique(values[rest], return_inverse=True)
-        shown = np.array([repr(float(u)) for u in uniq], dtype=object)[inverse]
+        shown = np.array([_python_number(float(u)) for u in uniq], dtype=object)[inverse]
         text = pc.replace_with_mask(text, pa.array(rest), pa.array(list(shown), pa.string()))
     return pc.fill_null(text, "")
+
+
+def _python_number(x: float) -> str:
+    whole = abs(x) != float("inf") and x == int(x)
+    return str(int(x)) if whole else repr(x)  # inf: "inf", as Python's csv writes it
 
 
 def _cells(arr) -> pa.Array:
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
     t = arr.type
-    if pa.types.is_string(t) or pa.types.is_large_string(t):
+    if pa.types.is_string(t):
         return _text_cells(arr)
+    if pa.types.is_large_string(t):
+        return _text_cells(pc.cast(arr, pa.string()))
     if pa.types.is_floating(t):
         return _number_cells(pc.cast(arr, pa.float64()))
     if pa.types.is_integer(t) or pa.types.is_boolean(t):
@@ -157,20 +168,25 @@ def _cells(arr) -> pa.Array:
         return _text_cells(pa.array([None if v is None else str(v) for v in arr.to_pylist()]))
 
 
-def write_csv(out, table: pa.Table, header: list, results: dict) -> None:
+class CsvSink:
     """The stream writer's CSV, a batch of rows at a time, to a binary stream."""
-    line = io.StringIO()
-    csv.writer(line, lineterminator="\n").writerow(
-        [csv_value(c) for c in out_names(header) + list(BATCH_RESULTS)]
-    )
-    out.write(line.getvalue().encode("utf-8"))
-    columns = [table.column(i) for i in range(table.num_columns)] + list(results.values())
-    n = table.num_rows
-    for start in range(0, n, BATCH_ROWS):
-        cells = [_cells(c.slice(start, BATCH_ROWS)) for c in columns]
-        lines = pc.binary_join_element_wise(*cells, ",")
-        lines = pc.binary_join_element_wise(lines, pa.scalar("\n"), "")
-        out.write(_buffer(lines))
+
+    def __init__(self, out, header: list) -> None:
+        line = io.StringIO()
+        csv.writer(line, lineterminator="\n").writerow(
+            [csv_value(c) for c in out_names(header) + list(BATCH_RESULTS)]
+        )
+        out.write(line.getvalue().encode("utf-8"))
+        self.out = out
+
+    def write(self, batch, results: dict) -> None:
+        from .csvout import write_rows
+
+        if batch.num_rows:
+            write_rows(self.out, list(batch.columns) + list(results.values()))
+
+    def close(self) -> None:
+        pass
 
 
 def _buffer(lines: pa.Array) -> memoryview:
@@ -182,9 +198,20 @@ def _buffer(lines: pa.Array) -> memoryview:
     return memoryview(lines.buffers()[2])[start:end]
 
 
-def write_parquet(out, table: pa.Table, header: list, results: dict) -> None:
-    import pyarrow.parquet as pq
+class ParquetSink:
+    """One Parquet file: the input columns as read, then the typed BATCH_RESULTS."""
 
-    names = out_names(header) + list(BATCH_RESULTS)
-    arrays = [table.column(i) for i in range(table.num_columns)] + list(results.values())
-    pq.write_table(pa.Table.from_arrays(arrays, names=names), out)
+    def __init__(self, out, header: list, schema: pa.Schema) -> None:
+        import pyarrow.parquet as pq
+
+        fields = [pa.field(n, t) for n, t in zip(out_names(header), schema.types)]
+        fields += [pa.field(name, TYPES[name]) for name in BATCH_RESULTS]
+        self.schema = pa.schema(fields)
+        self.writer = pq.ParquetWriter(out, self.schema)
+
+    def write(self, batch, results: dict) -> None:
+        arrays = list(batch.columns) + list(results.values())
+        self.writer.write_table(pa.Table.from_arrays(arrays, schema=self.schema))
+
+    def close(self) -> None:
+        self.writer.close()

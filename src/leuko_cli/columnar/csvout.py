@@ -1,0 +1,107 @@
+"""The stream writer's CSV (writers.CsvWriter), byte for byte, from Arrow batches.
+
+Most cells are written by pyarrow's CSV writer, unquoted (`quoting_style="none"`), which is
+what Python's csv module writes too for the cells it is given here:
+
+- text that is printable ASCII without a comma or a quote (a byte check, text.writable);
+  other text goes through `tables._text_cells` (made inert, quoted when needed) first;
+- floats from 1e-4 up to 1e7, and zero: pyarrow prints them as Python does (the shortest
+  round-trip digits, whole numbers without ".0"); others are formatted by
+  `tables._number_cells` first;
+- integers, booleans (true/false) and nulls (empty).
+
+A row with a cell that must be quoted (a comma or a quote in an id or in an error text) is
+joined by `tables._cells` instead and written between pyarrow's runs of rows; when such rows
+are many, the whole batch is joined that way. Either way the bytes are the stream's.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from . import text
+
+_SPLIT = 256  # at most one quoted row per this many rows: runs; more: join the whole batch
+_SAFE_LOW, _SAFE_HIGH = 1e-4, 1e7  # where pyarrow's float text is Python's repr (tested)
+
+
+def _ready(arr: pa.Array) -> tuple[pa.Array, np.ndarray | None]:
+    """(cells pyarrow writes as the stream would, rows that are right: None for all)."""
+    from .tables import _cells, _number_cells
+
+    t = arr.type
+    if pa.types.is_integer(t) or pa.types.is_boolean(t) or pa.types.is_null(t):
+        return arr, None
+    if pa.types.is_floating(t):
+        x = arr.to_numpy(zero_copy_only=False).astype(np.float64, copy=False)
+        with np.errstate(invalid="ignore"):
+            safe = np.isnan(x) | ((x == 0) & ~np.signbit(x)) | ((x >= _SAFE_LOW) & (x < _SAFE_HIGH))
+        wide = pc.cast(arr, pa.float64())  # a float32 is written as its float64 value
+        return (wide, None) if safe.all() else (_number_cells(wide), None)
+    if pa.types.is_string(t) or pa.types.is_large_string(t):
+        ok = text.writable(arr)
+        if ok is None:
+            return arr, None
+        rows = np.flatnonzero(~ok)
+        fixed = _cells(arr.take(pa.array(rows)))
+    else:  # dates, lists... (Parquet): as text, every cell
+        rows = np.arange(len(arr))
+        fixed = _cells(arr)
+    quoted = np.asarray(pc.starts_with(fixed, '"').to_numpy(zero_copy_only=False), dtype=bool)
+    fixed = pc.if_else(pa.array(quoted), "", fixed)  # those rows are joined, not written here
+    mask = np.zeros(len(arr), dtype=bool)
+    mask[rows] = True
+    base = arr if pa.types.is_string(t) or pa.types.is_large_string(t) else pa.nulls(len(arr))
+    cells = pc.replace_with_mask(base.cast(fixed.type), pa.array(mask), fixed)
+    good = np.ones(len(arr), dtype=bool)
+    good[rows[quoted]] = False
+    return cells, good
+
+
+def write_rows(out, columns: list[pa.Array]) -> None:
+    """One batch of rows (input columns, then BATCH_RESULTS) to the binary stream `out`."""
+    import pyarrow.csv as pacsv
+
+    n = len(columns[0])
+    cells, bad = [], np.zeros(n, dtype=bool)
+    for arr in columns:
+        ready, good = _ready(arr)
+        cells.append(ready)
+        if good is not None:
+            bad |= ~good
+    table = pa.Table.from_arrays(cells, names=[f"c{i}" for i in range(len(cells))])
+    options = pacsv.WriteOptions(include_header=False, quoting_style="none")
+    rows = np.flatnonzero(bad)
+    if not len(rows):
+        pacsv.write_csv(table, out, options)
+        return
+    if len(rows) * _SPLIT > n:
+        out.write(_joined(columns))
+        return
+    lines = _joined([c.take(pa.array(rows)) for c in columns], keep=True)
+    offsets, data = text.parts(lines)
+    cuts = np.flatnonzero(np.diff(rows) != 1) + 1  # runs of consecutive joined rows
+    first, last = np.r_[0, cuts], np.r_[cuts, len(rows)]  # each run: rows[first:last]
+    done = 0
+    for k0, k1 in zip(first.tolist(), last.tolist()):
+        start = int(rows[k0])
+        if start > done:
+            pacsv.write_csv(table.slice(done, start - done), out, options)
+        out.write(memoryview(data)[offsets[k0] : offsets[k1]])
+        done = int(rows[k1 - 1]) + 1
+    if done < n:
+        pacsv.write_csv(table.slice(done), out, options)
+
+
+def _joined(columns: list, keep: bool = False):
+    """The rows as the stream writes them, every cell through tables._cells: the lines as one
+    string array (keep), or their bytes end to end."""
+    from .tables import _buffer, _cells
+
+    lines = pc.binary_join_element_wise(*[_cells(c) for c in columns], ",")
+    lines = pc.binary_join_element_wise(lines, pa.scalar("\n"), "")
+    if isinstance(lines, pa.ChunkedArray):
+        lines = lines.combine_chunks()
+    return lines if keep else _buffer(lines)
