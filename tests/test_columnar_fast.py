@@ -32,6 +32,8 @@ def _floats(rnd: random.Random, n: int) -> list:
             out.append(None)
         elif kind < 0.2:
             out.append(rnd.choice([0.0, -0.0, 1e-4, 1e7, 1e7 - 0.5, 9999999.999, 1e-5, 1e16]))
+        elif kind < 0.22:
+            out.append(rnd.choice([float("nan"), float("inf"), -float("inf"), -3.5, -2.0]))
         elif kind < 0.5:
             out.append(float(rnd.randrange(0, 10 ** rnd.randint(1, 18))))
         else:
@@ -65,6 +67,13 @@ def test_arrow_writer_matches_the_cell_formatter(seed, split, monkeypatch):
         pa.array([word() for _ in range(n)]),
         pa.array(_floats(rnd, n), pa.float64()),
         pa.array([rnd.choice([None, *range(-3, 6)]) for _ in range(n)], pa.int8()),
+        pa.array([rnd.choice([None, -128, 0, 127]) for _ in range(n)], pa.int8()),
+        pa.array([rnd.choice([0, 5, 9]) for _ in range(n)], pa.int8()),
+        pa.array([rnd.choice([None, -(2**40), 0, 7]) for _ in range(n)], pa.int64()),
+        pa.array([float(rnd.choice([0, 40, 3000])) for _ in range(n)], pa.float64()),
+        pa.array([rnd.choice([None, 1.0, 2e6]) for _ in range(n)], pa.float64()),
+        pa.array([rnd.choice([True, False]) for _ in range(n)], pa.bool_()),
+        pa.nulls(n, pa.bool_()),
         pa.array([rnd.choice([None, True, False]) for _ in range(n)], pa.bool_()),
         pa.array([rnd.choice([None, word()]) for _ in range(n)], pa.large_string()),
         pa.array([rnd.choice(["mild", "moderate", "a,b"]) for _ in range(n)]).dictionary_encode(),

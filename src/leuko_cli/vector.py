@@ -84,6 +84,7 @@ class Piecewise:
         np = _np()
         self.edges = np.asarray(edges, dtype=np.float64)
         self.outputs = outputs
+        self.exact = np.array([grading.significant(e) == e for e in edges], dtype=bool)
 
     @classmethod
     def of(cls, fn, bounds) -> Piecewise:
@@ -97,9 +98,12 @@ class Piecewise:
         np = _np()
         edges = self.edges
         pos = np.searchsorted(edges, cells, side="right")
-        lo = edges[np.maximum(pos - 1, 0)]
+        below = np.maximum(pos - 1, 0)
+        lo = edges[below]
         hi = edges[np.minimum(pos, len(edges) - 1)]
-        near = (np.abs(cells - lo) <= _NEAR * lo) | (np.abs(hi - cells) <= _NEAR * hi)
+        # a count exactly on a bound that is already at 15 digits rounds to itself: not near
+        near_lo = (np.abs(cells - lo) <= _NEAR * lo) & ~((cells == lo) & self.exact[below])
+        near = near_lo | (np.abs(hi - cells) <= _NEAR * hi)
         if near.any():  # rare: exact rounding, then look these up again
             fixed = np.array([grading.significant(float(v)) for v in cells[near]])
             pos[near] = np.searchsorted(edges, fixed, side="right")

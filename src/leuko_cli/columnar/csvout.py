@@ -5,10 +5,10 @@ what Python's csv module writes too for the cells it is given here:
 
 - text that is printable ASCII without a comma or a quote (a byte check, text.writable);
   other text goes through `tables._text_cells` (made inert, quoted when needed) first;
-- floats from 1e-4 up to 1e7, and zero: pyarrow prints them as Python does (the shortest
-  round-trip digits, whole numbers without ".0"); others are formatted by
-  `tables._number_cells` first;
-- integers, booleans (true/false) and nulls (empty).
+- floats: whole ones as integers; the rest from 1e-4 up to 1e7 as they are, where pyarrow
+  prints them as Python does (the shortest round-trip digits); others (and NaN) are formatted
+  by `tables._number_cells` first;
+- integers and nulls (empty); int8 grades and booleans (true/false) as texts looked up.
 
 A row with a cell that must be quoted (a comma or a quote in an id or in an error text) is
 joined by `tables._cells` instead and written between pyarrow's runs of rows; when such rows
@@ -32,14 +32,27 @@ def _ready(arr: pa.Array) -> tuple[pa.Array, np.ndarray | None]:
     from .tables import _cells, _number_cells
 
     t = arr.type
-    if pa.types.is_integer(t) or pa.types.is_boolean(t) or pa.types.is_null(t):
+    if pa.types.is_boolean(t) or (pa.types.is_integer(t) and t.bit_width == 8):
+        return _looked_up(arr), None  # grades and flags: a take from their few texts
+    if pa.types.is_integer(t) or pa.types.is_null(t):
         return arr, None
     if pa.types.is_floating(t):
-        x = arr.to_numpy(zero_copy_only=False).astype(np.float64, copy=False)
-        with np.errstate(invalid="ignore"):
-            safe = np.isnan(x) | ((x == 0) & ~np.signbit(x)) | ((x >= _SAFE_LOW) & (x < _SAFE_HIGH))
         wide = pc.cast(arr, pa.float64())  # a float32 is written as its float64 value
+        x = wide.to_numpy(zero_copy_only=False)
+        valid = _valid(wide)
+        with np.errstate(invalid="ignore"):
+            whole = valid & (x == np.floor(x)) & (np.abs(x) < 2.0**53) & ~np.signbit(x)
+            if np.array_equal(whole, valid):  # pyarrow writes integers faster than floats
+                return pa.array(np.where(whole, x, 0).astype(np.int64), mask=~valid), None
+            safe = ~valid | whole | ((x >= _SAFE_LOW) & (x < _SAFE_HIGH))
         return (wide, None) if safe.all() else (_number_cells(wide), None)
+    if pa.types.is_dictionary(t):  # result texts (and Parquet's): the dictionary, once
+        values, good = _ready(arr.dictionary)
+        cells = values.take(arr.indices)
+        if good is None:
+            return cells, None
+        codes = pc.fill_null(arr.indices, 0).to_numpy(zero_copy_only=False)
+        return cells, ~np.isin(codes, np.flatnonzero(~good)) | ~_valid(arr)
     if pa.types.is_string(t) or pa.types.is_large_string(t):
         ok = text.writable(arr)
         if ok is None:
@@ -60,6 +73,24 @@ def _ready(arr: pa.Array) -> tuple[pa.Array, np.ndarray | None]:
     return cells, good
 
 
+_SMALL = pa.array([*(str(i) for i in range(-128, 128)), "false", "true"])
+
+
+def _looked_up(arr: pa.Array) -> pa.Array:
+    """int8 or boolean cells as text, by a take from a table of every value's text."""
+    if pa.types.is_boolean(arr.type):
+        codes = pc.fill_null(arr, False).to_numpy(zero_copy_only=False).astype(np.int64) + 256
+    else:
+        codes = pc.fill_null(arr, 0).to_numpy(zero_copy_only=False).astype(np.int64) + 128
+    return _SMALL.take(pa.array(codes, mask=~_valid(arr)) if arr.null_count else codes)
+
+
+def _valid(arr: pa.Array) -> np.ndarray:
+    if not arr.null_count:
+        return np.ones(len(arr), dtype=bool)
+    return np.asarray(pc.is_valid(arr).to_numpy(zero_copy_only=False), dtype=bool)
+
+
 def write_rows(out, columns: list[pa.Array]) -> None:
     """One batch of rows (input columns, then BATCH_RESULTS) to the binary stream `out`."""
     import pyarrow.csv as pacsv
@@ -72,7 +103,7 @@ def write_rows(out, columns: list[pa.Array]) -> None:
         if good is not None:
             bad |= ~good
     table = pa.Table.from_arrays(cells, names=[f"c{i}" for i in range(len(cells))])
-    options = pacsv.WriteOptions(include_header=False, quoting_style="none")
+    options = pacsv.WriteOptions(include_header=False, quoting_style="none", batch_size=1 << 16)
     rows = np.flatnonzero(bad)
     if not len(rows):
         pacsv.write_csv(table, out, options)
@@ -80,19 +111,22 @@ def write_rows(out, columns: list[pa.Array]) -> None:
     if len(rows) * _SPLIT > n:
         out.write(_joined(columns))
         return
+    # pyarrow writes every row (a quoted cell left empty); the joined rows replace theirs
+    sink = pa.BufferOutputStream()
+    pacsv.write_csv(table, sink, options)
+    written = sink.getvalue()
+    ends = np.flatnonzero(np.frombuffer(written, dtype=np.uint8) == 10) + 1  # no cell has one
     lines = _joined([c.take(pa.array(rows)) for c in columns], keep=True)
     offsets, data = text.parts(lines)
     cuts = np.flatnonzero(np.diff(rows) != 1) + 1  # runs of consecutive joined rows
     first, last = np.r_[0, cuts], np.r_[cuts, len(rows)]  # each run: rows[first:last]
-    done = 0
+    done, raw = 0, memoryview(written)
     for k0, k1 in zip(first.tolist(), last.tolist()):
-        start = int(rows[k0])
-        if start > done:
-            pacsv.write_csv(table.slice(done, start - done), out, options)
+        start = int(ends[rows[k0] - 1]) if rows[k0] else 0
+        out.write(raw[done:start])
         out.write(memoryview(data)[offsets[k0] : offsets[k1]])
-        done = int(rows[k1 - 1]) + 1
-    if done < n:
-        pacsv.write_csv(table.slice(done), out, options)
+        done = int(ends[rows[k1 - 1]])
+    out.write(raw[done:])
 
 
 def _joined(columns: list, keep: bool = False):

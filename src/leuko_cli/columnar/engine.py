@@ -53,10 +53,10 @@ class Column:
         if arr is None:
             self.present = np.zeros(n, dtype=bool)
             return
-        valid = pc.is_valid(arr)
+        valid = _bools(pc.is_valid(arr)) if arr.null_count else np.ones(len(arr), dtype=bool)
         if pa.types.is_string(arr.type) and text_empty_is_absent:
-            valid = pc.and_(valid, pc.not_equal(arr, ""))
-        self.present = _bools(valid)
+            valid &= np.diff(text.parts(arr)[0]) > 0  # not ""
+        self.present = valid
 
     def numbers(self) -> tuple[np.ndarray, np.ndarray]:
         """(values, clean): values as float64 (NaN where absent), clean where a present value
@@ -88,9 +88,9 @@ class Column:
             return np.full(len(self.present), -1), []
         if not pa.types.is_string(self.arr.type):
             return None
-        enc = pc.dictionary_encode(pc.if_else(pa.array(self.present), self.arr, None))
-        enc = enc.combine_chunks() if isinstance(enc, pa.ChunkedArray) else enc
+        enc = pc.dictionary_encode(self.arr)
         codes = pc.fill_null(enc.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+        codes[~self.present] = -1
         return codes, enc.dictionary.to_pylist()
 
 

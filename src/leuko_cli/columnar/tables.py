@@ -28,6 +28,7 @@ from .engine import TYPES
 _NEEDS_QUOTES = r'[,"\r\n]'
 BATCH_ROWS = 1 << 18  # rows graded, formatted and written at a time (memory stays flat)
 BLOCK = 1 << 22  # bytes of CSV a reader thread parses at a time
+THREADS = 2  # batches graded and rendered at once (numpy and pyarrow release the GIL)
 
 
 class NotColumnar(Exception):
@@ -83,32 +84,33 @@ def read_parquet(path: str) -> tuple[pa.Table, list[str]]:
 
 
 def assemble(out: dict, n: int) -> dict[str, pa.Array]:
-    """The typed BATCH_RESULTS columns: the vectorised rows, then the row engine's rows."""
-    cols: dict[str, pa.Array] = {}
-    anc = out["anc"]
-    cols["anc"] = pa.array(anc, type=pa.float64(), mask=np.isnan(anc))
-    for name in ("severity", "ctcae_version"):
-        codes, choices = out[name]
-        cols[name] = pa.array(choices, pa.string()).take(pa.array(codes, mask=codes < 0))
-    for name, key in (
-        ("ctcae_grade", "ctcae_grade"),
-        ("wbc_ctcae_grade", "wbc_ctcae_grade"),
-        ("lymphocytes_ctcae_grade", "lymphocytes_ctcae_grade"),
-    ):
-        cols[name] = pa.array(out[key], type=pa.int8(), mask=out[key] < 0)
-    below = out["below_reference"]
-    cols["below_reference"] = pa.array(below == 1, type=pa.bool_(), mask=below < 0)
-    for name in ("febrile_neutropenia", "febrile_neutropenia_if_falling", "error"):
-        cols[name] = pa.nulls(n, TYPES[name])
+    """The typed BATCH_RESULTS columns: the vectorised rows with the row engine's rows put in
+    place (in numpy, before any Arrow array is built)."""
     rows, results = out["_slow"]
-    if len(rows):
-        mask = np.zeros(n, dtype=bool)
-        mask[rows] = True
-        mask = pa.array(mask)
-        for j, name in enumerate(BATCH_RESULTS):
-            values = pa.array([r[j] for r in results], type=TYPES[name])
-            cols[name] = pc.replace_with_mask(cols[name], mask, values)
-    return {name: cols[name] for name in BATCH_RESULTS}
+    cols: dict[str, pa.Array] = {}
+    for j, name in enumerate(BATCH_RESULTS):
+        slow = [r[j] for r in results]
+        kind = TYPES[name]
+        if pa.types.is_floating(kind):
+            x = out[name]
+            x[rows] = [np.nan if v is None else v for v in slow]
+            cols[name] = pa.array(x, type=kind, mask=np.isnan(x))
+        elif pa.types.is_string(kind):
+            codes, choices = out.get(name, (np.full(n, -1), []))
+            if slow:
+                extra = {v: k for k, v in enumerate(dict.fromkeys(slow), start=len(choices))}
+                codes[rows] = [-1 if v is None else extra[v] for v in slow]
+                choices = [*choices, *extra]
+            indices = pa.array(codes, type=pa.int32(), mask=codes < 0)
+            cols[name] = pa.DictionaryArray.from_arrays(indices, pa.array(choices, kind))
+        else:  # int8 grades, booleans: -1 where unknown
+            codes = out.get(name, np.full(n, -1, dtype=np.int8))
+            codes[rows] = [-1 if v is None else int(v) for v in slow]
+            if pa.types.is_boolean(kind):
+                cols[name] = pa.array(codes == 1, type=kind, mask=codes < 0)
+            else:
+                cols[name] = pa.array(codes, type=kind, mask=codes < 0)
+    return cols
 
 
 def _text_cells(arr: pa.Array) -> pa.Array:
@@ -169,7 +171,8 @@ def _cells(arr) -> pa.Array:
 
 
 class CsvSink:
-    """The stream writer's CSV, a batch of rows at a time, to a binary stream."""
+    """The stream writer's CSV to a binary stream: `render` a batch (any thread), `put` the
+    rendered batches in order."""
 
     def __init__(self, out, header: list) -> None:
         line = io.StringIO()
@@ -179,11 +182,16 @@ class CsvSink:
         out.write(line.getvalue().encode("utf-8"))
         self.out = out
 
-    def write(self, batch, results: dict) -> None:
+    def render(self, batch, results: dict):
         from .csvout import write_rows
 
+        buf = pa.BufferOutputStream()
         if batch.num_rows:
-            write_rows(self.out, list(batch.columns) + list(results.values()))
+            write_rows(buf, list(batch.columns) + list(results.values()))
+        return buf.getvalue()
+
+    def put(self, rendered) -> None:
+        self.out.write(rendered)
 
     def close(self) -> None:
         pass
@@ -209,9 +217,12 @@ class ParquetSink:
         self.schema = pa.schema(fields)
         self.writer = pq.ParquetWriter(out, self.schema)
 
-    def write(self, batch, results: dict) -> None:
-        arrays = list(batch.columns) + list(results.values())
-        self.writer.write_table(pa.Table.from_arrays(arrays, schema=self.schema))
+    def render(self, batch, results: dict) -> pa.Table:
+        arrays = list(batch.columns) + [a.cast(TYPES[k]) for k, a in results.items()]
+        return pa.Table.from_arrays(arrays, schema=self.schema)
+
+    def put(self, rendered: pa.Table) -> None:
+        self.writer.write_table(rendered)
 
     def close(self) -> None:
         self.writer.close()

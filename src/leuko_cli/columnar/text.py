@@ -75,7 +75,10 @@ def writable(arr: pa.Array) -> np.ndarray | None:
     """None when every cell can be written to CSV as it is; else True per cell that can."""
     offsets, data = parts(arr)
     used = data[offsets[0] : offsets[-1]] if len(arr) else data[:0]
-    bad = ~_PLAIN_BYTE[used]
-    if not bad.any():
+    if not len(used):
         return None
+    if used.min() >= 0x20 and used.max() < 0x7F:  # printable ASCII: a comma or a quote?
+        if not ((used == ord(",")).any() or (used == ord('"')).any()):
+            return None
+    bad = ~_PLAIN_BYTE[used]
     return _sums(offsets, bad) == 0
