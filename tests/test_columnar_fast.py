@@ -101,6 +101,9 @@ def test_plain_decimals_is_the_regex():
         got = text.plain_decimals(part).tolist()
         assert got == [bool(_PLAIN.fullmatch(c)) for c in part.to_pylist()]
     assert not text.has_blanks(arr) and text.has_blanks(pa.array(["1", " 2"]))
+    whole = pa.array(["12", "", "007", "5", None])  # digits only: the shortcut
+    assert text.plain_decimals(whole).tolist() == [True, False, True, True, False]
+    assert text.plain_decimals(whole.slice(1)).tolist() == [False, True, True, False]
 
 
 @pytest.mark.parametrize("rows, split", [(7, 1), (7, 10**9), (1000, 10**9), (1 << 18, 1)])

@@ -7,6 +7,8 @@ is not UTF-8) Arrow stops, and `NotColumnar` hands the whole file to the stream 
 
 CSV output is byte for byte what the stream writes (writers.CsvWriter): the same header, the
 same minimal quoting, text made inert the same way, numbers and booleans written the same way.
+`_cells` is the reference formatter, cell by cell; csvout.py gets the same bytes faster from
+pyarrow's CSV writer and uses `_cells` for what that writer would write differently.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ import pyarrow as pa
 
 _DOT = ord(".")
 # byte -> 0 for a digit, 1 for a dot, 4 for anything else (so a cell's sum is 4 * others + dots)
-_DECIMAL = np.full(256, 4, dtype=np.int32)
+_DECIMAL = np.full(256, 4, dtype=np.uint8)
 _DECIMAL[ord("0") : ord("9") + 1] = 0
 _DECIMAL[_DOT] = 1
 # bytes a CSV cell can hold as it is: printable ASCII but the delimiter and the quote
@@ -35,7 +35,7 @@ def parts(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
 def _sums(offsets: np.ndarray, per_byte: np.ndarray) -> np.ndarray:
     """The sum of `per_byte` over each cell (per_byte covers bytes[offsets[0]:offsets[-1]])."""
     total = np.zeros(len(per_byte) + 1, dtype=np.int64)
-    np.cumsum(per_byte, out=total[1:])
+    np.cumsum(per_byte, out=total[1:], dtype=np.int64)
     rel = offsets - offsets[0]
     return total[rel[1:]] - total[rel[:-1]]
 
@@ -55,6 +55,8 @@ def plain_decimals(arr: pa.Array) -> np.ndarray:
     used = data[offsets[0] : offsets[-1]]
     if not len(used):
         return np.zeros(len(arr), dtype=bool)
+    if used.min() >= ord("0") and used.max() <= ord("9"):  # whole numbers only (common)
+        return np.diff(offsets) > 0
     sums = _sums(offsets, _DECIMAL[used])
     start, end = offsets[:-1] - offsets[0], offsets[1:] - offsets[0]
     filled = end > start
