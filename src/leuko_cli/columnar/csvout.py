@@ -32,7 +32,7 @@ def _ready(arr: pa.Array) -> tuple[pa.Array, np.ndarray | None]:
     from .tables import _cells, _number_cells
 
     t = arr.type
-    if pa.types.is_boolean(t) or (pa.types.is_integer(t) and t.bit_width == 8):
+    if pa.types.is_boolean(t) or pa.types.is_int8(t):
         return _looked_up(arr), None  # grades and flags: a take from their few texts
     if pa.types.is_integer(t) or pa.types.is_null(t):
         return arr, None
@@ -73,16 +73,20 @@ def _ready(arr: pa.Array) -> tuple[pa.Array, np.ndarray | None]:
     return cells, good
 
 
-_SMALL = pa.array([*(str(i) for i in range(-128, 128)), "false", "true"])
+_SMALL = pa.array([*(str(i) for i in range(-128, 128)), "false", "true", None])
+_FALSE, _NULL = 256, 258  # where the booleans and the null start in _SMALL
 
 
 def _looked_up(arr: pa.Array) -> pa.Array:
     """int8 or boolean cells as text, by a take from a table of every value's text."""
     if pa.types.is_boolean(arr.type):
-        codes = pc.fill_null(arr, False).to_numpy(zero_copy_only=False).astype(np.int64) + 256
-    else:
-        codes = pc.fill_null(arr, 0).to_numpy(zero_copy_only=False).astype(np.int64) + 128
-    return _SMALL.take(pa.array(codes, mask=~_valid(arr)) if arr.null_count else codes)
+        codes = pc.fill_null(arr, False).to_numpy(zero_copy_only=False).astype(np.int32) + _FALSE
+    else:  # the int8 values as stored (a null's slot holds some int8 too)
+        values = np.frombuffer(arr.buffers()[1], dtype=np.int8)[arr.offset : arr.offset + len(arr)]
+        codes = values.astype(np.int32) + 128
+    if arr.null_count:
+        codes[~_valid(arr)] = _NULL
+    return _SMALL.take(codes)
 
 
 def _valid(arr: pa.Array) -> np.ndarray:
@@ -91,8 +95,8 @@ def _valid(arr: pa.Array) -> np.ndarray:
     return np.asarray(pc.is_valid(arr).to_numpy(zero_copy_only=False), dtype=bool)
 
 
-def write_rows(out, columns: list[pa.Array]) -> None:
-    """One batch of rows (input columns, then BATCH_RESULTS) to the binary stream `out`."""
+def write_rows(columns: list[pa.Array]):
+    """The CSV bytes of one batch of rows (input columns, then BATCH_RESULTS)."""
     import pyarrow.csv as pacsv
 
     n = len(columns[0])
@@ -105,28 +109,26 @@ def write_rows(out, columns: list[pa.Array]) -> None:
     table = pa.Table.from_arrays(cells, names=[f"c{i}" for i in range(len(cells))])
     options = pacsv.WriteOptions(include_header=False, quoting_style="none", batch_size=1 << 16)
     rows = np.flatnonzero(bad)
-    if not len(rows):
-        pacsv.write_csv(table, out, options)
-        return
     if len(rows) * _SPLIT > n:
-        out.write(_joined(columns))
-        return
+        return _joined(columns)
     # pyarrow writes every row (a quoted cell left empty); the joined rows replace theirs
     sink = pa.BufferOutputStream()
     pacsv.write_csv(table, sink, options)
     written = sink.getvalue()
+    if not len(rows):
+        return written
     ends = np.flatnonzero(np.frombuffer(written, dtype=np.uint8) == 10) + 1  # no cell has one
     lines = _joined([c.take(pa.array(rows)) for c in columns], keep=True)
     offsets, data = text.parts(lines)
     cuts = np.flatnonzero(np.diff(rows) != 1) + 1  # runs of consecutive joined rows
     first, last = np.r_[0, cuts], np.r_[cuts, len(rows)]  # each run: rows[first:last]
-    done, raw = 0, memoryview(written)
+    done, raw, joined, pieces = 0, memoryview(written), memoryview(data), []
     for k0, k1 in zip(first.tolist(), last.tolist()):
         start = int(ends[rows[k0] - 1]) if rows[k0] else 0
-        out.write(raw[done:start])
-        out.write(memoryview(data)[offsets[k0] : offsets[k1]])
+        pieces += [raw[done:start], joined[offsets[k0] : offsets[k1]]]
         done = int(ends[rows[k1 - 1]])
-    out.write(raw[done:])
+    pieces.append(raw[done:])
+    return b"".join(pieces)  # one copy costs less than many small writes
 
 
 def _joined(columns: list, keep: bool = False):

@@ -187,10 +187,9 @@ class CsvSink:
     def render(self, batch, results: dict):
         from .csvout import write_rows
 
-        buf = pa.BufferOutputStream()
-        if batch.num_rows:
-            write_rows(buf, list(batch.columns) + list(results.values()))
-        return buf.getvalue()
+        if not batch.num_rows:
+            return b""
+        return write_rows(list(batch.columns) + list(results.values()))
 
     def put(self, rendered) -> None:
         self.out.write(rendered)
