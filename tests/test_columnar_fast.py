@@ -125,3 +125,27 @@ def test_batches_and_runs_keep_the_stream_bytes(invoke, tmp_path, monkeypatch, r
     columnar = invoke("assess", "--input", str(path), "--engine", "columnar")
     assert columnar.stdout == stream.stdout and columnar.stderr == stream.stderr
     assert columnar.exit_code == stream.exit_code
+
+
+def test_every_count_scale_by_id_matches_the_row_engine(kb):
+    """vector.grade(scale=ID) on every KB count scale, at, around and between its bounds:
+    inclusive upper bounds (DAIDS) grade the bound and the values just above it differently."""
+    from leuko_cli import grading, vector
+
+    checked = 0
+    for scale in kb.table("scales"):
+        if scale.get("measure") not in ("anc", "wbc", "lymphocytes", "cd4"):
+            continue
+        limits = kb.get("measures", scale["measure"])
+        xs = sorted(
+            {
+                x
+                for b in vector.scale_bounds(scale)
+                for x in (b, b - 0.5, b + 0.5, b * (1 + 1e-16), b * (1 - 1e-16), b + 1e-9)
+                if x >= limits["min_positive_cells_per_ul"]
+            }
+        )
+        got = vector.grade(xs, scale=scale["id"], kb=kb)
+        assert got.to_list() == [grading.grade(scale, x)["grade"] for x in xs], scale["id"]
+        checked += 1
+    assert checked > 15
