@@ -70,6 +70,7 @@ def test_arrow_writer_matches_the_cell_formatter(seed, split, monkeypatch):
         pa.array([rnd.choice([None, -(2**40), 0, 7]) for _ in range(n)], pa.int64()),
         pa.array([float(rnd.choice([0, 40, 3000])) for _ in range(n)], pa.float64()),
         pa.array([rnd.choice([None, 1.0, 2e6]) for _ in range(n)], pa.float64()),
+        pa.array([rnd.choice([None, 0.0, 0.5, 1e7 - 0.25, 1e7, 6.08e12]) for _ in range(n)]),
         pa.array([rnd.choice([True, False]) for _ in range(n)], pa.bool_()),
         pa.nulls(n, pa.bool_()),
         pa.array([rnd.choice([None, True, False]) for _ in range(n)], pa.bool_()),

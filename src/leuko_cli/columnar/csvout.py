@@ -11,8 +11,9 @@ what Python's csv module writes too for the cells it is given here:
 - integers and nulls (empty); int8 grades and booleans (true/false) as texts looked up.
 
 A row with a cell that must be quoted (a comma or a quote in an id or in an error text) is
-joined by `tables._cells` instead and written between pyarrow's runs of rows; when such rows
-are many, the whole batch is joined that way. Either way the bytes are the stream's.
+joined by `tables._cells` instead and spliced into pyarrow's output in place of the row it
+wrote there (that cell left empty); when such rows are many, the whole batch is joined that
+way. Either way the bytes are the stream's.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import pyarrow.compute as pc
 
 from . import text
 
-_SPLIT = 256  # at most one quoted row per this many rows: runs; more: join the whole batch
+_SPLIT = 256  # at most one quoted row per this many rows: spliced; more: join the whole batch
 _SAFE_LOW, _SAFE_HIGH = 1e-4, 1e7  # where pyarrow's float text is Python's repr (tested)
 
 
@@ -44,7 +45,8 @@ def _ready(arr: pa.Array) -> tuple[pa.Array, np.ndarray | None]:
             whole = valid & (x == np.floor(x)) & (np.abs(x) < 2.0**53) & ~np.signbit(x)
             if np.array_equal(whole, valid):  # pyarrow writes integers faster than floats
                 return pa.array(np.where(whole, x, 0).astype(np.int64), mask=~valid), None
-            safe = ~valid | whole | ((x >= _SAFE_LOW) & (x < _SAFE_HIGH))
+            below = x < _SAFE_HIGH  # pyarrow writes 6081425428235.0 as 6.081425428235e+12
+            safe = ~valid | (whole & below) | ((x >= _SAFE_LOW) & below)
         return (wide, None) if safe.all() else (_number_cells(wide), None)
     if pa.types.is_dictionary(t):  # result texts (and Parquet's): the dictionary, once
         values, good = _ready(arr.dictionary)
