@@ -1,6 +1,6 @@
 """Benchmark the columnar engine against the stream engine (not a pytest test).
 
-    .venv/bin/python benchmarks/columnar.py [ROWS] [--stream-rows N]
+    .venv/bin/python benchmarks/columnar.py [ROWS] [--stream-rows N] [--runs K]
 
 Generates a lab export of ROWS rows (default 1,000,000: ANC in cells/uL or 10^9/L, some WBC +
 differential rows, some LLNs, CTCAE 5.0 and 6.0, a few bad rows) and times, end to end as a user
@@ -12,7 +12,9 @@ runs them (a subprocess: start-up, KB load, read, grade, write to a file):
 and prints the ratio stream / columnar (the issue's target: at least 10x on 10 M rows). The
 stream engine is linear in rows, so with --stream-rows N it runs on the first N rows only and
 its time is scaled up (say so when quoting the figure). The two outputs are compared whenever
-both ran on the whole file.
+both ran on the whole file. With --runs K the two engines run K times, alternately (so both
+see the same load on a shared machine), and the medians are compared; each run's wall time
+and CPU time (user + system, all threads) are printed.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import os
 import random
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -60,7 +63,9 @@ def head(src: Path, dst: Path, rows: int) -> None:
             fo.write(line)
 
 
-def run(src: Path, dst: Path, *extra: str) -> float:
+def run(src: Path, dst: Path, *extra: str) -> tuple[float, float]:
+    """(wall, cpu) seconds of one leuko run as a subprocess."""
+    before = os.times()
     t = time.perf_counter()
     with open(dst, "wb") as fo:
         proc = subprocess.run(
@@ -70,8 +75,16 @@ def run(src: Path, dst: Path, *extra: str) -> float:
             text=True,
         )
     elapsed = time.perf_counter() - t
-    print(f"  {' '.join(extra) or 'stream'}: exit {proc.returncode}: {proc.stderr.strip()}")
-    return elapsed
+    after = os.times()
+    cpu = (after.children_user - before.children_user) + (
+        after.children_system - before.children_system
+    )
+    name = " ".join(extra) or "stream"
+    print(
+        f"  {name}: {elapsed:.2f} s wall, {cpu:.2f} s cpu; exit {proc.returncode}: "
+        f"{proc.stderr.strip()}"
+    )
+    return elapsed, cpu
 
 
 def digest(path: Path) -> str:
@@ -83,28 +96,47 @@ def digest(path: Path) -> str:
 
 
 def main(argv: list[str]) -> None:
-    args = [a for a in argv if not a.startswith("--")]
+    args = [a for i, a in enumerate(argv) if not a.startswith("--") and not _is_value(argv, i)]
     rows = int(args[0]) if args else 1_000_000
     stream_rows = rows
     if "--stream-rows" in argv:
         stream_rows = min(rows, int(argv[argv.index("--stream-rows") + 1]))
+    runs = int(argv[argv.index("--runs") + 1]) if "--runs" in argv else 1
     with tempfile.TemporaryDirectory() as tmp:
         src = Path(tmp) / "labs.csv"
         generate(src, rows)
-        print(f"{rows} rows, {os.path.getsize(src) / 1e6:.1f} MB")
-        columnar = run(src, Path(tmp) / "columnar.csv", "--engine", "columnar")
+        print(
+            f"{rows} rows, {os.path.getsize(src) / 1e6:.1f} MB; {os.cpu_count()} cores; "
+            f"load average {os.getloadavg()[0]:.1f}"
+        )
+        part, scale = src, 1.0
         if stream_rows < rows:
             part = Path(tmp) / "part.csv"
             head(src, part, stream_rows)
-            stream = run(part, Path(tmp) / "stream.csv") * rows / stream_rows
-            note = f" (measured on {stream_rows} rows, scaled)"
+            scale = rows / stream_rows
+        columnar, stream = [], []
+        for _ in range(runs):
+            columnar.append(run(src, Path(tmp) / "columnar.csv", "--engine", "columnar"))
+            wall, cpu = run(part, Path(tmp) / "stream.csv")
+            stream.append((wall * scale, cpu * scale))
+        if stream_rows < rows:
+            note = f" (measured on {stream_rows} rows, scaled x{scale:g})"
         else:
-            stream = run(src, Path(tmp) / "stream.csv")
             same = digest(Path(tmp) / "stream.csv") == digest(Path(tmp) / "columnar.csv")
             note = f" (outputs {'identical' if same else 'DIFFER'})"
-        print(f"stream   : {stream:.2f} s{note}")
-        print(f"columnar : {columnar:.2f} s")
-        print(f"ratio stream/columnar: {stream / columnar:.1f}x (target >= 10x at 10 M rows)")
+        s_wall, s_cpu = (statistics.median(x) for x in zip(*stream))
+        c_wall, c_cpu = (statistics.median(x) for x in zip(*columnar))
+        what = f"median of {runs} runs" if runs > 1 else "one run"
+        print(f"stream   : {s_wall:.2f} s wall, {s_cpu:.2f} s cpu{note}; {what}")
+        print(f"columnar : {c_wall:.2f} s wall, {c_cpu:.2f} s cpu; {what}")
+        print(
+            f"ratio stream/columnar: {s_wall / c_wall:.1f}x wall, {s_cpu / c_cpu:.1f}x cpu "
+            "(target >= 10x at 10 M rows)"
+        )
+
+
+def _is_value(argv: list[str], i: int) -> bool:
+    return i > 0 and argv[i - 1] in ("--stream-rows", "--runs")
 
 
 if __name__ == "__main__":

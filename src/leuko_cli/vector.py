@@ -11,9 +11,10 @@
 The contract (docs/scale.md): the same KB scales, the same 15-significant-digit comparison, the
 same LLN rule and the same plausibility limits as the row engine (`grading.grade`,
 `inputs.to_cells`). Bands are never copied into code: a scale is compiled, for one LLN, into its
-sorted KB bounds and the grade `grading.grade` itself gives at each bound (a grade is constant
-between two bounds, since every comparison is `bound <= x` or `x < bound`), and values are looked
-up with numpy `searchsorted`. A value whose 15-digit rounding could cross a bound is rounded
+sorted KB bounds and the grade `grading.grade` itself gives at each bound and between it and the
+next (a grade is constant between two bounds, since every comparison is `bound <= x`, `x <
+bound` or, for an inclusive upper bound, `x == bound`), and values are looked up with numpy
+`searchsorted`. A value whose 15-digit rounding could cross a bound is rounded
 exactly (in Python) before the lookup. A grade that needs the lab's LLN and has none is null,
 never 0; so is a missing, invalid or implausible value, and `reason` says which.
 """
@@ -78,18 +79,28 @@ def as_float_array(values):
 
 class Piecewise:
     """A function of a count (cells/µL) that is constant between sorted bounds, looked up with
-    `searchsorted`: outputs[i] holds on [edges[i], edges[i+1])."""
+    `searchsorted`: outputs[i] holds on [edges[i], edges[i+1]). `of` gives each bound two edges,
+    the bound itself and the next float up, since a function may take one value at a bound and
+    another just above it (an inclusive upper bound: DAIDS "1,250-1,500" holds 1,500)."""
 
     def __init__(self, edges: list[float], outputs: list) -> None:
         np = _np()
         self.edges = np.asarray(edges, dtype=np.float64)
         self.outputs = outputs
+        self.exact = np.array([grading.significant(e) == e for e in edges], dtype=bool)
 
     @classmethod
     def of(cls, fn, bounds) -> Piecewise:
         """Compile `fn(cells)` whose every comparison is against one of `bounds`."""
-        edges = sorted({0.0, *(float(b) for b in bounds if b is not None and b >= 0)})
-        return cls(edges, [fn(e) for e in edges])
+        np = _np()
+        points = sorted({0.0, *(float(b) for b in bounds if b is not None and b >= 0)})
+        edges, outputs = [], []
+        for k, point in enumerate(points):
+            # the open interval above a bound is evaluated at its middle, far from any bound
+            inside = (point + points[k + 1]) / 2 if k + 1 < len(points) else point * 2 + 1
+            edges += [point, float(np.nextafter(point, np.inf))]
+            outputs += [fn(point), fn(inside)]
+        return cls(edges, outputs)
 
     def index(self, cells):
         """Index into `outputs` for each count (all >= 0, NaN-free), compared as the row engine
@@ -97,9 +108,12 @@ class Piecewise:
         np = _np()
         edges = self.edges
         pos = np.searchsorted(edges, cells, side="right")
-        lo = edges[np.maximum(pos - 1, 0)]
+        below = np.maximum(pos - 1, 0)
+        lo = edges[below]
         hi = edges[np.minimum(pos, len(edges) - 1)]
-        near = (np.abs(cells - lo) <= _NEAR * lo) | (np.abs(hi - cells) <= _NEAR * hi)
+        # a count exactly on a bound that is already at 15 digits rounds to itself: not near
+        near_lo = (np.abs(cells - lo) <= _NEAR * lo) & ~((cells == lo) & self.exact[below])
+        near = near_lo | (np.abs(hi - cells) <= _NEAR * hi)
         if near.any():  # rare: exact rounding, then look these up again
             fixed = np.array([grading.significant(float(v)) for v in cells[near]])
             pos[near] = np.searchsorted(edges, fixed, side="right")

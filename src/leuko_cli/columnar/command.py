@@ -109,10 +109,9 @@ def _grader(values: dict, audience: str | None):
 
 
 def _run(stream, grader, path: str, kind: str, fmt: str) -> int:
-    from leuko_cli.batch.readers import RowError
+    from leuko_cli.batch.readers import RowError, field_columns
 
     from . import tables
-    from .engine import grade_table
 
     try:
         if kind == "parquet":
@@ -137,14 +136,18 @@ def _run(stream, grader, path: str, kind: str, fmt: str) -> int:
             f"{', '.join(map(str, header))[:120]}); add a column such as anc"
         )
     try:
-        out, errors = grade_table(grader, table, text_empty_is_absent=kind == "csv")
+        field_columns(table.column_names)  # two columns for one field: refused before output
     except RowError as err:
         raise InputError(f"the {kind.upper()} header: {err}") from None
-    results = tables.assemble(out, table.num_rows)
     sys.stdout.flush()
     sink = getattr(sys.stdout, "buffer", sys.stdout)
     try:
-        (tables.write_csv if fmt == "csv" else tables.write_parquet)(sink, table, header, results)
+        if fmt == "csv":
+            writer = tables.CsvSink(sink, header)
+        else:
+            writer = tables.ParquetSink(sink, header, table.schema)
+        errors = _pipeline(grader, table, writer, text_empty_is_absent=kind == "csv")
+        writer.close()
         sink.flush()
     except BrokenPipeError:
         raise
@@ -157,6 +160,38 @@ def _run(stream, grader, path: str, kind: str, fmt: str) -> int:
     summary.graded = summary.rows - errors
     sys.stderr.write(summary.line() + "\n")
     return 1 if errors else 0
+
+
+def _pipeline(grader, table, writer, *, text_empty_is_absent: bool) -> int:
+    """Grade and render the batches on a few threads; write them in order. Returns the number
+    of error rows."""
+    from collections import deque
+    from concurrent.futures import ThreadPoolExecutor
+
+    from . import tables
+    from .engine import grade_table
+
+    def work(batch):
+        out, failed = grade_table(grader, batch, text_empty_is_absent=text_empty_is_absent)
+        return writer.render(batch, tables.assemble(out, batch.num_rows)), failed
+
+    errors, pending = 0, deque()
+    with ThreadPoolExecutor(tables.THREADS) as pool:
+        try:
+            for batch in table.to_batches(max_chunksize=tables.BATCH_ROWS):
+                pending.append(pool.submit(work, batch))
+                while len(pending) > tables.THREADS:
+                    rendered, failed = pending.popleft().result()
+                    writer.put(rendered)
+                    errors += failed
+            while pending:
+                rendered, failed = pending.popleft().result()
+                writer.put(rendered)
+                errors += failed
+        finally:
+            for job in pending:
+                job.cancel()
+    return errors
 
 
 def _fields(header: list) -> set:

@@ -21,6 +21,8 @@ from leuko_cli.assess import _round
 from leuko_cli.batch.readers import field_columns
 from leuko_cli.fields import BATCH_RESULTS
 
+from . import text
+
 # a plain decimal the row engine reads the same way (inputs.number); anything else is its job
 _PLAIN = r"^[ \t]*[0-9]+(\.[0-9]+)?[ \t]*$"
 NUMBERS = ("anc", "wbc", "neutrophils", "bands", "lymphocytes", "lln", "wbc_lln", "lymphocytes_lln")
@@ -44,15 +46,17 @@ assert tuple(TYPES) == BATCH_RESULTS, "columnar.engine.TYPES must follow fields.
 class Column:
     """One input field of the table: present / plain-decimal masks and values."""
 
-    def __init__(self, arr: pa.ChunkedArray | None, n: int, text_empty_is_absent: bool) -> None:
+    def __init__(self, arr, n: int, text_empty_is_absent: bool) -> None:
+        if isinstance(arr, pa.ChunkedArray):
+            arr = arr.combine_chunks()
         self.arr = arr
         if arr is None:
             self.present = np.zeros(n, dtype=bool)
             return
-        valid = pc.is_valid(arr)
+        valid = _bools(pc.is_valid(arr)) if arr.null_count else np.ones(len(arr), dtype=bool)
         if pa.types.is_string(arr.type) and text_empty_is_absent:
-            valid = pc.and_(valid, pc.not_equal(arr, ""))
-        self.present = _bools(valid)
+            valid &= np.diff(text.parts(arr)[0]) > 0  # not ""
+        self.present = valid
 
     def numbers(self) -> tuple[np.ndarray, np.ndarray]:
         """(values, clean): values as float64 (NaN where absent), clean where a present value
@@ -62,9 +66,13 @@ class Column:
             return np.full(n, np.nan), np.zeros(n, dtype=bool)
         t = self.arr.type
         if pa.types.is_string(t) or pa.types.is_large_string(t):
-            clean = _bools(pc.match_substring_regex(self.arr, _PLAIN)) & self.present
-            text = pc.if_else(pa.array(clean), pc.utf8_trim(self.arr, " \t"), None)
-            values = pc.cast(text, pa.float64()).to_numpy(zero_copy_only=False)
+            if text.has_blanks(self.arr):  # rare: blanks around a number, the regex's job
+                clean = _bools(pc.match_substring_regex(self.arr, _PLAIN)) & self.present
+                cells = pc.if_else(pa.array(clean), pc.utf8_trim(self.arr, " \t"), None)
+            else:  # a few numpy passes over the bytes
+                clean = text.plain_decimals(self.arr) & self.present
+                cells = text.with_validity(self.arr, clean)
+            values = pc.cast(cells, pa.float64()).to_numpy(zero_copy_only=False)
         elif pa.types.is_integer(t) or pa.types.is_floating(t):
             values = pc.cast(self.arr, pa.float64()).to_numpy(zero_copy_only=False)
             with np.errstate(invalid="ignore"):
@@ -80,9 +88,9 @@ class Column:
             return np.full(len(self.present), -1), []
         if not pa.types.is_string(self.arr.type):
             return None
-        enc = pc.dictionary_encode(pc.if_else(pa.array(self.present), self.arr, None))
-        enc = enc.combine_chunks() if isinstance(enc, pa.ChunkedArray) else enc
+        enc = pc.dictionary_encode(self.arr)
         codes = pc.fill_null(enc.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+        codes[~self.present] = -1
         return codes, enc.dictionary.to_pylist()
 
 
@@ -101,9 +109,9 @@ def _setting(grader, key: str, col: Column) -> tuple[np.ndarray, list, np.ndarra
         return np.zeros(n, dtype=np.int64), [grader.settings[key].value], col.present.copy()
     codes, distinct = found
     resolved, bad = [], []
-    for text in distinct:
+    for value in distinct:
         try:
-            resolved.append(normalise(grader.kb, key, text))
+            resolved.append(normalise(grader.kb, key, value))
             bad.append(False)
         except Exception:  # the row engine words the refusal
             resolved.append(grader.settings[key].value)
@@ -113,7 +121,7 @@ def _setting(grader, key: str, col: Column) -> tuple[np.ndarray, list, np.ndarra
     return index, resolved, np.asarray(bad + [False], dtype=bool)[index]
 
 
-def grade_table(grader, table: pa.Table, *, text_empty_is_absent: bool) -> tuple[dict, int]:
+def grade_table(grader, table, *, text_empty_is_absent: bool) -> tuple[dict, int]:
     """BATCH_RESULTS as typed arrays, one value a row, and the number of error rows."""
     n = table.num_rows
     where = field_columns(table.column_names)  # RowError: two columns for one field

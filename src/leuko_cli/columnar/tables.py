@@ -7,6 +7,8 @@ is not UTF-8) Arrow stops, and `NotColumnar` hands the whole file to the stream 
 
 CSV output is byte for byte what the stream writes (writers.CsvWriter): the same header, the
 same minimal quoting, text made inert the same way, numbers and booleans written the same way.
+`_cells` is the reference formatter, cell by cell; csvout.py gets the same bytes faster from
+pyarrow's CSV writer and uses `_cells` for what that writer would write differently.
 """
 
 from __future__ import annotations
@@ -26,7 +28,9 @@ from leuko_cli.sanitize import inert
 from .engine import TYPES
 
 _NEEDS_QUOTES = r'[,"\r\n]'
-BATCH_ROWS = 1 << 20  # rows formatted and written at a time (memory stays bounded)
+BATCH_ROWS = 1 << 18  # rows graded, formatted and written at a time (memory stays flat)
+BLOCK = 1 << 22  # bytes of CSV a reader thread parses at a time
+THREADS = 2  # batches graded and rendered at once (numpy and pyarrow release the GIL)
 
 
 class NotColumnar(Exception):
@@ -59,6 +63,7 @@ def read_csv(path: str) -> tuple[pa.Table, list[str]]:
     try:
         table = pacsv.read_csv(
             path,
+            read_options=pacsv.ReadOptions(block_size=BLOCK),
             parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=False),
             convert_options=pacsv.ConvertOptions(
                 column_types={name: pa.string() for name in header},
@@ -81,32 +86,33 @@ def read_parquet(path: str) -> tuple[pa.Table, list[str]]:
 
 
 def assemble(out: dict, n: int) -> dict[str, pa.Array]:
-    """The typed BATCH_RESULTS columns: the vectorised rows, then the row engine's rows."""
-    cols: dict[str, pa.Array] = {}
-    anc = out["anc"]
-    cols["anc"] = pa.array(anc, type=pa.float64(), mask=np.isnan(anc))
-    for name in ("severity", "ctcae_version"):
-        codes, choices = out[name]
-        cols[name] = pa.array(choices, pa.string()).take(pa.array(codes, mask=codes < 0))
-    for name, key in (
-        ("ctcae_grade", "ctcae_grade"),
-        ("wbc_ctcae_grade", "wbc_ctcae_grade"),
-        ("lymphocytes_ctcae_grade", "lymphocytes_ctcae_grade"),
-    ):
-        cols[name] = pa.array(out[key], type=pa.int8(), mask=out[key] < 0)
-    below = out["below_reference"]
-    cols["below_reference"] = pa.array(below == 1, type=pa.bool_(), mask=below < 0)
-    for name in ("febrile_neutropenia", "febrile_neutropenia_if_falling", "error"):
-        cols[name] = pa.nulls(n, TYPES[name])
+    """The typed BATCH_RESULTS columns: the vectorised rows with the row engine's rows put in
+    place (in numpy, before any Arrow array is built)."""
     rows, results = out["_slow"]
-    if len(rows):
-        mask = np.zeros(n, dtype=bool)
-        mask[rows] = True
-        mask = pa.array(mask)
-        for j, name in enumerate(BATCH_RESULTS):
-            values = pa.array([r[j] for r in results], type=TYPES[name])
-            cols[name] = pc.replace_with_mask(cols[name], mask, values)
-    return {name: cols[name] for name in BATCH_RESULTS}
+    cols: dict[str, pa.Array] = {}
+    for j, name in enumerate(BATCH_RESULTS):
+        slow = [r[j] for r in results]
+        kind = TYPES[name]
+        if pa.types.is_floating(kind):
+            x = out[name]
+            x[rows] = [np.nan if v is None else v for v in slow]
+            cols[name] = pa.array(x, type=kind, mask=np.isnan(x))
+        elif pa.types.is_string(kind):
+            codes, choices = out.get(name, (np.full(n, -1), []))
+            if slow:
+                extra = {v: k for k, v in enumerate(dict.fromkeys(slow), start=len(choices))}
+                codes[rows] = [-1 if v is None else extra[v] for v in slow]
+                choices = [*choices, *extra]
+            indices = pa.array(codes, type=pa.int32(), mask=codes < 0)
+            cols[name] = pa.DictionaryArray.from_arrays(indices, pa.array(choices, kind))
+        else:  # int8 grades, booleans: -1 where unknown
+            codes = out.get(name, np.full(n, -1, dtype=np.int8))
+            codes[rows] = [-1 if v is None else int(v) for v in slow]
+            if pa.types.is_boolean(kind):
+                cols[name] = pa.array(codes == 1, type=kind, mask=codes < 0)
+            else:
+                cols[name] = pa.array(codes, type=kind, mask=codes < 0)
+    return cols
 
 
 def _text_cells(arr: pa.Array) -> pa.Array:
@@ -130,23 +136,32 @@ def _number_cells(arr: pa.Array) -> pa.Array:
     """Floats as Python writes them (whole numbers without .0, as assess rounds them)."""
     values = arr.to_numpy(zero_copy_only=False)
     valid = ~np.isnan(values)
-    whole = valid & (values == np.floor(np.where(valid, values, 0)))
+    with np.errstate(invalid="ignore"):
+        whole = np.isfinite(values) & (np.abs(values) < 2.0**62)
+        whole &= values == np.floor(np.where(whole, values, 0))
     ints = np.where(whole, values, 0).astype(np.int64)
     text = pc.cast(pa.array(ints, mask=~whole), pa.string())
     rest = valid & ~whole
-    if rest.any():
+    if rest.any():  # fractions, huge whole numbers, infinities: Python decides
         uniq, inverse = np.unique(values[rest], return_inverse=True)
-        shown = np.array([repr(float(u)) for u in uniq], dtype=object)[inverse]
+        shown = np.array([_python_number(float(u)) for u in uniq], dtype=object)[inverse]
         text = pc.replace_with_mask(text, pa.array(rest), pa.array(list(shown), pa.string()))
     return pc.fill_null(text, "")
+
+
+def _python_number(x: float) -> str:
+    whole = abs(x) != float("inf") and x == int(x)
+    return str(int(x)) if whole else repr(x)  # inf: "inf", as Python's csv writes it
 
 
 def _cells(arr) -> pa.Array:
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
     t = arr.type
-    if pa.types.is_string(t) or pa.types.is_large_string(t):
+    if pa.types.is_string(t):
         return _text_cells(arr)
+    if pa.types.is_large_string(t):
+        return _text_cells(pc.cast(arr, pa.string()))
     if pa.types.is_floating(t):
         return _number_cells(pc.cast(arr, pa.float64()))
     if pa.types.is_integer(t) or pa.types.is_boolean(t):
@@ -157,20 +172,30 @@ def _cells(arr) -> pa.Array:
         return _text_cells(pa.array([None if v is None else str(v) for v in arr.to_pylist()]))
 
 
-def write_csv(out, table: pa.Table, header: list, results: dict) -> None:
-    """The stream writer's CSV, a batch of rows at a time, to a binary stream."""
-    line = io.StringIO()
-    csv.writer(line, lineterminator="\n").writerow(
-        [csv_value(c) for c in out_names(header) + list(BATCH_RESULTS)]
-    )
-    out.write(line.getvalue().encode("utf-8"))
-    columns = [table.column(i) for i in range(table.num_columns)] + list(results.values())
-    n = table.num_rows
-    for start in range(0, n, BATCH_ROWS):
-        cells = [_cells(c.slice(start, BATCH_ROWS)) for c in columns]
-        lines = pc.binary_join_element_wise(*cells, ",")
-        lines = pc.binary_join_element_wise(lines, pa.scalar("\n"), "")
-        out.write(_buffer(lines))
+class CsvSink:
+    """The stream writer's CSV to a binary stream: `render` a batch (any thread), `put` the
+    rendered batches in order."""
+
+    def __init__(self, out, header: list) -> None:
+        line = io.StringIO()
+        csv.writer(line, lineterminator="\n").writerow(
+            [csv_value(c) for c in out_names(header) + list(BATCH_RESULTS)]
+        )
+        out.write(line.getvalue().encode("utf-8"))
+        self.out = out
+
+    def render(self, batch, results: dict):
+        from .csvout import write_rows
+
+        if not batch.num_rows:
+            return b""
+        return write_rows(list(batch.columns) + list(results.values()))
+
+    def put(self, rendered) -> None:
+        self.out.write(rendered)
+
+    def close(self) -> None:
+        pass
 
 
 def _buffer(lines: pa.Array) -> memoryview:
@@ -182,9 +207,23 @@ def _buffer(lines: pa.Array) -> memoryview:
     return memoryview(lines.buffers()[2])[start:end]
 
 
-def write_parquet(out, table: pa.Table, header: list, results: dict) -> None:
-    import pyarrow.parquet as pq
+class ParquetSink:
+    """One Parquet file: the input columns as read, then the typed BATCH_RESULTS."""
 
-    names = out_names(header) + list(BATCH_RESULTS)
-    arrays = [table.column(i) for i in range(table.num_columns)] + list(results.values())
-    pq.write_table(pa.Table.from_arrays(arrays, names=names), out)
+    def __init__(self, out, header: list, schema: pa.Schema) -> None:
+        import pyarrow.parquet as pq
+
+        fields = [pa.field(n, t) for n, t in zip(out_names(header), schema.types)]
+        fields += [pa.field(name, TYPES[name]) for name in BATCH_RESULTS]
+        self.schema = pa.schema(fields)
+        self.writer = pq.ParquetWriter(out, self.schema)
+
+    def render(self, batch, results: dict) -> pa.Table:
+        arrays = list(batch.columns) + [a.cast(TYPES[k]) for k, a in results.items()]
+        return pa.Table.from_arrays(arrays, schema=self.schema)
+
+    def put(self, rendered: pa.Table) -> None:
+        self.writer.write_table(rendered)
+
+    def close(self) -> None:
+        self.writer.close()
