@@ -13,8 +13,7 @@ from leuko_cli.assess import assess
 from leuko_cli.errors import LeukoError
 from leuko_cli.fields import BATCH_RESULTS, batch_values
 
-from .intervals import LIMIT as INTERVALS_LIMIT
-from .intervals import Intervals
+from .intervals import ANSWERS, Intervals
 from .readers import RowError
 
 MEMO_LIMIT = 65_536  # distinct cases remembered before the memo starts again
@@ -63,7 +62,6 @@ class Grader:
         self.limit = MEMO_LIMIT if memo else 0
         # the second level: rows that assess cannot tell apart share one answer
         self.intervals = Intervals(kb, settings) if memo else None
-        self.answers: dict[tuple, tuple] = {}
 
     def values(self, fields: dict) -> dict:
         return {**self.defaults, **fields} if self.defaults else fields
@@ -86,12 +84,13 @@ class Grader:
         except TypeError:  # a JSON list or object as a value: not hashable, not memoised
             return self._assess(values)
         if found is not None:
-            shared = self.answers.get(found[0])
+            answers = self.intervals.answers
+            shared = answers.get(found[0])
             if shared is not None:
                 return shared if found[1] is None else (found[1], *shared[1:])
             out = self._assess(values)
             if out[-1] is None:
-                _remember(self.answers, found[0], out, INTERVALS_LIMIT)
+                _remember(answers, found[0], out, ANSWERS)
             return out
         if bool in types:
             return self._assess(values)

@@ -58,7 +58,8 @@ CONTEXT = (
 # entries per dictionary before it starts again, so memory stays flat: enough for every context
 # of a large mixed export (about 4,000 in benchmarks/batch.py), and little enough that the worst
 # case (a new lower limit on every row, benchmarks/batch_memory.py) stays within its target
-LIMIT = 16_384
+LIMIT = 8192
+ANSWERS = 65_536  # (context, intervals) answers: a mixed WBC + differential export has ~37,000
 LIMIT_BOUNDS = 1024  # bound lists with a row's own lower limit (about 0.5 KiB each)
 _NO = object()  # a context that needs the full path
 
@@ -107,6 +108,10 @@ class Intervals:
         self.contexts: dict = {}  # raw context tuple -> (key, unit, lln, wbc_lln in cells/uL)
         self.parsed: dict = {}  # (field, raw, its type, unit id, limit) -> number and slots
         self.with_limit: dict = {}  # a lower limit in cells/uL -> the bounds with it
+        # key -> the answer assess gave its first row; at most ANSWERS, and cleared with the
+        # contexts (a file with a new lower limit on every row would otherwise fill it with
+        # answers no later row can use)
+        self.answers: dict = {}
 
     def key(self, v: dict) -> tuple | None:
         """(key, the row's `anc` column or None), or None when the row needs the full path.
@@ -121,8 +126,10 @@ class Intervals:
         except TypeError:  # a JSON list or object as a value
             return None
         if ctx is None:
-            ctx = self._context(raw)
-            _store(self.contexts, raw, ctx)
+            if len(self.contexts) >= LIMIT:  # answers are per context: they go with them
+                self.contexts.clear()
+                self.answers.clear()
+            ctx = self.contexts[raw] = self._context(raw)
         if ctx is _NO:
             return None
         canon, unit, anc_limit, wbc_limit = ctx
