@@ -10,6 +10,9 @@ without it, an overlay edit picked up at most 0.5 s later than a plain run, and 
 with an empty cache <= 4x. Also times a bare
 one-command Typer app: when a newer Typer's bare app falls back to about 5x, the <0.29 pin in
 pyproject.toml can be lifted (see docs/performance.md).
+
+`--quick` is a smoke run for tests/test_benchmarks.py: one run of a few commands, a 20-cause
+overlay, no warm-up; it prints the same lines, and its timings mean nothing.
 """
 
 from __future__ import annotations
@@ -62,9 +65,10 @@ review_status = "draft"
     return "\n".join(parts)
 
 
-def time_cmd(argv: list[str], env: dict, runs: int) -> float:
-    subprocess.run(argv, env=env, capture_output=True)  # the KB memo, then the record
-    subprocess.run(argv, env=env, capture_output=True)  # warm caches (KB cache, pyc, disk)
+def time_cmd(argv: list[str], env: dict, runs: int, warm: bool = True) -> float:
+    if warm:
+        subprocess.run(argv, env=env, capture_output=True)  # the KB memo, then the record
+        subprocess.run(argv, env=env, capture_output=True)  # warm caches (KB cache, pyc, disk)
     samples = []
     for _ in range(runs):
         t0 = time.perf_counter()
@@ -76,7 +80,10 @@ def time_cmd(argv: list[str], env: dict, runs: int) -> float:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=21)
+    ap.add_argument("--quick", action="store_true", help="a smoke run for tests (no timings)")
     args = ap.parse_args()
+    if args.quick:
+        args.runs = 1
 
     tmp = Path(tempfile.mkdtemp(prefix="leuko-bench-"))
     env = dict(
@@ -92,7 +99,7 @@ def main() -> int:
     (tmp / "cfg-set" / "config.toml").write_text('unit = "10^9/L"\n')  # as `config set` writes
     big = dict(env, LEUKO_DATA_DIR=str(tmp / "data-big"))
     (tmp / "data-big").mkdir()
-    (tmp / "data-big" / "overlay.toml").write_text(overlay_text(5000))
+    (tmp / "data-big" / "overlay.toml").write_text(overlay_text(20 if args.quick else 5000))
     overlay_written = time.time()
     bare_typer = tmp / "bare_typer.py"
     bare_typer.write_text(BARE_TYPER)
@@ -146,17 +153,20 @@ def main() -> int:
             ["schema"],
         )
     ]
+    if args.quick:  # a smoke run: python, the overlay pair and the other first rows only
+        rows = rows[:10]
     rows = [(n, a, e, 3 if a[0] == LEUKO else None) for n, a, e, _t in rows]
     results, uncached = {}, {}
     for name, argv, e, _target in rows:
-        if e is big:
+        if e is big and not args.quick:
             # Steady state: leuko remembers an overlay's hash only once the file is older than
             # kb.RACY_SECONDS (a same-size edit inside one timestamp tick must not hide).
             time.sleep(max(0.0, overlay_written + 2.5 - time.time()))
-        results[name] = time_cmd(argv, e, args.runs)
+        results[name] = time_cmd(argv, e, args.runs, not args.quick)
         if argv[0] == LEUKO:
             plain = dict(e, LEUKO_NO_OUTPUT_CACHE="1")
-            uncached[name] = time_cmd(argv, plain, max(5, args.runs // 3))
+            few = 1 if args.quick else max(5, args.runs // 3)
+            uncached[name] = time_cmd(argv, plain, few, not args.quick)
     base = results["python -c pass"]
     print(
         f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}, {sys.platform}; "
@@ -186,7 +196,7 @@ def main() -> int:
     # an overlay edit: the first run after it re-hashes and rebuilds the store
     argv = [LEUKO, "causes", "--search", "b12", "--json"]
     edits = []
-    for n in range(max(3, args.runs // 7)):
+    for n in range(1 if args.quick else max(3, args.runs // 7)):
         with open(tmp / "data-big" / "overlay.toml", "a") as fh:
             fh.write(f"# edit {n}\n")
         t0 = time.perf_counter()
@@ -201,7 +211,7 @@ def main() -> int:
     )
     # the first run with an empty cache (an installed wheel opens its prebuilt store)
     cold = []
-    for _ in range(max(3, args.runs // 4)):
+    for _ in range(1 if args.quick else max(3, args.runs // 4)):
         shutil.rmtree(tmp / "cache", ignore_errors=True)
         t0 = time.perf_counter()
         subprocess.run(

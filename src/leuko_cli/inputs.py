@@ -201,16 +201,36 @@ def _norm_unit(text: str) -> str:
     return s.replace("cells/", "/").replace("e9", "^9").replace("e3", "^3").replace("*", "^")
 
 
+_UNIT_NAMES: dict[int, tuple[list, dict]] = {}
+
+
+def _unit_names(units: list) -> dict:
+    """Normalised name or alias -> unit, the first unit that has it (as the scan in order
+    found it), built once per units table. The table is held with its index, so its id
+    cannot be reused by another table while the entry exists (a batch asks for each row's
+    unit)."""
+    held = _UNIT_NAMES.get(id(units))
+    if held is None or held[0] is not units:
+        names: dict = {}
+        for unit in units:
+            for alias in (unit["id"], *unit["aliases"]):
+                names.setdefault(_norm_unit(alias), unit)
+        if len(_UNIT_NAMES) >= 8:
+            _UNIT_NAMES.clear()
+        held = _UNIT_NAMES[id(units)] = (units, names)
+    return held[1]
+
+
 def find_unit(kb: KnowledgeBase, text: object) -> dict:
     if not isinstance(text, str) or not text.strip():
         raise InputError(
             f"--unit expects a unit name, got {_shown(text)}; use one of: "
             f"{', '.join(u['id'] for u in kb.table('units'))}"
         )
-    wanted = _norm_unit(text)
-    for unit in kb.table("units"):
-        if wanted in {_norm_unit(a) for a in [unit["id"], *unit["aliases"]]}:
-            return unit
+    units = kb.table("units")
+    found = _unit_names(units).get(_norm_unit(text))
+    if found is not None:
+        return found
     names = ", ".join(u["id"] for u in kb.table("units"))
     raise InputError(f"unknown unit {text!r}; use one of: {names}")
 

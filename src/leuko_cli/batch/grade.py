@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from leuko_cli.assess import assess
 from leuko_cli.errors import LeukoError
-from leuko_cli.fields import BATCH_RESULTS, REQUEST_FIELDS, batch_values
+from leuko_cli.fields import BATCH_RESULTS, batch_values
 
+from .intervals import ANSWERS, Intervals
 from .readers import RowError
 
 MEMO_LIMIT = 65_536  # distinct cases remembered before the memo starts again
@@ -59,9 +60,11 @@ class Grader:
         self.defaults = {k: v for k, v in (defaults or {}).items() if v is not None}
         self.memo: dict[tuple, tuple] = {}
         self.limit = MEMO_LIMIT if memo else 0
+        # the second level: rows that assess cannot tell apart share one answer
+        self.intervals = Intervals(kb, settings) if memo else None
 
     def values(self, fields: dict) -> dict:
-        return {**self.defaults, **fields}
+        return {**self.defaults, **fields} if self.defaults else fields
 
     def result(self, fields: dict) -> dict:
         """The full assess result of one row (raises LeukoError)."""
@@ -71,24 +74,50 @@ class Grader:
         """The BATCH_RESULTS values of one row; errors become the last column."""
         if isinstance(fields, RowError):
             return (None,) * len(_GRADED) + (str(fields),)
+        if not self.limit:
+            return self._assess(self.values(fields))
         values = self.values(fields)
         try:
-            key = tuple(values.get(k) for k in REQUEST_FIELDS) if self.limit else None
-            hit = self.memo.get(key)
+            # a JSON true equals 1 in a key but is not the same input: never memoised
+            types = tuple(map(type, fields.values()))
+            found = None if bool in types else self.intervals.key(values)
         except TypeError:  # a JSON list or object as a value: not hashable, not memoised
-            key, hit = None, None
-        if hit is not None:
-            return hit
+            return self._assess(values)
+        if found is not None:
+            answers = self.intervals.answers
+            shared = answers.get(found[0])
+            if shared is not None:
+                return shared if found[1] is None else (found[1], *shared[1:])
+            out = self._assess(values)
+            if out[-1] is None:
+                _remember(answers, found[0], out, ANSWERS)
+            return out
+        if bool in types:
+            return self._assess(values)
+        # anything else (errors, lymphocytes, ...): by the row's own values and their types
+        # (1, 1.0 and "1" are different inputs); the defaults are the same for every row
+        key = (tuple(fields.items()), types)
+        try:
+            out = self.memo.get(key)
+        except TypeError:  # a JSON list or object as a value: not hashable, not memoised
+            return self._assess(values)
+        if out is None:
+            out = self._assess(values)
+            _remember(self.memo, key, out, self.limit)
+        return out
+
+    def _assess(self, values: dict) -> tuple:
         try:
             r = assess(self.kb, values, self.settings, origin="row")
-            out = batch_values(r) + (None,)
+            return batch_values(r) + (None,)
         except LeukoError as err:
-            out = (None,) * len(_GRADED) + (str(err),)
-        if key is not None:
-            if len(self.memo) >= self.limit:
-                self.memo.clear()
-            self.memo[key] = out
-        return out
+            return (None,) * len(_GRADED) + (str(err),)
+
+
+def _remember(memo: dict, key, value, limit: int) -> None:
+    if len(memo) >= limit:
+        memo.clear()
+    memo[key] = value
 
 
 def run(grader: Grader, rows, writer, summary: Summary, progress=None, on_error="row") -> None:

@@ -55,12 +55,22 @@ class CsvWriter:
         self.columns = out_names(header) + list(BATCH_RESULTS)
         self.out, self.fmt, self.chunk = out, fmt, chunk
         self.pending: list[list] = []
+        self.cells: dict[tuple, list] = {}  # result -> its CSV cells
         self.ascii_only = not unicode_output(out)
         if fmt == "csv":
             self.writer = csv.writer(out, lineterminator="\n")
             self.writer.writerow([csv_value(c) for c in self.columns])
 
     def write(self, row, result: tuple) -> None:
+        if self.fmt == "csv" and isinstance(row, list):
+            # a CSV row is text; when every cell is printable, inert() leaves it as it is
+            if not "".join(row).isprintable():
+                row = [csv_value(v) for v in row]
+            cells = self.cells.get(result)
+            if cells is None:
+                cells = self._result_cells(result)
+            self.writer.writerow(row + cells)
+            return
         values = [*row, *result] if isinstance(row, list) else self._from_object(row, result)
         if self.fmt == "csv":
             self.writer.writerow([csv_value(v) for v in values])
@@ -70,6 +80,14 @@ class CsvWriter:
             self.pending.append(values)
             if len(self.pending) >= self.chunk:
                 self._flush_table()
+
+    def _result_cells(self, result: tuple) -> list:
+        """The result columns as CSV cells, remembered: a batch repeats a few answers."""
+        cells = [csv_value(v) for v in result]
+        if len(self.cells) >= 4096:
+            self.cells.clear()
+        self.cells[result] = cells
+        return cells
 
     def _from_object(self, obj: dict, result: tuple) -> list:
         own = {(f"{k}_input" if k in BATCH_RESULTS else k): v for k, v in obj.items()}

@@ -1,0 +1,153 @@
+"""The batch memo's second level (batch/intervals.py) against assess row by row (issue 18).
+
+Rows whose numbers fall in the same intervals between the knowledge base's bounds share one
+answer. These tests put values on, just around and between every bound, for the ANC, the WBC
+with a differential, the age and the temperature, in several contexts and in random order (so
+a later row often reuses an answer an earlier row in its interval computed), and check the
+output is byte for byte what grading every row with assess gives.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import random
+
+import pytest
+
+from leuko_cli.batch.command import grade_stream
+from leuko_cli.batch.grade import Grader
+from leuko_cli.batch.intervals import Intervals, kb_bounds
+from leuko_cli.settings import resolve_all
+
+HEADER = "id,anc,wbc,neutrophils,bands,unit,ctcae_version,lln,wbc_lln,age,duffy_null,temp,sustained"
+
+
+def _graded(kb, text: str, memo: bool, fmt: str = "csv") -> str:
+    out = io.StringIO()
+    grade_stream(Grader(kb, resolve_all(kb), memo=memo), io.StringIO(text), out, fmt=fmt)
+    return out.getvalue()
+
+
+def _near(rnd: random.Random, bounds: list) -> float:
+    b = rnd.choice(bounds)
+    return max(0.0, b + rnd.choice([0, 0, 0, -1e-9, 1e-9, -0.001, 0.001, -0.5, 0.5, -1, 1, 7]))
+
+
+def _export(kb, seed: int, n: int) -> str:
+    rnd = random.Random(seed)
+    bounds = kb_bounds(kb)
+    lines = [HEADER]
+    for i in range(n):
+        unit = rnd.choice(["", "", "cells/uL", "10^9/L"])
+        f = 1000 if unit == "10^9/L" else 1
+        count = f"{_near(rnd, bounds) / f:.12g}"
+        anc = wbc = neut = bands = ""
+        if rnd.random() < 0.6:
+            anc = count
+        else:
+            wbc = rnd.choice([count, f"{rnd.choice([800, 2000, 3000, 4000, 12000]) / f:g}"])
+            if rnd.random() < 0.8:
+                neut = rnd.choice(["", "0", "10", "49.5", f"{rnd.uniform(0, 90):.3g}", "99"])
+                bands = rnd.choice(["", "0", "1", "5", "0.5"])
+        lln = rnd.choice(["", "", f"{rnd.choice([1500, 1800, 2000, 1210]) / f:g}", count])
+        wbc_lln = rnd.choice(["", "", f"{rnd.choice([3000, 4000]) / f:g}"])
+        days = _near(rnd, bounds)
+        age = rnd.choice(["", "", f"{days:.12g}d", f"{days / 365.25:.6g}", str(rnd.randint(0, 95))])
+        temp = rnd.choice(["", "", f"{_near(rnd, [25, 36, 37.5, 38, 38.3, 39, 45]):.4g}", "101.2F"])
+        lines.append(
+            ",".join(
+                [
+                    str(i),
+                    anc,
+                    wbc,
+                    neut,
+                    bands,
+                    unit,
+                    rnd.choice(["", "", "5.0", "6.0"]),
+                    lln,
+                    wbc_lln,
+                    age,
+                    rnd.choice(["", "", "true", "no"]),
+                    temp,
+                    rnd.choice(["", "", "", "yes"]) if temp else "",
+                ]
+            )
+        )
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize("seed", [18, 19])
+def test_shared_answers_match_assess_on_every_row(kb, seed):
+    text = _export(kb, seed, 4000)
+    fast = _graded(kb, text, memo=True)
+    assert fast == _graded(kb, text, memo=False)
+    assert fast.count("\n") == 4001
+
+
+def test_every_bound_and_its_neighbours_in_both_units(kb):
+    """Each bound, the floats either side of it and a step either side, as an ANC and as a
+    WBC, twice over in shuffled order (the second pass is served from shared answers)."""
+    import math
+
+    values = []
+    for b in kb_bounds(kb):
+        values += [b, math.nextafter(b, -1), math.nextafter(b, math.inf), b - 0.5, b + 0.5]
+    values = [v for v in values if v >= 0]
+    lines = [HEADER]
+    rnd = random.Random(6)
+    for unit, f in (("", 1), ("10^9/L", 1000)):
+        for v in values:
+            for lln in ("", "1800"):
+                lines.append(f"a,{v / f!r},,,,{unit},,{lln and f'{1800 / f:g}'},,,,38.5,")
+                lines.append(f"w,,{v / f!r},40,5,{unit},,,,,,,")
+    body = lines[1:] * 2
+    rnd.shuffle(body)
+    text = "\n".join([HEADER, *body]) + "\n"
+    assert _graded(kb, text, memo=True) == _graded(kb, text, memo=False)
+
+
+def test_json_lines_types_are_not_confused(kb):
+    """1, 1.0, "1" and true are different inputs: a shared answer never crosses them."""
+    rows = [
+        {"anc": 1500},
+        {"anc": 1500.0},
+        {"anc": "1500"},
+        {"anc": True},
+        {"anc": 1},
+        {"anc": -1},
+        {"anc": -1.0},
+        {"anc": 450, "age": 1},
+        {"anc": 450, "age": True},
+        {"anc": 450, "duffy_null": True},
+        {"anc": 450, "duffy_null": 1},
+        {"anc": 450, "temp": 38.5, "sustained": True},
+        {"anc": 450, "temp": 38.5, "sustained": 1},
+    ]
+    text = "".join(json.dumps(r) + "\n" for r in rows * 2)
+    assert _graded(kb, text, memo=True, fmt="jsonl") == _graded(kb, text, memo=False, fmt="jsonl")
+
+
+def test_bounds_hold_every_number_assess_compares_with(kb):
+    """Spot checks: the scale bands, the fever rule, reference ranges and the code's limits."""
+    bounds = set(kb_bounds(kb))
+    rule = kb.get("fever_rules", kb.settings["fever_rule"])
+    assert {rule["anc_below"], rule["single_temp_c"], rule["sustained_temp_c"]} <= bounds
+    for scale in kb.table("scales"):
+        for band in scale["bands"]:
+            for b in (band["lower"], band.get("upper")):
+                if isinstance(b, (int, float)):
+                    assert b in bounds
+    assert {0, 100, 25.0, 45.0} <= bounds
+
+
+def test_rows_outside_the_shape_take_the_full_path(kb):
+    iv = Intervals(kb, resolve_all(kb))
+    assert iv.key({"anc": "450", "lymphocytes": "900"}) is None
+    assert iv.key({"anc": "450", "wbc": "3000"}) is None
+    assert iv.key({"anc": "n/a"}) is None
+    assert iv.key({"wbc": "3000", "neutrophils": "60", "bands": "40"}) is None
+    assert iv.key({"anc": "450", "age": "abc"}) is None
+    same, other = iv.key({"anc": "450"}), iv.key({"anc": "451"})
+    assert same[0] == other[0] and (same[1], other[1]) == (450, 451)
+    assert iv.key({"anc": "500"})[0] != same[0]  # a bound: its own slot
