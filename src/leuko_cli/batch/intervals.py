@@ -165,34 +165,30 @@ class Intervals:
         """(cells/uL exactly as assess reads them, their slots as read and at 15 significant
         digits among the bounds and the row's lower limit, the value as the `anc` column
         prints it), or None when the value does not parse (assess then gives the error)."""
-        k = (name, raw, type(raw), unit["id"], limit)
-        try:
-            found = self.parsed.get(k)
-        except TypeError:
-            return None
-        if found is None:
-            try:
-                x = inputs.cells(self.kb, BY_NAME[name], raw, unit)
-                bounds = self._bounds(limit)
-                slots = (_slot(x, bounds), _slot(grading.significant(x), bounds))
-                found = (x, slots, _round(x))
-            except LeukoError:
-                found = _NO
-            _store(self.parsed, k, found)
-        return None if found is _NO else found
+
+        def parse() -> tuple:
+            x = inputs.cells(self.kb, BY_NAME[name], raw, unit)
+            bounds = self._bounds(limit)
+            return x, (_slot(x, bounds), _slot(grading.significant(x), bounds)), _round(x)
+
+        return self._parsed((name, raw, type(raw), unit["id"], limit), parse)
 
     def _percent(self, name: str, raw) -> float | None:
-        k = (name, raw, type(raw))
+        return self._parsed((name, raw, type(raw)), lambda: inputs.percent(raw, BY_NAME[name].flag))
+
+    def _parsed(self, key: tuple, parse):
+        """parse(), remembered by key; None when the value does not parse (assess then words
+        the error) or cannot be a key (a JSON list or object)."""
         try:
-            found = self.parsed.get(k)
+            found = self.parsed.get(key)
         except TypeError:
             return None
         if found is None:
             try:
-                found = inputs.percent(raw, BY_NAME[name].flag)
+                found = parse()
             except LeukoError:
                 found = _NO
-            _store(self.parsed, k, found)
+            _store(self.parsed, key, found)
         return None if found is _NO else found
 
     def _bounds(self, limit: float | None) -> list:
