@@ -82,6 +82,15 @@ def _parse_each_kb_once():
             seen[key] = real(bundled_bytes, bundled_name, overlay_bytes, overlay_name)
         return copy.deepcopy(seen[key])
 
-    module.build = build
+    # a junk overlay fails to build, so the bundled file would be parsed again for each one
+    real_parse = module.parse_toml
+    parsed: dict = {}
+
+    def parse_toml(data, path):
+        if (data, path) not in parsed:
+            parsed[(data, path)] = real_parse(data, path)
+        return copy.deepcopy(parsed[(data, path)])
+
+    module.build, module.parse_toml = build, parse_toml
     yield
-    module.build = real
+    module.build, module.parse_toml = real, real_parse

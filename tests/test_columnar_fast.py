@@ -119,7 +119,7 @@ def test_batches_and_runs_keep_the_stream_bytes(invoke, tmp_path, monkeypatch, r
     with open(path, "w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh, lineterminator="\n")
         w.writerow(HEADER)
-        w.writerows(sample_rows(kbmod.load(overlay=False, use_cache=False), n=1500))
+        w.writerows(sample_rows(kbmod.load(overlay=False, use_cache=False), n=600))
     monkeypatch.setattr(tables, "BATCH_ROWS", rows)
     monkeypatch.setattr(csvout, "_SPLIT", split)
     stream = invoke("assess", "--input", str(path))
