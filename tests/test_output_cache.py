@@ -67,8 +67,8 @@ def test_replay_is_byte_identical_to_a_fresh_run(argv, capsys, isolated_dirs, mo
     fresh = run(argv, capsys)
     assert records(isolated_dirs) == []
     monkeypatch.delenv("LEUKO_NO_OUTPUT_CACHE")
-    run(argv, capsys)  # the KB memo now exists: this run is recorded
-    assert run(argv, capsys) == fresh  # may already replay
+    run(argv, capsys)  # recorded
+    assert run(argv, capsys) == fresh
     assert len(records(isolated_dirs)) == 1
     assert run(argv, capsys, forbid_render=True) == fresh
 
@@ -126,7 +126,6 @@ def test_width_and_colour_are_in_the_key(name, values, capsys, monkeypatch):
 
 def test_a_code_change_is_a_new_key(capsys, monkeypatch):
     argv = ["refs"]
-    run(argv, capsys)  # writes the KB memo the key needs
     before = output_cache.record_path(argv)
     signature = output_cache._code_signature()
     here = Path(output_cache.__file__).parent
@@ -259,7 +258,6 @@ class ClosesAfter:
 
 def test_output_cut_short_by_a_closed_pipe_is_never_recorded(capsys, isolated_dirs, monkeypatch):
     argv = ["causes", "--category", "drugs"]
-    run(argv, capsys)  # the KB memo
     for _ in range(2):
         monkeypatch.setattr(sys, "stdout", ClosesAfter())
         monkeypatch.setattr("leuko_cli.errors.silence_stdout", lambda: None)
@@ -288,3 +286,17 @@ def test_a_bundled_kb_change_is_never_served_stale(capsys, isolated_dirs, monkey
     copy.write_text(original.replace('name = "Clozapine"', 'name = "Clozapine (edited)"', 1))
     after = run(argv, capsys)
     assert after != before and "Clozapine (edited)" in after[1]
+
+
+def test_help_words_used_as_values_still_key_on_the_kb(isolated_dirs, kb):
+    """`causes --search -h` is a query, not help: its record must change with the overlay."""
+    overlay = isolated_dirs / "data" / "overlay.toml"
+    overlay.parent.mkdir(parents=True)
+    argv = ["causes", "--search", "-h"]
+    keys = []
+    for name in ("Hyphen A", "Hyphen B"):
+        overlay.write_text(tomli_w.dumps({"causes": [local_cause(kb, name=name)]}))
+        keys.append(output_cache.record_path(argv))
+    overlay.unlink()
+    keys.append(output_cache.record_path(argv))
+    assert None not in keys and len(set(keys)) == 3

@@ -9,13 +9,14 @@ importing either. The key is a blake2b of everything the output can depend on:
 - the environment, all of it except a few variables that change with no effect on output
   (PWD, OLDPWD, SHLVL, `_`): colour, width, locale, LEUKO_* and XDG paths are all in it;
 - whether stdout is a terminal, and its size when it is; stdout's encoding and error mode;
-- the KB state (the bundled KB's and the overlay's content hashes, the same memo the KB store
-  uses) and the config file's bytes;
+- the KB state (the bundled KB's and the overlay's content hashes: remembered with the file's
+  stat signature, as the KB store does, else read and hashed now) and the config file's bytes,
+  for every run, help included (`causes --search -h` is a query);
 - the code: each module's size and mtime, Python's version, and the installed Rich, Typer and
   Click distributions.
 
-A state that cannot be keyed (no cache directory, a hash not yet remembered, an unreadable
-config) is not cached. Only runs that exit 0 are recorded, and only when everything they wrote
+A state that cannot be keyed (no cache directory, an unreadable KB, overlay or config) is not
+cached. Only runs that exit 0 are recorded, and only when everything they wrote
 went through `sys.stdout.write`/`sys.stderr.write` (a pager, or a write through the binary
 buffer or the fd, taints the record). Commands that read files or stdin, write files, change
 settings or depend on the clock are never cached (`_cacheable`). A record carries a crc32 of
@@ -105,25 +106,17 @@ def _code_signature() -> list:
 
 
 def _kb_state() -> list | None:
-    """The KB's content hashes from the memo the store keeps; None when not remembered."""
-    from .kb_state import BUNDLED_MEMO, bundled_file, remembered_hash, signature
+    """The bundled KB's and the overlay's content hashes (remembered, else hashed now); None
+    when a file cannot be read (the command itself then says what is wrong)."""
+    from . import paths
+    from .kb_state import BUNDLED_MEMO, OVERLAY_MEMO, bundled_file, current_hash
 
-    if os.name != "posix":
-        return None
+    overlay = paths.overlay_file()
     try:
-        bundled = bundled_file()
-        bundled_hash = remembered_hash(signature(os.stat(bundled), bundled), BUNDLED_MEMO)
-        if bundled_hash is None:
-            return None
-        from . import paths
-
-        overlay = paths.overlay_file()
-        try:
-            info = os.stat(overlay)
-        except FileNotFoundError:
-            return [bundled_hash, None] if not os.path.islink(overlay) else None
-        overlay_hash = remembered_hash(signature(info, overlay))
-        return None if overlay_hash is None else [bundled_hash, overlay_hash]
+        state = [current_hash(bundled_file(), BUNDLED_MEMO)]
+        if not os.path.lexists(overlay):
+            return state + [None]
+        return state + [current_hash(overlay, OVERLAY_MEMO)]
     except OSError:
         return None
 
@@ -150,7 +143,7 @@ def record_path(argv: list[str]) -> str | None:
     stdout = sys.stdout
     if base is None or stdout is None or sys.stderr is None or not _cacheable(argv):
         return None
-    state = ["help text: no KB"] if _is_help(argv) else _kb_state()
+    state = _kb_state()  # in the key even for help: `--search -h` is a query, not help
     config = _config_bytes()
     if state is None or config is None:
         return None
@@ -164,13 +157,11 @@ def record_path(argv: list[str]) -> str | None:
         argv, env, terminal, size, getattr(stdout, "encoding", None),
         getattr(stdout, "errors", None), state, crc32(config), len(config), _code_signature(),
     ]  # fmt: skip
-    try:  # the C module: hashlib would load OpenSSL (~2 ms)
-        from _blake2 import blake2b
-    except ImportError:  # pragma: no cover
-        from hashlib import blake2b
+    from .kb_state import content_hash
+
     # repr of lists of str, int, tuples and None is exact and stable within one Python version
-    digest = blake2b(repr(parts).encode("utf-8", "surrogatepass"), digest_size=32)
-    return os.path.join(base, "output", digest.hexdigest() + ".out")
+    name = content_hash(repr(parts).encode("utf-8", "surrogatepass"))
+    return os.path.join(base, "output", name + ".out")
 
 
 def _encode(text: str) -> bytes:

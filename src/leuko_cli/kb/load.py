@@ -14,7 +14,7 @@ import re
 
 from leuko_cli import paths
 from leuko_cli.errors import KBError
-from leuko_cli.kb_state import BUNDLED_MEMO, OVERLAY_MEMO, bundled_file
+from leuko_cli.kb_state import BUNDLED_MEMO, OVERLAY_MEMO, bundled_file, content_hash
 from leuko_cli.kb_state import remembered_hash as _remembered_hash
 from leuko_cli.kb_state import signature as _signature
 
@@ -178,7 +178,7 @@ def _read_bytes(path: str | Path) -> bytes:
 RACY_SECONDS = 2.0
 
 
-def _remember_hash(signature: list, content_hash: str, stat, memo: str = OVERLAY_MEMO) -> None:
+def _remember_hash(signature: list, file_hash: str, stat, memo: str = OVERLAY_MEMO) -> None:
     import time
 
     base = paths.cache_root()
@@ -192,7 +192,7 @@ def _remember_hash(signature: list, content_hash: str, stat, memo: str = OVERLAY
     try:
         os.makedirs(base, exist_ok=True)
         with open(tmp, "wb") as fh:
-            fh.write(json.dumps({"signature": signature, "blake2b": content_hash}).encode())
+            fh.write(json.dumps({"signature": signature, "blake2b": file_hash}).encode())
         os.replace(tmp, path)
     except OSError:  # read-only cache dir: hash every time
         try:
@@ -261,7 +261,7 @@ def load(*, overlay: str | Path | None | bool = True, use_cache: bool = True) ->
             info = None
     if bundled_hash is None:
         bundled_bytes = read_bundled()
-        bundled_hash = store.content_hash(bundled_bytes)
+        bundled_hash = content_hash(bundled_bytes)
         if signature:
             _remember_hash(signature, bundled_hash, info, BUNDLED_MEMO)
     overlay_path = paths.overlay_file() if overlay is True else (overlay or None)
@@ -286,7 +286,7 @@ def load(*, overlay: str | Path | None | bool = True, use_cache: bool = True) ->
             overlay_hash = (_remembered_hash(signature) if signature else None) or ""
             if not overlay_hash:
                 overlay_bytes = read_overlay()
-                overlay_hash = store.content_hash(overlay_bytes)
+                overlay_hash = content_hash(overlay_bytes)
                 if signature:
                     _remember_hash(signature, overlay_hash, info)
     status = "loaded" if overlay_path is not None else "absent"
@@ -295,10 +295,10 @@ def load(*, overlay: str | Path | None | bool = True, use_cache: bool = True) ->
         nonlocal overlay_bytes, overlay_hash, bundled_bytes, bundled_hash
         if bundled_bytes is None:  # the hash came from the memo
             bundled_bytes = read_bundled()
-            bundled_hash = store.content_hash(bundled_bytes)
+            bundled_hash = content_hash(bundled_bytes)
         if overlay_path is not None and overlay_bytes is None:  # the hash came from the memo
             overlay_bytes = read_overlay()
-            overlay_hash = store.content_hash(overlay_bytes)  # the file may have changed since
+            overlay_hash = content_hash(overlay_bytes)  # the file may have changed since
         try:
             data = build(
                 bundled_bytes,

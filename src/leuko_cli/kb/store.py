@@ -31,6 +31,7 @@ import os
 from zlib import crc32
 
 from leuko_cli import __version__, paths
+from leuko_cli.kb_state import blake2b
 
 from .schema import SCHEMA_VERSION
 
@@ -57,23 +58,8 @@ class Damaged(Exception):
     """The store is unreadable or fails a check: rebuild from the sources."""
 
 
-def _blake2b():
-    # a content hash without importing hashlib's OpenSSL backend (~2 ms per run)
-    try:
-        from _blake2 import blake2b
-    except ImportError:  # pragma: no cover - other interpreters
-        from hashlib import blake2b
-    return blake2b(digest_size=32)
-
-
-def content_hash(data: bytes) -> str:
-    digest = _blake2b()
-    digest.update(data)
-    return digest.hexdigest()
-
-
 def key(bundled_hash: str, overlay_hash: str) -> str:
-    digest = _blake2b()
+    digest = blake2b()
     for part in (
         __version__.encode(),
         str(SCHEMA_VERSION).encode(),
