@@ -7,7 +7,7 @@ path ran.
 
 from __future__ import annotations
 
-from .errors import InputError
+from .errors import InputError, check_choice
 from .fields import REQUEST_FIELDS
 from .output import Answer
 
@@ -86,10 +86,7 @@ def refs(*, cause: str | None = None, fmt: str | None = None, as_json: bool = Fa
 
     if fmt is not None:
         fmt = fmt.strip().lower()
-        if fmt not in citations.FORMATS:
-            raise InputError(
-                f"unknown --format {fmt!r}; use one of: {', '.join(citations.FORMATS)}"
-            )
+        check_choice("--format", fmt, citations.FORMATS)
         if as_json and fmt != "json":
             raise InputError(f"--json means --format json; drop --json or --format {fmt}")
     fmt = fmt or ("json" if as_json else "text")

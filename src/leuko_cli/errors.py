@@ -36,6 +36,18 @@ class InputError(LeukoError):
     exit_code = 2
 
 
+_AS_GIVEN = object()
+
+
+def check_choice(what: str, value, choices, *, shown=_AS_GIVEN) -> None:
+    """Refuse a value outside its choices, in the one wording every option uses:
+    `unknown WHAT 'value'; use one of: a, b`. `shown` is the text as the user typed it, when
+    the check is on a normalised form of it."""
+    if value not in choices:
+        text = value if shown is _AS_GIVEN else shown
+        raise InputError(f"unknown {what} {text!r}; use one of: {', '.join(choices)}")
+
+
 class KBError(LeukoError):
     """A data file (knowledge base, overlay, config, input file) is unreadable or breaks its
     schema: exit 3. `problems` holds every problem found; the message shows the first."""

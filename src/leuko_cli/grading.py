@@ -5,7 +5,7 @@ Pure Python (no Typer, no Rich). Counts are handled in cells/µL internally; uni
 
 from __future__ import annotations
 
-from .errors import InputError
+from .errors import InputError, check_choice
 from .inputs import DAYS_PER_YEAR
 from .kb import LLN, KnowledgeBase
 
@@ -159,8 +159,7 @@ def check_ctcae_version(kb: KnowledgeBase, version: str) -> str:
     aliases = dict(a.split("=", 1) for a in kb.settings.get("ctcae_version_aliases") or [])
     v = version.strip().lower().removeprefix("v")
     v = aliases.get(v, v)
-    if v not in versions:
-        raise InputError(f"unknown CTCAE version {version!r}; use one of: {', '.join(versions)}")
+    check_choice("CTCAE version", v, versions, shown=version)
     return v
 
 

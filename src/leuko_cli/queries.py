@@ -3,7 +3,7 @@ build the JSON-ready views that the CLI prints or renders."""
 
 from __future__ import annotations
 
-from .errors import InputError
+from .errors import InputError, check_choice
 from .kb import LINEAGES, SCHEMA, KnowledgeBase
 from .kb import fold as _fold
 
@@ -40,8 +40,7 @@ def check_category(kb: KnowledgeBase, category: str) -> str:
 
 def check_lineage(lineage: str) -> str:
     wanted = lineage.strip().lower()
-    if wanted not in LINEAGES:
-        raise InputError(f"unknown lineage {lineage!r}; use one of: {', '.join(LINEAGES)}")
+    check_choice("lineage", wanted, LINEAGES, shown=lineage)
     return wanted
 
 

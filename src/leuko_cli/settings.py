@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 
 from . import config
-from .errors import InputError, KBError
+from .errors import InputError, KBError, check_choice
 from .fields import AUDIENCES, BY_NAME, SETTINGS_KEYS
 
 TYPE_CHECKING = False
@@ -41,8 +41,7 @@ def env_var(key: str) -> str:
 
 
 def check_key(key: str) -> str:
-    if key not in SETTINGS_KEYS:
-        raise InputError(f"unknown config key {key!r}; use one of: {', '.join(SETTINGS_KEYS)}")
+    check_choice("config key", key, SETTINGS_KEYS)
     return key
 
 

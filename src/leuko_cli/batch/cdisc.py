@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 
 from leuko_cli import grading, inputs
-from leuko_cli.errors import InputError, LeukoError
+from leuko_cli.errors import InputError, LeukoError, check_choice
 from leuko_cli.fields import BY_NAME, CDISC_TESTS
 
 # preset -> role -> the columns that carry it, first present wins (matched ignoring case)
@@ -258,8 +258,8 @@ def run(
     from leuko_cli.kb import load
     from leuko_cli.settings import resolve
 
-    if preset is not None and preset not in PRESETS:
-        raise InputError(f"unknown --preset {preset!r}; use one of: {', '.join(PRESETS)}")
+    if preset is not None:
+        check_choice("--preset", preset, PRESETS)
     term_map = parse_terms(terms)
     kb = load()
     if criteria is not None and criteria.strip().upper() not in ("CTCAE", "DAIDS"):

@@ -12,7 +12,7 @@ import csv
 import json
 import math
 
-from leuko_cli.errors import InputError
+from leuko_cli.errors import InputError, check_choice
 from leuko_cli.sanitize import escape_json_unsafe
 
 FORMATS = ("csv", "tsv", "dataset-json", "xpt", "fhir")
@@ -21,10 +21,7 @@ OUT_FORMATS = ("csv", "tsv", "jsonl", "dataset-json")
 
 def detect(path: str, requested: str | None) -> str:
     if requested:
-        if requested not in FORMATS:
-            raise InputError(
-                f"unknown --input-format {requested!r}; use one of: {', '.join(FORMATS)}"
-            )
+        check_choice("--input-format", requested, FORMATS)
         return requested
     low = path.lower()
     if low.endswith(".xpt"):
@@ -138,8 +135,7 @@ class Writer:
     """Output rows: the input row followed by the toxicity columns."""
 
     def __init__(self, out, fmt: str, header: list[str], added: tuple[str, ...], meta: dict):
-        if fmt not in OUT_FORMATS:
-            raise InputError(f"unknown --format {fmt!r}; use one of: {', '.join(OUT_FORMATS)}")
+        check_choice("--format", fmt, OUT_FORMATS)
         taken = {a.upper() for a in added}
         own = [f"{h}_input" if h.strip().upper() in taken else h for h in header]
         self.columns = own + list(added)

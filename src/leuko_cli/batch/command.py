@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from leuko_cli.errors import InputError, OutputError
+from leuko_cli.errors import InputError, OutputError, check_choice
 from leuko_cli.fields import BY_NAME, COUNTS
 
 from . import readers, writers
@@ -43,8 +43,8 @@ def dispatch(
         raise InputError("--input-format applies to --input only")
     if on_error is not None and opt != "--input":
         raise InputError("--on-error applies to --input only (a FHIR document is one case set)")
-    if on_error is not None and on_error not in ON_ERROR:
-        raise InputError(f"unknown --on-error {on_error!r}; use one of: {', '.join(ON_ERROR)}")
+    if on_error is not None:
+        check_choice("--on-error", on_error, ON_ERROR)
     if values.get("drug") is not None:
         raise InputError(
             f"--drug cannot be combined with {opt}; run `leuko assess --anc N "
@@ -60,13 +60,9 @@ def dispatch(
     if as_json and out_format not in (None, "jsonl"):
         raise InputError(f"--json means --format jsonl; drop --json or --format {out_format}")
     fmt = out_format or ("jsonl" if as_json else "csv")
-    if fmt not in writers.FORMATS:
-        raise InputError(f"unknown --format {fmt!r}; use one of: {', '.join(writers.FORMATS)}")
-    if input_format is not None and input_format not in readers.INPUT_FORMATS:
-        raise InputError(
-            f"unknown --input-format {input_format!r}; use one of: "
-            f"{', '.join(readers.INPUT_FORMATS)}"
-        )
+    check_choice("--format", fmt, writers.FORMATS)
+    if input_format is not None:
+        check_choice("--input-format", input_format, readers.INPUT_FORMATS)
     grader = make_grader(values, audience)
     kb = grader.kb
     if opt == "--fhir":

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 
-from leuko_cli.errors import InputError, OutputError
+from leuko_cli.errors import InputError, OutputError, check_choice
 
 ENGINES = {  # --engine choice -> what it does (docs/scale.md lists these)
     "stream": "row by row, any size, CSV and JSON Lines, stdin too (the default)",
@@ -22,8 +22,7 @@ OUT_FORMATS = ("csv", "parquet")
 
 def check_engine(engine: str | None) -> str:
     choice = (engine or "stream").strip().lower()
-    if choice not in ENGINES:
-        raise InputError(f"unknown --engine {engine!r}; use one of: {', '.join(ENGINES)}")
+    check_choice("--engine", choice, ENGINES, shown=engine)
     return choice
 
 

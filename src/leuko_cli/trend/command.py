@@ -5,7 +5,7 @@ Numbers come from the KB `[[trend_rules]]` table (docs/trend.md); counts through
 
 from __future__ import annotations
 
-from leuko_cli.errors import InputError
+from leuko_cli.errors import InputError, check_choice
 from leuko_cli.output import Answer
 
 from . import cycles, figures, series
@@ -91,19 +91,13 @@ def trend(
     from leuko_cli.kb import load
     from leuko_cli.settings import resolve_all
 
-    if on_error is not None and on_error not in ON_ERROR:
-        raise InputError(f"unknown --on-error {on_error!r}; use one of: {', '.join(ON_ERROR)}")
-
-    if measure not in series.MEASURES:
-        raise InputError(f"unknown --measure {measure!r}; use one of: {', '.join(series.MEASURES)}")
-    if input_format is not None and input_format not in series.INPUT_FORMATS:
-        raise InputError(
-            f"unknown --input-format {input_format!r}; use one of: "
-            f"{', '.join(series.INPUT_FORMATS)}"
-        )
+    if on_error is not None:
+        check_choice("--on-error", on_error, ON_ERROR)
+    check_choice("--measure", measure, series.MEASURES)
+    if input_format is not None:
+        check_choice("--input-format", input_format, series.INPUT_FORMATS)
     fmt = out_format or "table"
-    if fmt not in FORMATS:
-        raise InputError(f"unknown --format {fmt!r}; use one of: {', '.join(FORMATS)}")
+    check_choice("--format", fmt, FORMATS)
     if as_json and out_format is not None:
         raise InputError("give --json or --format, not both")
     start = series.parse_day1(day1)
