@@ -260,20 +260,19 @@ def taint(reason: str) -> None:
 def run(argv: list[str], runner) -> int:
     """Replay a recorded answer, or run `runner(argv)` (an exit code) and record it."""
     path = record_path(argv)
-    if path is not None:
-        record = read_record(path)
-        if record is not None:
-            from .errors import run_guarded
-
-            def replay() -> int:
-                sys.stdout.write(record[0])
-                if record[1]:
-                    sys.stderr.write(record[1])
-                return 0
-
-            return run_guarded(replay)
     if path is None:
         return runner(argv)
+    record = read_record(path)
+    if record is not None:
+        from .errors import run_guarded
+
+        def replay() -> int:
+            sys.stdout.write(record[0])
+            if record[1]:
+                sys.stderr.write(record[1])
+            return 0
+
+        return run_guarded(replay)
     tainted: list = []
     real_out, real_err = sys.stdout, sys.stderr
     out, err = Recorder(real_out, tainted), Recorder(real_err, tainted)
