@@ -32,7 +32,7 @@ class PrebuiltStore(BuildHookInterface):
             from leuko_cli.kb import load, store
 
             load(overlay=False)  # builds kb-<key>.sqlite in `work`
-            built = [f for f in os.listdir(work) if f.endswith(".sqlite")]
+            built = [f for f in os.listdir(work) if f.startswith("kb-") and f.endswith(".sqlite")]
             if len(built) != 1:
                 raise RuntimeError(f"expected one prebuilt store, found {built}")
             build_data["force_include"][os.path.join(work, built[0])] = (

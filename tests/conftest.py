@@ -91,6 +91,23 @@ def _parse_each_kb_once():
             parsed[(data, path)] = real_parse(data, path)
         return copy.deepcopy(parsed[(data, path)])
 
-    module.build, module.parse_toml = build, parse_toml
+    # the piecewise build (kb/chunks.py) likewise: its memo lives in each test's cache dir, and
+    # a cold memo costs more than a whole parse. tests/test_chunks.py uses the real one.
+    chunks = sys.modules["leuko_cli.kb.chunks"]
+    real_chunks = chunks.build
+    built: dict = {}
+
+    def chunks_build(bundled_bytes, bundled_name, overlay_bytes, overlay_name):
+        key = (bundled_bytes, bundled_name, overlay_bytes, overlay_name)
+        found = built.get(key) or real_chunks(*key)
+        if found is None:  # stepped aside here (e.g. no writable cache): not remembered
+            return None
+        built[key] = found
+        return chunks.Built(
+            copy.deepcopy(found.merged), found.bodies, found.index_text, found.row_of
+        )
+
+    chunks_build.real = real_chunks
+    module.build, module.parse_toml, chunks.build = build, parse_toml, chunks_build
     yield
-    module.build, module.parse_toml = real, real_parse
+    module.build, module.parse_toml, chunks.build = real, real_parse, real_chunks

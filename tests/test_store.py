@@ -157,10 +157,12 @@ def test_store_deleted_mid_query_still_answers(isolated_dirs, invoke, expected):
 
 def test_stale_key_is_never_used(isolated_dirs, monkeypatch):
     kbmod.load()
+    (old,) = _stores(isolated_dirs)
     monkeypatch.setattr(store, "FORMAT", store.FORMAT + 1)  # as a new leuko version would
-    assert kbmod.load()._store is None  # a different key: built from the TOML
-    assert kbmod.load()._store is not None
+    built = kbmod.load()  # a different key: built from the TOML, answered from its new store
     assert len(_stores(isolated_dirs)) == 2
+    assert built._store is not None and built._store.path != str(old)
+    assert kbmod.load()._store.path == built._store.path
 
 
 def test_store_with_another_key_inside_is_refused(isolated_dirs):
@@ -227,9 +229,11 @@ def test_no_temp_file_left_after_failure_or_interrupt(isolated_dirs, kb, monkeyp
     monkeypatch.setattr(store, "_fill", lambda *a: (_ for _ in ()).throw(sqlite3.OperationalError))
     kbmod.load()  # a failed write: the run goes on uncached
 
-    def left() -> list:  # the remembered hash of the bundled KB is not a temp file
+    def left() -> list:  # the bundled KB's remembered hash and the entry memo are no temp files
         return sorted(
-            p.suffix for p in (isolated_dirs / "cache").iterdir() if p.name != kbload.BUNDLED_MEMO
+            p.suffix
+            for p in (isolated_dirs / "cache").iterdir()
+            if p.name != kbload.BUNDLED_MEMO and not p.name.startswith("memo-")
         )
 
     assert left() == []

@@ -5,6 +5,7 @@ matching and ranked search. Pure Python: no Typer, no Rich.
     validation.py      schema checks, cross-references, file:line for messages
     load.py            reading the bundled file and overlay, merge, `load()`
     store.py           the cache (one SQLite file per KB state, every read checked)
+    chunks.py          the rebuild entry by entry, from a memo of each entry's text
     knowledge_base.py  `KnowledgeBase`: look-ups, `match_causes`, `search`
     match.py           the cause index behind `match_causes`
     search.py          what `search` indexes and how it ranks; porter.py stems for it

@@ -18,7 +18,7 @@ from leuko_cli.kb_state import BUNDLED_MEMO, OVERLAY_MEMO, bundled_file, content
 from leuko_cli.kb_state import remembered_hash as _remembered_hash
 from leuko_cli.kb_state import signature as _signature
 
-from . import store
+from . import chunks, store
 from .knowledge_base import KnowledgeBase
 from .schema import TABLES
 
@@ -76,6 +76,7 @@ def merge(
     *,
     overlay_name: str | None = None,
     overlay_text: str | None = None,
+    lines: tuple[dict, dict] | None = None,
 ) -> dict:
     """Overlay entries with a new id are added; an existing id is replaced. Each entry records
     where it came from: `source` ("bundled" or "overlay") and, for overlay entries,
@@ -83,7 +84,9 @@ def merge(
     `settings_origin` maps each setting to "bundled" or "overlay FILE:LINE"."""
     from .validation import entry_lines
 
-    ids, setting_lines = entry_lines(overlay_text) if overlay_text is not None else ({}, {})
+    if lines is None:  # `lines`: entry_lines() of the overlay, when already known (chunks.py)
+        lines = entry_lines(overlay_text) if overlay_text is not None else ({}, {})
+    ids, setting_lines = lines
     name = overlay_name or "overlay"
 
     def where(line: int | None) -> str:
@@ -291,7 +294,9 @@ def load(*, overlay: str | Path | None | bool = True, use_cache: bool = True) ->
                     _remember_hash(signature, overlay_hash, info)
     status = "loaded" if overlay_path is not None else "absent"
 
-    def from_sources() -> dict:
+    def from_sources(open_written: bool = False) -> tuple[dict | None, store.Store | None]:
+        """Build from the TOML files and write the store: (the merged KB, None), or with
+        open_written (None, the store just written) when it opens."""
         nonlocal overlay_bytes, overlay_hash, bundled_bytes, bundled_hash
         if bundled_bytes is None:  # the hash came from the memo
             bundled_bytes = read_bundled()
@@ -299,12 +304,14 @@ def load(*, overlay: str | Path | None | bool = True, use_cache: bool = True) ->
         if overlay_path is not None and overlay_bytes is None:  # the hash came from the memo
             overlay_bytes = read_overlay()
             overlay_hash = content_hash(overlay_bytes)  # the file may have changed since
+        names = (str(bundled), str(overlay_path) if overlay_path else None)
+        # entry by entry from the memo where it can (chunks.py), else the whole files anew
+        quick = None
+        if use_cache:
+            quick = chunks.build(bundled_bytes, names[0], overlay_bytes, names[1])
         try:
-            data = build(
-                bundled_bytes,
-                str(bundled),
-                overlay_bytes,
-                str(overlay_path) if overlay_path else None,
+            data = (
+                quick.merged if quick else build(bundled_bytes, names[0], overlay_bytes, names[1])
             )
         except KBError as err:
             if overlay_path is None or err.path != str(overlay_path):
@@ -313,8 +320,15 @@ def load(*, overlay: str | Path | None | bool = True, use_cache: bool = True) ->
                 err.problems, err.path, hint=OVERLAY_HINT.format(path=overlay_path)
             ) from None
         if use_cache:  # keyed by the bytes just built from
-            _save(store.key(bundled_hash, overlay_hash), data)
-        return data
+            state_key = store.key(bundled_hash, overlay_hash)
+            _save(state_key, data, quick)
+            written = store.open_store(state_key, fresh=True) if open_written else None
+            if written is not None:
+                return None, written
+        return (quick.full() if quick else data), None
+
+    def rebuild() -> dict:
+        return _without_gc(from_sources)[0]
 
     state = store.key(bundled_hash, overlay_hash)
     cached = store.open_store(state) if use_cache else None
@@ -324,16 +338,41 @@ def load(*, overlay: str | Path | None | bool = True, use_cache: bool = True) ->
         if os.path.isfile(packaged):
             cached = store.open_store(state, packaged)
     if cached is not None:
-        return KnowledgeBase(cached.data, overlay_path, status, store=cached, rebuild=from_sources)
-    return KnowledgeBase(from_sources(), overlay_path, status)
+        return KnowledgeBase(cached.data, overlay_path, status, store=cached, rebuild=rebuild)
+    # answer from the store just written, as the next run will: its search index is built,
+    # where a dict would need a second, in-memory one
+    data, written = _without_gc(from_sources, True)
+    if written is not None:
+        return KnowledgeBase(written.data, overlay_path, status, store=written, rebuild=rebuild)
+    return KnowledgeBase(data, overlay_path, status)
 
 
-def _save(state_key: str, data: dict) -> None:
+def _without_gc(func, *args):
+    """Call func with the cyclic garbage collector paused: a rebuild makes some 100,000 dicts
+    and lists and no cycles, and each collection pass would walk them all again (a fifth of a
+    5,000-cause rebuild went to it)."""
+    import gc
+
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        return func(*args)
+    finally:
+        if was:
+            gc.enable()
+
+
+def _save(state_key: str, data: dict, quick: chunks.Built | None = None) -> None:
+    """Write the store; `quick` is what chunks.build computed (its causes are cut short)."""
     from . import match, search
 
     def tables(name: str) -> list[dict]:
         return data.get(name) or []
 
+    if quick:
+        rows = lambda: search.rows(tables, quick.row_of)  # noqa: E731
+        store.write_store(state_key, data, quick.index_text, rows, quick.bodies)
+        return
     store.write_store(
         state_key, data, match.index_text(data.get("causes", [])), lambda: search.rows(tables)
     )

@@ -249,21 +249,23 @@ def document(kind: str, entry: dict) -> tuple[str, list[tuple[str, str]], list[s
     return _BUILDER[kind](entry)
 
 
-def rows(tables) -> list[tuple[str, str, list[str], str]]:
-    """(kind, id, [column text] in COLUMNS order, folded names) per entry; `tables(name)`
-    gives a KB table. Column text is terms joined by spaces, ready for either engine."""
-    out = []
-    for kind, table, build in KINDS:
-        for entry in tables(table):
-            title, fields, names = build(entry)
-            columns = {c: [] for c in COLUMNS}
-            if kind in KIND_WORDS:
-                fields = [*fields, ("names", KIND_WORDS[kind])]
-            for column, text in fields:
-                columns[column].extend(terms(text))
-            folded = NAME_SEP.join(fold_name(n) for n in (title, entry["id"], *names))
-            out.append((kind, entry["id"], [" ".join(columns[c]) for c in COLUMNS], folded))
-    return out
+def row(kind: str, entry: dict) -> tuple[str, str, list[str], str]:
+    """(kind, id, [column text] in COLUMNS order, folded names) of one entry. Column text is
+    terms joined by spaces, ready for either engine."""
+    title, fields, names = _BUILDER[kind](entry)
+    columns = {c: [] for c in COLUMNS}
+    if kind in KIND_WORDS:
+        fields = [*fields, ("names", KIND_WORDS[kind])]
+    for column, text in fields:
+        columns[column].extend(terms(text))
+    folded = NAME_SEP.join(fold_name(n) for n in (title, entry["id"], *names))
+    return (kind, entry["id"], [" ".join(columns[c]) for c in COLUMNS], folded)
+
+
+def rows(tables, row_of=row) -> list[tuple[str, str, list[str], str]]:
+    """row() of every entry, kind by kind in KINDS order; `tables(name)` gives a KB table.
+    `row_of` may answer from a memo (kb/chunks.py)."""
+    return [row_of(kind, entry) for kind, table, _ in KINDS for entry in tables(table)]
 
 
 # --- ranking --------------------------------------------------------------------------------

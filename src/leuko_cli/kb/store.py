@@ -115,13 +115,18 @@ def create_search(conn, index_rows) -> None:
         "CREATE VIRTUAL TABLE search USING fts5(title, names, body, detail, extra, "
         "content='', tokenize='porter ascii')"
     )
-    for rowid, (kind, ident, columns, names) in enumerate(index_rows, start=1):
-        conn.execute("INSERT INTO docs VALUES (?, ?, ?, ?)", (rowid, kind, ident, names))
-        conn.execute(
-            "INSERT INTO search(rowid, title, names, body, detail, extra) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            (rowid, *columns),
-        )
+    index_rows = list(index_rows)
+    conn.executemany(
+        "INSERT INTO docs VALUES (?, ?, ?, ?)",
+        [
+            (rowid, kind, ident, names)
+            for rowid, (kind, ident, _, names) in enumerate(index_rows, 1)
+        ],
+    )
+    conn.executemany(
+        "INSERT INTO search(rowid, title, names, body, detail, extra) VALUES (?, ?, ?, ?, ?, ?)",
+        [(rowid, *columns) for rowid, (_, _, columns, _) in enumerate(index_rows, 1)],
+    )
     conn.execute("INSERT INTO search(search) VALUES ('optimize')")
 
 
@@ -232,9 +237,11 @@ class Store:
             raise Damaged from None
 
 
-def open_store(state_key: str, path: str | None = None) -> Store | None:
+def open_store(state_key: str, path: str | None = None, fresh: bool = False) -> Store | None:
     """The checked store for this state, or None when missing, stale, damaged or unreadable.
-    `path` names a store other than the cache's (the wheel's prebuilt one)."""
+    `path` names a store other than the cache's (the wheel's prebuilt one). `fresh`: this
+    process has just written it and digested its search tables from disk (_fill), so the
+    first search need not scan them again."""
     path = path or store_file(state_key)
     if path is None or not os.path.isfile(path):
         return None
@@ -252,16 +259,21 @@ def open_store(state_key: str, path: str | None = None) -> Store | None:
             or not isinstance(head.get("causes"), int)
         ):
             raise Damaged
-        return Store(path, conn, head)
+        opened = Store(path, conn, head)
+        opened._search_checked = fresh
+        return opened
     except (DatabaseError, Damaged, ValueError, AttributeError, OSError):
         if conn is not None:
             conn.close()
         return None
 
 
-def write_store(state_key: str, data: dict, index_text: bytes, search_rows) -> None:
+def write_store(
+    state_key: str, data: dict, index_text: bytes, search_rows, bodies: list | None = None
+) -> None:
     """Write this state's store; any failure leaves no file behind and the run goes on
-    uncached. `search_rows` is a callable giving search.rows() (only called with FTS5)."""
+    uncached. `search_rows` is a callable giving search.rows() (only called with FTS5);
+    `bodies`, when given, are the causes' compact JSON, already encoded."""
     path = store_file(state_key)
     if path is None:
         return
@@ -271,7 +283,7 @@ def write_store(state_key: str, data: dict, index_text: bytes, search_rows) -> N
     try:
         os.makedirs(base, exist_ok=True)
         conn = sqlite.connect(tmp)
-        _fill(conn, state_key, data, index_text, search_rows)
+        _fill(conn, state_key, data, index_text, search_rows, bodies)
         conn.commit()
         conn.close()
         conn = None
@@ -289,17 +301,16 @@ def write_store(state_key: str, data: dict, index_text: bytes, search_rows) -> N
     prune(base, keep=path)
 
 
-def _fill(conn, state_key: str, data: dict, index_text: bytes, search_rows) -> None:
+def _fill(conn, state_key: str, data: dict, index_text: bytes, search_rows, bodies) -> None:
     conn.execute("PRAGMA journal_mode = OFF")  # a temp file: a crash just leaves it unused
     conn.execute("PRAGMA synchronous = OFF")
     conn.execute("CREATE TABLE blobs(name TEXT PRIMARY KEY, crc INTEGER, body BLOB)")
     conn.execute("CREATE TABLE causes(pos INTEGER PRIMARY KEY, body BLOB)")
     causes = data.get("causes", [])
-    crcs = bytearray()
-    for pos, cause in enumerate(causes):
-        body = json.dumps(cause, separators=(",", ":"), ensure_ascii=False).encode()
-        crcs += crc32(body).to_bytes(4, "little")
-        conn.execute("INSERT INTO causes VALUES (?, ?)", (pos, body))
+    if bodies is None:
+        bodies = [json.dumps(c, separators=(",", ":"), ensure_ascii=False).encode() for c in causes]
+    crcs = b"".join(crc32(body).to_bytes(4, "little") for body in bodies)
+    conn.executemany("INSERT INTO causes VALUES (?, ?)", enumerate(bodies))
     digest = None
     if fts5_available():
         create_search(conn, search_rows())
@@ -314,7 +325,7 @@ def _fill(conn, state_key: str, data: dict, index_text: bytes, search_rows) -> N
     }
     references = data.get("references", [])
     for name, body in (
-        ("index", bytes(crcs) + index_text),
+        ("index", crcs + index_text),
         ("tables", json.dumps(head, separators=(",", ":"), ensure_ascii=False).encode()),
         # three quarters of the tables' bytes, and an assessment's JSON needs none of it
         ("references", json.dumps(references, separators=(",", ":"), ensure_ascii=False).encode()),

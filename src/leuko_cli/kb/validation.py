@@ -169,6 +169,18 @@ def _check_bands(bands: list[dict], where: str, problems: list[str], name: str =
         problems.append(f"{where}.{name}: the last band must be open-ended (no upper)")
 
 
+def check_entry(table: str, entry: Any, where: str, problems: list[str]) -> dict:
+    """One entry of a table, normalised; what is wrong with it goes to `problems`. Depends on
+    nothing but the entry (kb/chunks.py memoises it per entry text)."""
+    checked = _check_entry(SCHEMA[table], entry, where, problems)
+    for key in ("bands", "wbc_bands"):
+        if key in SCHEMA[table] and checked.get(key):
+            _check_bands(checked[key], where, problems, key)
+    if table == "reference_ranges":
+        _check_lower_limit(checked, where, problems)
+    return checked
+
+
 def validate(raw: dict, *, require_core: bool = True, label: str = "knowledge base") -> dict:
     """Validate a parsed KB (or overlay, require_core=False) and return the normalised dict.
     Cross-references are not resolved here (see `check_references`)."""
@@ -196,17 +208,12 @@ def validate(raw: dict, *, require_core: bool = True, label: str = "knowledge ba
         entries = []
         for i, entry in enumerate(rows):
             where = _where(table, i, entry)
-            checked = _check_entry(SCHEMA[table], entry, where, problems)
+            checked = check_entry(table, entry, where, problems)
             ident = checked.get("id")
             if isinstance(ident, str):
                 if ident in seen:
                     problems.append(f"{where}: duplicate id")
                 seen.add(ident)
-            for key in ("bands", "wbc_bands"):
-                if key in SCHEMA[table] and checked.get(key):
-                    _check_bands(checked[key], where, problems, key)
-            if table == "reference_ranges":
-                _check_lower_limit(checked, where, problems)
             entries.append(checked)
         out[table] = entries
     if problems:
@@ -232,12 +239,32 @@ def _ids(data: dict, table: str) -> set[str]:
     return {e["id"] for e in data.get(table, [])}
 
 
+_LINKED: dict[int, tuple[dict, list]] = {}  # id(schema) -> (schema, its linked fields)
+
+
+def _linked(schema: dict) -> list[tuple[str, str, dict]]:
+    """The fields of a schema that can hold a cross-reference: ref fields, and nested tables
+    with any. The walks below visit only these (a 5,000-cause overlay has 100,000 fields)."""
+    cached = _LINKED.get(id(schema))
+    if cached is None or cached[0] is not schema:  # the schema is kept: its id stays its own
+        cached = _LINKED[id(schema)] = (
+            schema,
+            [
+                (key, kind, extra)
+                for key, (kind, _req, extra) in schema.items()
+                if (kind == "table" and _linked(extra)) or (kind != "table" and "ref" in extra)
+            ],
+        )
+    return cached[1]
+
+
 def check_references(data: dict) -> None:
     """Resolve every cross-reference in a merged KB; raise KBError naming each dangling id."""
     problems: list[str] = []
+    ids: dict[str, set[str]] = {}  # per target table, built once: a 5,000-cause overlay cites a lot
 
     def walk(table: str, schema: dict, entry: dict, where: str) -> None:
-        for key, (kind, _req, extra) in schema.items():
+        for key, kind, extra in _linked(schema):
             value = entry.get(key)
             if value is None:
                 continue
@@ -245,7 +272,9 @@ def check_references(data: dict) -> None:
                 for i, row in enumerate(value):
                     walk(table, extra, row, f"{where}.{key}[{i + 1}]")
             elif "ref" in extra:
-                targets = _ids(data, extra["ref"])
+                targets = ids.get(extra["ref"])
+                if targets is None:
+                    targets = ids[extra["ref"]] = _ids(data, extra["ref"])
                 for v in value if isinstance(value, list) else [value]:
                     if v not in targets:
                         problems.append(f"{where}.{key}: unknown {extra['ref']} id {v!r}")
@@ -280,7 +309,7 @@ def _cited(data: dict) -> set[str]:
     cited: set[str] = set()
 
     def walk(schema: dict, entry: dict) -> None:
-        for key, (kind, _req, extra) in schema.items():
+        for key, kind, extra in _linked(schema):
             value = entry.get(key)
             if value is None:
                 continue
@@ -300,9 +329,20 @@ def _fold_title(title: str) -> str:
     return " ".join(re.sub(r"[^\w]+", " ", title.casefold()).split())
 
 
+def checked_fields(table: str) -> frozenset[str]:
+    """The fields of an entry that check_references (and _integrity) read: a copy of each cause
+    with only these is checked alike. kb/chunks.py keeps just this much of every cause; change
+    it with those two functions (tests/test_chunks.py compares both on broken KBs)."""
+    fields = {"id", *(key for key, _kind, _extra in _linked(SCHEMA[table]))}
+    if table == "causes":
+        fields |= {*DRUG_FIELDS, "review_status", "review"}
+    return frozenset(fields)
+
+
 def _integrity(data: dict) -> list[str]:
     """Rules across entries: category words unique, a reviewed cause carries its review record,
-    every reference is cited and none is listed twice (same PMID, DOI, or title and year)."""
+    every reference is cited and none is listed twice (same PMID, DOI, or title and year). Of a
+    cause it reads only checked_fields("causes")."""
     problems: list[str] = []
     owner: dict[str, str] = {}
     for c in data.get("categories", []):
