@@ -192,6 +192,18 @@ def test_a_damaged_memo_is_recomputed_not_trusted(isolated_dirs, monkeypatch):
     assert agree(overlay) is not None
 
 
+def test_the_memo_is_pruned_to_the_current_pieces(isolated_dirs, monkeypatch):
+    monkeypatch.setenv("LEUKO_CACHE_DIR", str(isolated_dirs / "cache"))
+    monkeypatch.setattr(chunks, "MAX_EXTRA_ROWS", 3)
+    for n in range(6):  # each edit leaves one stale record behind
+        assert real_build((cause("n1") + f"# edit {n}\n").encode()) is not None
+    (memo,) = (isolated_dirs / "cache").glob("memo-*.sqlite")
+    with sqlite3.connect(memo) as conn:
+        (rows,) = conn.execute("SELECT count(*) FROM pieces").fetchone()
+    current = len(chunks.split(BUNDLED)[1]) + 1
+    assert current <= rows <= current + 3
+
+
 def test_no_cache_dir_means_the_whole_file_path(monkeypatch):
     monkeypatch.setenv("LEUKO_NO_CACHE", "1")
     assert real_build(cause("n1").encode()) is None

@@ -75,7 +75,10 @@ class Memo:
         base = paths.cache_root()
         if base is None:
             return
-        self.path = os.path.join(base, f"memo-{_memo_key()}.sqlite")
+        try:
+            self.path = os.path.join(base, f"memo-{_memo_key()}.sqlite")
+        except OSError:  # the code cannot be read (e.g. shipped as .pyc only): no memo
+            return
         try:
             conn = store.sqlite.connect(f"file:{self.path}?mode=ro", uri=True, timeout=0.2)
         except store.DatabaseError:
