@@ -108,6 +108,11 @@ REFERENCE = (
     'journal = "A site"\nyear = 2026\nurl = "https://example.org/a"\nverified = false\n'
 )
 HEADER_IN_ARRAY = cause("a1").replace('features = ["a"]', 'features = [\n"a",\n"[[causes]]",\n]')
+# entry_lines() reads a `[settings]` line inside a string as the settings table: the whole
+# file's settings_origin then takes the line of a key written after it, in an entry's piece
+SETTINGS_IN_STRING = cause("s2", summary='"""\n[settings]\ndefault_region = "UK"\n"""').replace(
+    'summary = "Synthetic s2."\n', "", 1
+)
 
 CASES = {
     "empty": "",
@@ -145,6 +150,10 @@ CASES = {
     "a new reference, cited by nothing": REFERENCE,
     "not UTF-8": cause("n1") + "# \xff\n",
     "a BOM": "\ufeff" + cause("n1"),
+    "a [settings] line in a string, settings as a dotted key": 'settings.default_region = "UK"\n'
+    + SETTINGS_IN_STRING,
+    "a [settings] line in a string, settings quoted": '["settings"]\ndefault_region = "UK"\n'
+    + SETTINGS_IN_STRING,
 }
 
 

@@ -252,7 +252,10 @@ def _compute(table: str, piece: bytes) -> tuple[bytes, list]:
     kind = {t: k for k, t, _ in search.KINDS}.get(table)
     row = list(search.row(kind, entry)) if kind else None
     index_row = match.index_row(entry).decode() if table == "causes" else None
-    id_lines = [[t, i, line] for (t, i), line in entry_lines(text)[0].items()]
+    ids, settings_lines = entry_lines(text)
+    if settings_lines:  # a `[settings]` line in a string: the whole file's settings_origin
+        raise Unsure  # may take a line from here, and a record keeps only the preamble's
+    id_lines = [[t, i, line] for (t, i), line in ids.items()]
     fields = checked_fields(table)
     checked = {k: v for k, v in entry.items() if k in fields} if table == "causes" else None
     return entry_bytes, [table, id_lines, row, index_row, len(text.splitlines()), checked]
