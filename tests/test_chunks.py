@@ -247,3 +247,20 @@ def test_causes_cut_to_checked_fields_are_checked_alike(kb, name):
 
     assert problems(cut) == problems(data)
     assert bool(problems(data)) == (name != "nothing")
+
+
+def test_nesting_near_the_recursion_limit_is_left_to_the_whole_file_path():
+    """tomllib recurses per level of nesting (a provenance key holds any value), so how deep a
+    file may nest depends on how deep the stack already is: the piecewise path parses from
+    fewer frames than load.build and must not accept a file that load.build finds too deep."""
+
+    def nested(depth: int) -> bytes:
+        return cause("deep", source="[" * depth + "]" * depth).encode()
+
+    def below(frames: int, func):  # as if called from `frames` frames further down
+        return func() if frames == 0 else below(frames - 1, func)
+
+    limit = next(d for d in range(300, 1000, 4) if whole(nested(d)) is None)
+    for frames in range(8):
+        for depth in range(limit - 12, limit + 1):
+            below(frames, lambda: agree(nested(depth)))  # noqa: B023 - called at once

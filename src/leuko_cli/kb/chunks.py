@@ -34,6 +34,10 @@ from .schema import SCHEMA_VERSION, TABLES
 
 MEMO_FORMAT = 1
 MAX_EXTRA_ROWS = 2000  # records kept beyond the current files' pieces before a prune
+# A schema entry nests 4 deep (cause, review, record, list); a provenance key may nest any
+# value deeper, and how deep tomllib can go depends on the stack it is called from, which is
+# not load.build's: past this depth the whole-file path decides (it may say "nested too deeply")
+MAX_DEPTH = 32
 _NAMES = b"|".join(re.escape(t.encode()) for t in TABLES)
 _HEADER = re.compile(rb"^\[\[(" + _NAMES + rb")\]\][ \t]*(?:#[^\r\n]*)?\r?$", re.MULTILINE)
 _CODE = ("validation.py", "schema.py", "search.py", "match.py", "porter.py", "chunks.py")
@@ -191,7 +195,7 @@ class File:
             head = tomllib.loads(preamble_text)
         except (UnicodeDecodeError, tomllib.TOMLDecodeError, RecursionError):
             raise Unsure from None
-        if any(t in head for t in TABLES):
+        if any(t in head for t in TABLES) or _too_deep(head):
             raise Unsure
         try:
             self.doc = validate(head, require_core=require_core, label=name)
@@ -239,6 +243,8 @@ def _compute(table: str, piece: bytes) -> tuple[bytes, list]:
         raise Unsure from None
     rows = parsed.get(table)
     if list(parsed) != [table] or not isinstance(rows, list) or len(rows) != 1:
+        raise Unsure
+    if _too_deep(rows[0]):
         raise Unsure
     problems: list[str] = []
     entry = check_entry(table, rows[0], table, problems)
@@ -330,6 +336,16 @@ def build(
 
     memo.save(set(base.keys) | set(extra.keys if extra else []))
     return Built(merged, bodies, index_text, row_of)
+
+
+def _too_deep(value, depth: int = 0) -> bool:
+    if depth > MAX_DEPTH:
+        return True
+    if isinstance(value, dict):
+        value = value.values()
+    elif not isinstance(value, list):
+        return False
+    return any(_too_deep(v, depth + 1) for v in value)
 
 
 def _dumps(value) -> bytes:
