@@ -264,3 +264,11 @@ def test_nesting_near_the_recursion_limit_is_left_to_the_whole_file_path():
     for frames in range(8):
         for depth in range(limit - 12, limit + 1):
             below(frames, lambda: agree(nested(depth)))  # noqa: B023 - called at once
+
+
+@pytest.mark.parametrize("where", ["preamble", "piece"])
+def test_an_integer_tomllib_cannot_convert_steps_aside(where):
+    """Python limits int() to 4300 digits: tomllib then raises ValueError, not TOMLDecodeError."""
+    huge = "1" * 5000
+    text = f"x = {huge}\n" + cause("n1") if where == "preamble" else cause("n1", source=huge)
+    assert real_build(text.encode()) is None

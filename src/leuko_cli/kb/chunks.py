@@ -193,7 +193,7 @@ class File:
         try:
             preamble_text = preamble.decode("utf-8")
             head = tomllib.loads(preamble_text)
-        except (UnicodeDecodeError, tomllib.TOMLDecodeError, RecursionError):
+        except (ValueError, RecursionError):  # TOMLDecodeError, UnicodeDecodeError, int() limit
             raise Unsure from None
         if any(t in head for t in TABLES) or _too_deep(head):
             raise Unsure
@@ -239,7 +239,7 @@ def _compute(table: str, piece: bytes) -> tuple[bytes, list]:
     try:
         text = piece.decode("utf-8")
         parsed = tomllib.loads(text)
-    except (UnicodeDecodeError, tomllib.TOMLDecodeError, RecursionError):
+    except (ValueError, RecursionError):  # TOMLDecodeError, UnicodeDecodeError, int() limit
         raise Unsure from None
     rows = parsed.get(table)
     if list(parsed) != [table] or not isinstance(rows, list) or len(rows) != 1:
