@@ -154,6 +154,7 @@ CASES = {
     + SETTINGS_IN_STRING,
     "a [settings] line in a string, settings quoted": '["settings"]\ndefault_region = "UK"\n'
     + SETTINGS_IN_STRING,
+    "an integer of 5000 digits": cause("n1", source="9" * 5000),
 }
 
 

@@ -61,6 +61,8 @@ def toml_problem(data: bytes, path: str) -> tuple[dict | None, str | None]:
         return None, f"{path}: not valid TOML: {text}"
     except RecursionError:
         return None, f"{path}: not valid TOML: nested too deeply"
+    except ValueError as err:  # int() past Python's 4300-digit limit
+        return None, f"{path}: not valid TOML: {str(err).split(';')[0]}"
 
 
 def parse_toml(data: bytes, path: str) -> dict:
