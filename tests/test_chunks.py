@@ -155,6 +155,9 @@ CASES = {
     "a [settings] line in a string, settings quoted": '["settings"]\ndefault_region = "UK"\n'
     + SETTINGS_IN_STRING,
     "an integer of 5000 digits": cause("n1", source="9" * 5000),
+    "a lower-limit bracket holding a string": '[[reference_ranges]]\nid = "rr1"\nname = "x"\n'
+    'measure = "anc"\npopulation = "general"\nlower_limit_min = "a"\nlower_limit_max = 1\n'
+    'references = ["manroe1979"]\n',
 }
 
 

@@ -229,7 +229,7 @@ def _check_lower_limit(entry: dict, where: str, problems: list[str]) -> None:
         problems.append(f"{where}: give both lower_limit_min and lower_limit_max, or neither")
     elif low is not None and entry.get("lower") is not None:
         problems.append(f"{where}: give lower, or lower_limit_min/lower_limit_max, not both")
-    elif low is not None and not low < high:
+    elif _is_num(low) and _is_num(high) and not low < high:  # else _check_value said so
         problems.append(f"{where}: lower_limit_min must be below lower_limit_max")
     elif low is None and entry.get("lower") is None and not entry.get("note"):
         problems.append(f"{where}: a range without a lower limit needs a note saying why")
