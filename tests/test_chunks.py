@@ -276,3 +276,15 @@ def test_an_integer_tomllib_cannot_convert_steps_aside(where):
     huge = "1" * 5000
     text = f"x = {huge}\n" + cause("n1") if where == "preamble" else cause("n1", source=huge)
     assert real_build(text.encode()) is None
+
+
+def test_the_memo_is_read_from_a_cache_dir_whose_path_holds_uri_characters(tmp_path, monkeypatch):
+    """The memo is opened read-only by URI: '#', '?' and '%' in the path must be escaped, or
+    it is never read back (and SQLite opens, even creates, the file the URI names instead)."""
+    parent = tmp_path / "a#b?c%41d"
+    parent.mkdir()
+    monkeypatch.setenv("LEUKO_CACHE_DIR", str(parent / "cache"))
+    overlay = cause("n1").encode()
+    assert real_build(overlay) is not None
+    assert chunks.Memo().records
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a#b?c%41d"]

@@ -84,7 +84,8 @@ class Memo:
         except OSError:  # the code cannot be read (e.g. shipped as .pyc only): no memo
             return
         try:
-            conn = store.sqlite.connect(f"file:{self.path}?mode=ro", uri=True, timeout=0.2)
+            escaped = self.path.replace("%", "%25").replace("?", "%3f").replace("#", "%23")
+            conn = store.sqlite.connect(f"file:{escaped}?mode=ro", uri=True, timeout=0.2)
         except store.DatabaseError:
             return  # none yet
         try:
