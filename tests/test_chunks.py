@@ -288,3 +288,11 @@ def test_the_memo_is_read_from_a_cache_dir_whose_path_holds_uri_characters(tmp_p
     assert real_build(overlay) is not None
     assert chunks.Memo().records
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a#b?c%41d"]
+
+
+def test_a_directory_where_the_memo_should_be_means_the_whole_file_path(isolated_dirs, monkeypatch):
+    """The memo can never be written there, and a cold memo costs more than a whole parse."""
+    cache = isolated_dirs / "cache"
+    monkeypatch.setenv("LEUKO_CACHE_DIR", str(cache))
+    (cache / f"memo-{chunks._memo_key()}.sqlite").mkdir(parents=True)
+    assert real_build(cause("n1").encode()) is None

@@ -108,8 +108,8 @@ class Memo:
         cold memo costs more than one whole parse, so it must be written to pay back)."""
         if self.records:
             return True
-        if self.path is None:
-            return False
+        if self.path is None or os.path.lexists(self.path) and not os.path.isfile(self.path):
+            return False  # e.g. a directory where the memo should be: it can never be written
         base = os.path.dirname(self.path)
         return os.access(base if os.path.isdir(base) else os.path.dirname(base), os.W_OK)
 
