@@ -296,3 +296,16 @@ def test_a_directory_where_the_memo_should_be_means_the_whole_file_path(isolated
     monkeypatch.setenv("LEUKO_CACHE_DIR", str(cache))
     (cache / f"memo-{chunks._memo_key()}.sqlite").mkdir(parents=True)
     assert real_build(cause("n1").encode()) is None
+
+
+def test_an_overlay_path_that_is_not_utf8_steps_aside():
+    """A file name with bytes that are not UTF-8 decodes to lone surrogates (os.fsdecode): the
+    causes' source_location cannot then be encoded, so their bodies cannot be built here."""
+    name = "/tmp/d\udcff/overlay.toml"
+    assert chunks.build.real(BUNDLED, "causes.toml", cause("n1").encode(), name) is None
+
+
+def test_a_store_that_cannot_encode_the_kb_is_not_written(isolated_dirs):
+    data = kbload.build(BUNDLED, "causes.toml", cause("n1").encode(), "/tmp/d\udcff/o.toml")
+    kbload._save("0" * 64, data)  # the run goes on uncached
+    assert not list((isolated_dirs / "cache").glob("kb-*"))

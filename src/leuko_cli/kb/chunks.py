@@ -291,6 +291,10 @@ def build(
     from .load import merge
     from .validation import check_references
 
+    try:  # a file name that is not UTF-8 (lone surrogates): no body could hold it
+        (overlay_name or "").encode()
+    except UnicodeEncodeError:
+        return None
     memo = Memo()
     if not memo.usable:
         return None

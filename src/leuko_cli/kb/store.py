@@ -295,7 +295,7 @@ def write_store(
             os.unlink(tmp)
         except OSError:
             pass
-        if not isinstance(err, (OSError, DatabaseError, OverflowError)):
+        if not isinstance(err, (OSError, DatabaseError, OverflowError, UnicodeEncodeError)):
             raise  # KeyboardInterrupt and bugs go on up; the temp file is gone
         return
     prune(base, keep=path)
