@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import sqlite3
+import subprocess
 import sys
 
 import pytest
@@ -217,6 +219,33 @@ def test_the_memo_is_pruned_to_the_current_pieces(isolated_dirs, monkeypatch):
     assert current <= rows <= current + 3
 
 
+def test_a_symlink_where_the_memo_goes_is_neither_read_nor_written(isolated_dirs, monkeypatch):
+    cache = isolated_dirs / "cache"
+    monkeypatch.setenv("LEUKO_CACHE_DIR", str(cache))
+    cache.mkdir()
+    target = isolated_dirs / "elsewhere.sqlite"
+    (cache / f"memo-{chunks._memo_key()}.sqlite").symlink_to(target)
+    agree(cause("n1").encode())
+    assert not target.exists()
+
+
+def test_provenance_fields_hold_text_only(tmp_path):
+    overlay = cause("p1", source="1").encode()
+    assert whole(overlay) is None
+    assert real_build(overlay) is None
+    # nested 3,000 deep: once a RecursionError in both paths (in a subprocess: the test
+    # harness's own deepcopy of a parse would overflow first)
+    deep = tmp_path / "deep.toml"
+    deep.write_text(cause("p1") + "\n[[causes.review]]\nsource" + ".a" * 3000 + " = 1\n")
+    env = {**os.environ, "LEUKO_DATA_DIR": str(tmp_path)}
+    done = subprocess.run(
+        [sys.executable, "-m", "leuko_cli", "kb", "check", str(deep)],
+        capture_output=True, text=True, env=env,
+    )  # fmt: skip
+    assert "review[1].source: expected text" in done.stdout + done.stderr
+    assert "internal error" not in done.stderr
+
+
 def test_no_cache_dir_means_the_whole_file_path(monkeypatch):
     monkeypatch.setenv("LEUKO_NO_CACHE", "1")
     assert real_build(cause("n1").encode()) is None
@@ -265,8 +294,8 @@ def test_nesting_near_the_recursion_limit_is_left_to_the_whole_file_path():
         return func() if frames == 0 else below(frames - 1, func)
 
     limit = next(d for d in range(300, 1000, 4) if whole(nested(d)) is None)
-    for frames in range(8):
-        for depth in range(limit - 12, limit + 1):
+    for frames in (0, 3, 7):
+        for depth in range(limit - 12, limit + 1, 3):
             below(frames, lambda: agree(nested(depth)))  # noqa: B023 - called at once
 
 

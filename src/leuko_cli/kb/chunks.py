@@ -59,7 +59,12 @@ def split(data: bytes) -> tuple[bytes, list[tuple[str, bytes]]]:
 def _memo_key() -> str:
     digest = blake2b()
     here = os.path.dirname(os.path.abspath(__file__))
-    for part in (__version__, str(SCHEMA_VERSION), str(store.FORMAT), str(MEMO_FORMAT)):
+    import sys
+    import unicodedata
+
+    # search rows fold case with str.casefold: a new Python's Unicode tables may change them
+    versions = (sys.version, unicodedata.unidata_version)
+    for part in (__version__, str(SCHEMA_VERSION), str(store.FORMAT), str(MEMO_FORMAT), *versions):
         digest.update(part.encode() + b"\0")
     for name in _CODE:
         with open(os.path.join(here, name), "rb") as fh:
@@ -82,6 +87,9 @@ class Memo:
         try:
             self.path = os.path.join(base, f"memo-{_memo_key()}.sqlite")
         except OSError:  # the code cannot be read (e.g. shipped as .pyc only): no memo
+            return
+        if os.path.islink(self.path):  # not one leuko made: never read or write through it
+            self.path = None
             return
         try:
             escaped = self.path.replace("%", "%25").replace("?", "%3f").replace("#", "%23")

@@ -133,6 +133,8 @@ def _check_entry(schema: dict, entry: Any, where: str, problems: list[str]) -> d
             out[key] = _check_value(kind, entry[key], extra, f"{where}.{key}", problems)
     for key in PROVENANCE:  # a loaded KB exported as JSON carries them; keep them as they are
         if key in entry:
+            if not isinstance(entry[key], str):  # text only: anything else goes unchecked
+                problems.append(f"{where}.{key}: expected text")
             out[key] = entry[key]
     return out
 
