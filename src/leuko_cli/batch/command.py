@@ -135,9 +135,14 @@ def grade_stream(
     fmt: str = "csv",
     summary: Summary | None = None,
     on_error: str = "row",
+    blocks: bool = True,
 ) -> Summary:
-    """Grade every row of a text stream and write each result as soon as it is graded."""
+    """Grade every row of a text stream and write each result as soon as it is graded.
+
+    CSV to CSV from a LineSource goes in blocks (blocks.py) unless `blocks` is False; the
+    output is the same either way (tests/test_batch_blocks.py)."""
     summary = summary if summary is not None else Summary()
+    source = lines if isinstance(lines, readers.LineSource) else None
     first, lines = readers.peek(lines)
     if not first.strip():
         raise InputError(f"{name or 'input'} is empty; give a CSV with a header row or JSON Lines")
@@ -153,6 +158,12 @@ def grade_stream(
         writer = writers.CsvWriter(out, rows.header, fmt)
     else:
         rows, writer = readers.jsonl_rows(lines), writers.ObjectWriter(out, fmt)
+    if blocks and source is not None and kind == "csv" and fmt == "csv" and on_error == "row":
+        from . import blocks as fast
+
+        if not sys.stderr.isatty() and fast.usable(source, rows):
+            fast.grade_csv(grader, source, rows, writer, summary)
+            return summary
     if sys.stderr.isatty():
         from leuko_cli import render
 
