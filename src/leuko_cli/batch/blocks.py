@@ -42,6 +42,7 @@ LIMIT = 65_536  # entries per memo; checked between blocks, so at most a block m
 SHAPES = (("anc",), ("wbc", "neutrophils", "bands"))
 PLACES = {"age": inputs.age_days, "temp": inputs.temperature}
 EXACT = None  # first item of a count token that stands for itself (not shared)
+DIFF = ("neutrophils", "bands")
 CUT, ERR = "\x00", "\x01"  # an error answer: drop the row's anc cell before it / as is
 
 
@@ -72,15 +73,14 @@ class _Counts(dict):
     share no key (a value that does not parse, a differential of 100 %) stand for themselves:
     (EXACT, cells), with no part (the answer carries the anc cell)."""
 
-    def __init__(self, grader, names: tuple, cell) -> None:
+    def __init__(self, grader, unpack, cell) -> None:
         super().__init__()
-        self.grader, self.names, self.cell = grader, names, cell
+        self.grader, self.unpack, self.cell = grader, unpack, cell
         self.part: dict = {}
         self.first: dict = {}
 
     def __missing__(self, raw):
-        cells = raw if isinstance(raw, tuple) else (raw,)
-        fields = {f: v for f, v in zip(self.names, cells) if v != ""}
+        fields = {f: v for f, v in self.unpack(raw).items() if v != ""}
         found = self.grader.intervals.key(self.grader.values(fields)) if fields else None
         if found is None:
             token, part = (EXACT, raw), ""
@@ -90,23 +90,55 @@ class _Counts(dict):
         return token
 
 
+class _Pairs(dict):
+    """(neutrophils, bands) raw cells -> the first pair seen with the same sum. The two reach
+    a batch row only through their sum (the ANC is WBC x sum / 100; the over-100 % message
+    names the sum); a cell that does not parse keeps its pair for itself."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.first: dict = {}
+
+    def __missing__(self, pair: tuple) -> tuple:
+        token = pair
+        if pair != ("", ""):
+            try:
+                total = sum(
+                    inputs.percent(raw, flag) if raw != "" else 0.0
+                    for raw, flag in zip(pair, ("--neutrophils", "--bands"))
+                )
+            except LeukoError:
+                total = None
+            if total is not None:
+                token = self.first.setdefault(total, pair)
+        self[pair] = token
+        return token
+
+
+def _anc(raw) -> dict:
+    return {"anc": raw}
+
+
+def _wbc(raw) -> dict:
+    return {"wbc": raw[0], "neutrophils": raw[1][0], "bands": raw[1][1]}
+
+
 class _Answers(dict):
     """key (the cells assess reads, reduced) -> the row's result cells as CSV text after its
     own cells: "," + cells + "\n" (from the anc cell on when the count token is exact or
     there is none, else after it); an error answer starts with CUT or ERR."""
 
-    def __init__(self, grader, names: tuple, counts: tuple, cell_line) -> None:
+    def __init__(self, grader, names: tuple, unpack, cell_line) -> None:
         super().__init__()
-        self.grader, self.names, self.counts, self.line = grader, names, counts, cell_line
+        self.grader, self.names, self.unpack, self.line = grader, names, unpack, cell_line
 
     def __missing__(self, key):
         values = dict(zip(self.names, key))
         shared = False
-        if self.counts:
+        if self.unpack is not None:
             token = values.pop("counts")
             shared = token[0] is not EXACT if isinstance(token, tuple) else True
-            raw = token[1] if shared is False else token
-            values.update(zip(self.counts, raw if isinstance(raw, tuple) else (raw,)))
+            values.update(self.unpack(token if shared else token[1]))
         result = self.grader.columns({f: v for f, v in values.items() if v != ""})
         cells = [csv_value(v) for v in result]
         text = "," + self.line(cells[1:] if shared else cells)
@@ -198,13 +230,15 @@ class _Blocks:
             for f in names
             if self.counts and f in PLACES
         }
+        unpack = (_anc if shape[0] == "anc" else _wbc) if self.counts else None
         self.count_memo = (
             # a lone empty field would be quoted: the cell is formatted beside another
-            _Counts(grader, self.counts, lambda v: line([csv_value(v), ""])[:-2])
+            _Counts(grader, unpack, lambda v: line([csv_value(v), ""])[:-2])
             if self.counts
             else None
         )
-        self.answers = _Answers(grader, names, self.counts, line)
+        self.pairs = _Pairs()
+        self.answers = _Answers(grader, names, unpack, line)
         self.lists = _Lists(grader, tuple(sorted(columns)))
         self.list_index = [columns[f] for f in sorted(columns)]
         self.list_places = {
@@ -213,10 +247,11 @@ class _Blocks:
 
     def trim(self) -> None:
         """Start the memos again when full (between blocks only: a block's maps need them)."""
-        for memo in (self.count_memo, self.answers, self.lists, *self.places.values()):
+        memos = (self.count_memo, self.pairs, self.answers, self.lists, *self.places.values())
+        for memo in memos:
             if memo is not None and len(memo) >= LIMIT:
                 memo.clear()
-                for extra in ("part", "failed"):
+                for extra in ("part", "failed", "first"):
                     if hasattr(memo, extra):
                         getattr(memo, extra).clear()
 
@@ -243,8 +278,13 @@ class _Blocks:
         index = self.rows.columns
         keys = []
         if self.counts:
-            raw = [columns[index[f]] for f in self.counts]
-            count_raw = list(zip(*raw)) if len(raw) > 1 else raw[0]
+            if self.counts[0] == "anc":
+                count_raw = columns[index["anc"]]
+            else:  # the WBC with its differential, reduced to its sum
+                pair = [columns[index[f]] if f in index else repeat("", n) for f in DIFF]
+                count_raw = list(
+                    zip(columns[index["wbc"]], map(self.pairs.__getitem__, zip(*pair)))
+                )
             keys.append(map(self.count_memo.__getitem__, count_raw))
         for f in self.names[1 if self.counts else 0 :]:
             col = columns[index[f]]
