@@ -25,20 +25,33 @@ LIMIT = 1 << 20
 FIXTURE = [HealthCheck.function_scoped_fixture]  # monkeypatch only sets BLOCK_BYTES
 
 
-def _grade(data: bytes, use_blocks: bool, defaults: dict | None = None, limit: int = LIMIT):
+def _grade(
+    data: bytes,
+    use_blocks: bool,
+    defaults: dict | None = None,
+    limit: int = LIMIT,
+    fmt: str = "csv",
+    name: str = "x.csv",
+    ascii_out: bool = False,
+):
     kb = load()
     grader = Grader(kb, resolve_all(kb), defaults or {})
     source = readers.LineSource(io.BytesIO(data), limit)
-    out = io.StringIO()
+    out = io.TextIOWrapper(io.BytesIO(), "ascii" if ascii_out else "utf-8", newline="")
     summary = command.Summary()
     csv.field_size_limit(limit)
     try:
-        command.grade_stream(grader, source, out, name="x.csv", summary=summary, blocks=use_blocks)
+        command.grade_stream(
+            grader, source, out, name=name, fmt=fmt, summary=summary, blocks=use_blocks
+        )
         error = None
     except (readers.StreamError, csv.Error, Exception) as err:  # noqa: BLE001 - compared
-        error = (type(err).__name__, str(err), source.line)
+        # the CLI names source.line for a CSV error (StreamError has its own line)
+        where = source.line if isinstance(err, csv.Error) else None
+        error = (type(err).__name__, str(err), where)
     counts = (summary.rows, summary.graded, summary.errors, summary.skipped)
-    return out.getvalue(), counts, error
+    out.flush()
+    return out.buffer.getvalue(), counts, error
 
 
 def _same(data: bytes, block: int, monkeypatch, **kw) -> None:
@@ -213,3 +226,108 @@ def test_the_blocks_are_used(monkeypatch):
     monkeypatch.setattr(blocks._Blocks, "plain", spy)
     _grade(EDGES["plain"], True)
     assert seen
+
+
+VALUES = [
+    "null",
+    "450",
+    "450.0",
+    "4.5e2",
+    '"450"',
+    "true",
+    "false",
+    "0",
+    "-0",
+    "1e400",
+    "9" * 30,
+    '"n/a"',
+    '"0,8"',
+    "38.3",
+    "37.9",
+    '"101.2F"',
+    "[1]",
+    '{"a": 1}',
+    "NaN",
+    '"\\u00b5"',
+    '"a\\"b"',
+    '"\u00e9"',
+    '"x{y"',
+    '"\u202e"',
+    "2000",
+    "12000",
+    "99",
+    "50",
+    "0.5",
+]
+JSON_KEYS = [
+    ["id", "anc", "temp", "age"],
+    ["id", "wbc", "neutrophils", "bands", "temp", "age"],
+    ["id", "ANC", "unit", "lln"],
+    ["anc", "anc_input", "error"],
+    ["id", "anc", "neut", "neutrophils"],
+    ["id", "lymphocytes", "duffy_null", "sustained", "temp"],
+    ["anc", "anc"],
+]
+
+
+@st.composite
+def json_lines(draw) -> bytes:
+    keys = draw(st.sampled_from(JSON_KEYS))
+    eol = draw(st.sampled_from(["\n", "\n", "\r\n"]))
+    lines = []
+    for i in range(draw(st.integers(1, 50))):
+        kind = draw(st.integers(0, 40))
+        if kind == 0:
+            lines.append("")
+        elif kind == 1:
+            lines.append('{"anc": ')  # not valid JSON
+        elif kind == 2:
+            lines.append("[1, 2]")
+        elif kind == 3:
+            lines.append("{}")
+        else:
+            members = []
+            for k in keys:
+                if draw(st.integers(0, 4)) == 0:
+                    continue  # a key missing from this row
+                if k in ("temp", "age", "anc", "wbc") and draw(st.booleans()):
+                    value = _near(draw, k)
+                else:
+                    value = draw(st.sampled_from(VALUES))
+                members.append(f'"{k}": {value}' if k != "id" else f'"id": "P{i}"')
+            sep = draw(st.sampled_from([", ", ",", " , "]))
+            lines.append("{" + sep.join(members) + "}")
+    text = eol.join(lines) + draw(st.sampled_from([eol, ""]))
+    data = text.encode("utf-8")
+    if draw(st.booleans()):
+        data = b"\xef\xbb\xbf" + data
+    return data
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=FIXTURE)
+@given(
+    data=json_lines(),
+    block=st.sampled_from([16, 64, 300, 1 << 18]),
+    fmt=st.sampled_from(["jsonl", "csv"]),
+    ascii_out=st.booleans(),
+)
+def test_json_blocks_equal_the_row_loop(data, block, fmt, ascii_out, monkeypatch):
+    monkeypatch.setattr(blocks, "BLOCK_BYTES", block)
+    kw = {"fmt": fmt, "name": "x.jsonl", "ascii_out": ascii_out}
+    assert _grade(data, True, **kw) == _grade(data, False, **kw)
+
+
+def test_json_blocks_are_used(monkeypatch):
+    from leuko_cli.batch import blocks_jsonl
+
+    seen = []
+    original = blocks_jsonl._Memos.block
+
+    def spy(self, *args):
+        seen.append(original(self, *args))
+        return seen[-1]
+
+    monkeypatch.setattr(blocks_jsonl._Memos, "block", spy)
+    data = b'{"id": "P1", "anc": 450, "temp": 38.5}\n{"id": "P2", "anc": "n/a"}\n'
+    _grade(data, True, fmt="jsonl", name="x.jsonl")
+    assert seen == [True]

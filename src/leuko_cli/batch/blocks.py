@@ -180,6 +180,23 @@ class _Rest(io.RawIOBase):
         return line
 
 
+def emit(out, text: str) -> bool:
+    """Write a block's output in one call; False, with nothing written, when the output's
+    encoding cannot take it (strict errors): the block then goes row by row, as today."""
+    try:
+        out.write(text)
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def csv_text(rows) -> str:
+    """rows as the CsvWriter's csv.writer writes them."""
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerows(rows)
+    return buf.getvalue()
+
+
 def usable(lines, rows) -> bool:
     """The header was read through `lines` (a LineSource over bytes) with nothing pending."""
     return (
@@ -302,13 +319,14 @@ class _Blocks:
             for i in range(len(pieces) - 1):
                 pieces[i] = pieces[i][: pieces[i].rfind(",") + 1]
             block = "".join(pieces).replace(ERR, "")
-        out.write(block)
+        if not emit(out, block):
+            return False
         summary.rows += n
         summary.errors += failed
         summary.graded += n - failed
         return True
 
-    def parsed(self, table: list, writer, summary) -> None:
+    def parsed(self, table: list, out, summary) -> bool:
         """A regular block parsed by csv.reader (quotes, another delimiter)."""
         columns = list(zip(*table))
         cells = [columns[i] for i in self.list_index]
@@ -316,11 +334,13 @@ class _Blocks:
             cells[i] = map(memo.__getitem__, cells[i])
         keys = list(zip(*cells)) if len(cells) > 1 else list(cells[0])
         found = map(self.lists.__getitem__, keys)
-        writer.writerows(map(operator.add, table, found))
+        if not emit(out, csv_text(map(operator.add, table, found))):
+            return False
         failed = sum(map(self.lists.failed.__getitem__, keys))
         summary.rows += len(table)
         summary.errors += failed
         summary.graded += len(table) - failed
+        return True
 
 
 def grade_csv(grader, lines, rows, writer, summary) -> None:
@@ -376,7 +396,8 @@ def grade_csv(grader, lines, rows, writer, summary) -> None:
             if printable
             else all(map(str.isprintable, map("".join, table)))
         ):
-            memos.parsed(table, writer.writer, summary)
+            if not memos.parsed(table, writer.out, summary):
+                _row_by_row(grader, rows, table, start, writer, summary)
         else:
             _row_by_row(grader, rows, table, start, writer, summary)
         memos.trim()

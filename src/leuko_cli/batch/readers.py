@@ -199,9 +199,10 @@ def _json_reason(err: BaseException) -> str:
     return str(err)[:120]
 
 
-def jsonl_rows(stream: Iterator[str]):
-    """JSON Lines rows: (line, fields or RowError, the object as read)."""
-    for line_no, line in enumerate(stream, start=1):
+def jsonl_rows(stream: Iterator[str], start: int = 1):
+    """JSON Lines rows: (line, fields or RowError, the object as read); `start` is the
+    number of the stream's first line."""
+    for line_no, line in enumerate(stream, start=start):
         if not line.strip():
             continue
         try:
