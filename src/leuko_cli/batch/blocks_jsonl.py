@@ -229,10 +229,6 @@ class _Memos:
         if sizes != list(map(len, pairs)) or 0 in sizes:
             return False  # a key twice, or an empty object
         keys = set().union(*objs)
-        for k in keys:  # a number too large for a float (today's reader refuses the row)
-            col = list(map(dict.get, objs, repeat(k)))
-            if _INF in col or -_INF in col:
-                return False
         by_field: dict = {}
         for k in keys:
             f = field_of(k)
@@ -280,20 +276,23 @@ class _Memos:
             col = columns[f]
             keyed.append(map(self.places[f].__getitem__, col) if f in self.places else col)
         if self.csv:
-            keys = list(zip(*keyed))
-            rests = list(map(answers.__getitem__, keys))
+            row_keys = list(zip(*keyed))
+            rests = list(map(answers.__getitem__, row_keys))
             if shape:
                 passed = map(operator.add, passed, map(counts.cell.__getitem__, count_raw))
             rows = map(operator.add, passed, rests)
-            if answers.cut and any(map(answers.cut.__contains__, keys)):
+            if answers.cut and any(map(answers.cut.__contains__, row_keys)):
                 width = len(BATCH_RESULTS)  # the anc cell, then the rest: emptied on an error
                 rows = [
                     r[:-width] + ("",) + r[1 - width :] if k in answers.cut else r
-                    for r, k in zip(rows, keys)
+                    for r, k in zip(rows, row_keys)
                 ]
-            if not emit(writer.out, csv_text(rows)):
+            out = csv_text(rows)
+            if "inf" in out or self._overflow(objs, keys, writer, renamed):
+                return False  # a number too large for a float: today's reader refuses the row
+            if not emit(writer.out, out):
                 return False
-            failed = sum(map(answers.failed.__getitem__, keys))
+            failed = sum(map(answers.failed.__getitem__, row_keys))
             summary.rows += n
             summary.errors += failed
             summary.graded += n - failed
@@ -313,6 +312,18 @@ class _Memos:
         summary.errors += failed
         summary.graded += n - failed
         return True
+
+    @staticmethod
+    def _overflow(objs: list, keys: set, writer, renamed: dict) -> bool:
+        """A key the CSV output leaves out (first seen after the first row) holds a number
+        too large for a float (the written cells were checked for "inf" already)."""
+        back = {new: k for k, new in renamed.items()}
+        written = {back.get(c, c) for c in writer.table.columns}
+        for k in keys - written:
+            col = list(map(dict.get, objs, repeat(k)))
+            if _INF in col or -_INF in col:
+                return True
+        return False
 
     @staticmethod
     def _passthrough(objs: list, writer, renamed: dict):
