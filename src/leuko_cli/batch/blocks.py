@@ -36,7 +36,7 @@ from .intervals import _slot
 from .writers import csv_value
 
 BLOCK_BYTES = 1 << 18  # bytes read a block (about 11,000 lines of a typical export)
-LIMIT = 65_536  # entries per memo; checked between blocks, so at most a block more
+LIMIT = 16_384  # entries per memo; checked between blocks, so at most a block more
 # a file whose columns assess reads are one of these: its counts and its age and temperature
 # reach an answer only through their intervals (intervals.py), within the flags' context
 SHAPES = (("anc",), ("wbc", "neutrophils", "bands"))
