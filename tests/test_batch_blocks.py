@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -331,3 +332,51 @@ def test_json_blocks_are_used(monkeypatch):
     data = b'{"id": "P1", "anc": 450, "temp": 38.5}\n{"id": "P2", "anc": "n/a"}\n'
     _grade(data, True, fmt="jsonl", name="x.jsonl")
     assert seen == [True]
+
+
+class _Full(io.RawIOBase):
+    """A disk that fills up after `room` bytes."""
+
+    def __init__(self, room: int) -> None:
+        self.room, self.data = room, bytearray()
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, b) -> int:
+        if len(self.data) + len(b) > self.room:
+            raise OSError(28, "No space left on device")
+        self.data += b
+        return len(b)
+
+
+def _full(data: bytes, use_blocks: bool, room: int, fmt: str, name: str):
+    kb = load()
+    grader = Grader(kb, resolve_all(kb), {})
+    raw = _Full(room)
+    out = io.TextIOWrapper(io.BufferedWriter(raw, 1 << 16), "utf-8", newline="")
+    summary = command.Summary()
+    source = readers.LineSource(io.BytesIO(data), LIMIT)
+    with pytest.raises(OSError):
+        command.grade_stream(
+            grader, source, out, name=name, fmt=fmt, summary=summary, blocks=use_blocks
+        )
+        out.flush()
+    return bytes(raw.data), summary.written, summary.errors
+
+
+@pytest.mark.parametrize("room", [0, 5000, 70_000, 200_000])
+@pytest.mark.parametrize("fmt,name", [("csv", "x.csv"), ("jsonl", "x.jsonl"), ("csv", "x.jsonl")])
+def test_a_full_disk_stops_at_the_same_row(room, fmt, name, monkeypatch):
+    """`cannot write the output ... after N row(s)`: N is the same both ways."""
+    monkeypatch.setattr(blocks, "BLOCK_BYTES", 1 << 14)
+    rows = [f"P{i},{i % 900 * 10},{'38.5' if i % 5 == 0 else ''},{i % 90}" for i in range(9000)]
+    rows[50] = "P50,n/a,,"
+    if name.endswith(".jsonl"):
+        data = "".join(
+            '{"id": "%s", "anc": %s}\n' % (r.split(",")[0], json.dumps(r.split(",")[1]))
+            for r in rows
+        ).encode()
+    else:
+        data = ("id,anc,temp,age\n" + "\n".join(rows) + "\n").encode()
+    assert _full(data, True, room, fmt, name) == _full(data, False, room, fmt, name)

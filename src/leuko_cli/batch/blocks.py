@@ -25,7 +25,9 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import operator
+from bisect import bisect_left
 from itertools import repeat
 
 from leuko_cli import inputs
@@ -131,6 +133,7 @@ class _Answers(dict):
     def __init__(self, grader, names: tuple, unpack, cell_line) -> None:
         super().__init__()
         self.grader, self.names, self.unpack, self.line = grader, names, unpack, cell_line
+        self.errs: set = set()  # the error answers' texts
 
     def __missing__(self, key):
         values = dict(zip(self.names, key))
@@ -144,6 +147,7 @@ class _Answers(dict):
         text = "," + self.line(cells[1:] if shared else cells)
         if result[-1] is not None:
             text = (CUT if shared else ERR) + text
+            self.errs.add(text)
         self[key] = text
         return text
 
@@ -180,21 +184,32 @@ class _Rest(io.RawIOBase):
         return line
 
 
-def emit(out, text: str) -> bool:
-    """Write a block's output in one call; False, with nothing written, when the output's
-    encoding cannot take it (strict errors): the block then goes row by row, as today."""
+def write_rows(write_many, rows, summary, failed_in) -> None:
+    """Hand the rows to the output one write call each, as the row loop does, so that a full
+    disk or an output encoding error stops at the same row with the same count (the row
+    loop counts the row whose write failed); failed_in(k): error rows among the first k."""
+    counter = itertools.count()
     try:
-        out.write(text)
-    except UnicodeEncodeError:
-        return False
-    return True
+        write_many(map(operator.itemgetter(1), zip(counter, rows)))
+    except Exception:
+        k = next(counter)
+        failed = failed_in(k)
+        summary.rows += k
+        summary.errors += failed
+        summary.graded += k - failed
+        raise
 
 
-def csv_text(rows) -> str:
-    """rows as the CsvWriter's csv.writer writes them."""
-    buf = io.StringIO()
-    csv.writer(buf, lineterminator="\n").writerows(rows)
-    return buf.getvalue()
+def fixed(rows: list, rests: list, errs: set, plain: list, cut) -> list:
+    """Rows whose answer is an error: CUT drops the row's own anc part (cut(i) gives the row
+    without it), ERR is just removed. Returns the error rows' indexes (in order)."""
+    if not errs:
+        return []
+    bad = list(itertools.compress(range(len(rests)), map(errs.__contains__, rests)))
+    for i in bad:
+        rest = rests[i]
+        rows[i] = (cut(i) if rest[0] == CUT else plain[i]) + rest[1:]
+    return bad
 
 
 def usable(lines, rows) -> bool:
@@ -268,7 +283,7 @@ class _Blocks:
         for memo in memos:
             if memo is not None and len(memo) >= LIMIT:
                 memo.clear()
-                for extra in ("part", "failed", "first"):
+                for extra in ("part", "failed", "first", "errs"):
                     if hasattr(memo, extra):
                         getattr(memo, extra).clear()
 
@@ -310,23 +325,19 @@ class _Blocks:
         rests = list(map(self.answers.__getitem__, zip(*keys)))
         if self.counts:
             parts = map(self.count_memo.part.__getitem__, count_raw)
-            block = "".join(map(operator.add, map(operator.add, lines, parts), rests))
+            rows = list(map(operator.add, map(operator.add, lines, parts), rests))
         else:
-            block = "".join(map(operator.add, lines, rests))
-        failed = block.count(CUT) + block.count(ERR)
-        if failed:
-            pieces = block.split(CUT)
-            for i in range(len(pieces) - 1):
-                pieces[i] = pieces[i][: pieces[i].rfind(",") + 1]
-            block = "".join(pieces).replace(ERR, "")
-        if not emit(out, block):
-            return False
+            rows = list(map(operator.add, lines, rests))
+        # an error row: its anc cell is empty (CUT: the part after the line is dropped)
+        errors = fixed(rows, rests, self.answers.errs, lines, lambda i: lines[i] + ",")
+        failed = len(errors)
+        write_rows(out.writelines, rows, summary, lambda k: bisect_left(errors, k))
         summary.rows += n
         summary.errors += failed
         summary.graded += n - failed
         return True
 
-    def parsed(self, table: list, out, summary) -> bool:
+    def parsed(self, table: list, writer, summary) -> bool:
         """A regular block parsed by csv.reader (quotes, another delimiter)."""
         columns = list(zip(*table))
         cells = [columns[i] for i in self.list_index]
@@ -334,8 +345,12 @@ class _Blocks:
             cells[i] = map(memo.__getitem__, cells[i])
         keys = list(zip(*cells)) if len(cells) > 1 else list(cells[0])
         found = map(self.lists.__getitem__, keys)
-        if not emit(out, csv_text(map(operator.add, table, found))):
-            return False
+        write_rows(
+            writer.writerows,
+            map(operator.add, table, found),
+            summary,
+            lambda k: sum(map(self.lists.failed.__getitem__, keys[:k])),
+        )
         failed = sum(map(self.lists.failed.__getitem__, keys))
         summary.rows += len(table)
         summary.errors += failed
@@ -396,7 +411,7 @@ def grade_csv(grader, lines, rows, writer, summary) -> None:
             if printable
             else all(map(str.isprintable, map("".join, table)))
         ):
-            if not memos.parsed(table, writer.out, summary):
+            if not memos.parsed(table, writer.writer, summary):
                 _row_by_row(grader, rows, table, start, writer, summary)
         else:
             _row_by_row(grader, rows, table, start, writer, summary)

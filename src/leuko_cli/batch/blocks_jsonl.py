@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import operator
+from bisect import bisect_left
 from itertools import repeat
 
 from leuko_cli import inputs
@@ -27,7 +28,7 @@ from leuko_cli.fields import BATCH_RESULTS
 from leuko_cli.sanitize import escape_json_unsafe
 
 from . import blocks
-from .blocks import CUT, DIFF, ERR, LIMIT, PLACES, _Open, _Rest, csv_text, emit
+from .blocks import CUT, DIFF, ERR, LIMIT, PLACES, _Open, _Rest, fixed, write_rows
 from .grade import run
 from .intervals import _slot
 from .readers import field_of, jsonl_rows
@@ -131,6 +132,7 @@ class _Answers(dict):
         super().__init__()
         self.grader, self.names, self.unpack, self.encode = grader, names, unpack, encode
         self.cells, self.failed, self.cut = cells, {}, set()
+        self.errs: set = set()  # the error answers' texts (JSON Lines output)
 
     def __missing__(self, key):
         values = dict(zip(self.names, key))
@@ -155,9 +157,10 @@ class _Answers(dict):
             text = self.encode(dict(zip(BATCH_RESULTS[1:], result[1:])))
         else:
             text = self.encode(dict(zip(BATCH_RESULTS, result)))
-        text = ", " + text[1:]
+        text = ", " + text[1:] + "\n"
         if error:
             text = (CUT if shared else ERR) + text
+            self.errs.add(text)
         self[key] = text
         return text
 
@@ -203,7 +206,7 @@ class _Memos:
         for memo in memos:
             if memo is not None and len(memo) >= LIMIT:
                 memo.clear()
-                for extra in ("part", "cell", "first", "failed", "cut"):
+                for extra in ("part", "cell", "first", "failed", "cut", "errs"):
                     if hasattr(memo, extra):
                         getattr(memo, extra).clear()
 
@@ -261,7 +264,7 @@ class _Memos:
                 return False  # a number too large for a float
             for k, new in renamed.items():
                 own = own.replace(f'"{k}": ', f'"{new}": ')
-            inner = own[2:-2].split("}, {")
+            inner = own[1:-2].split("}, ")  # each row from its "{", without its "}"
             if len(inner) != n:
                 return False
         keyed = []
@@ -287,36 +290,39 @@ class _Memos:
                     r[:-width] + ("",) + r[1 - width :] if k in answers.cut else r
                     for r, k in zip(rows, row_keys)
                 ]
-            out = csv_text(rows)
-            if "inf" in out or self._overflow(objs, keys, writer, renamed):
+            if self._overflow(objs, keys, writer, renamed):
                 return False  # a number too large for a float: today's reader refuses the row
-            if not emit(writer.out, out):
-                return False
+            write_rows(
+                writer.table.writer.writerows,
+                rows,
+                summary,
+                lambda k: sum(map(answers.failed.__getitem__, row_keys[:k])),
+            )
             failed = sum(map(answers.failed.__getitem__, row_keys))
             summary.rows += n
             summary.errors += failed
             summary.graded += n - failed
             return True
         rests = list(map(answers.__getitem__, zip(*keyed)))
-        rows = map(operator.add, inner, map(counts.part.__getitem__, count_raw)) if shape else inner
-        block = "{" + "\n{".join(map(operator.add, rows, rests)) + "\n"
-        failed = block.count(CUT) + block.count(ERR)
-        if failed:
-            pieces = block.split(CUT)
-            for i in range(len(pieces) - 1):
-                pieces[i] = pieces[i][: pieces[i].rfind('"anc": ') + 7] + "null"
-            block = "".join(pieces).replace(ERR, "")
-        if not emit(writer.out, block if self.ascii_only else escape_json_unsafe(block)):
-            return False
+        if shape:
+            parts = map(counts.part.__getitem__, count_raw)
+            rows = list(map(operator.add, map(operator.add, inner, parts), rests))
+        else:
+            rows = list(map(operator.add, inner, rests))
+        # an error row: ERR rows have no part; CUT rows get a null anc instead of theirs
+        errors = fixed(rows, rests, answers.errs, inner, lambda i: inner[i] + ', "anc": null')
+        if not self.ascii_only and not all(map(str.isascii, rows)):
+            rows = list(map(escape_json_unsafe, rows))
+        write_rows(writer.out.writelines, rows, summary, lambda k: bisect_left(errors, k))
         summary.rows += n
-        summary.errors += failed
-        summary.graded += n - failed
+        summary.errors += len(errors)
+        summary.graded += n - len(errors)
         return True
 
     @staticmethod
     def _overflow(objs: list, keys: set, writer, renamed: dict) -> bool:
         """A key the CSV output leaves out (first seen after the first row) holds a number
-        too large for a float (the written cells were checked for "inf" already)."""
+        too large for a float (the written columns were checked already)."""
         back = {new: k for k, new in renamed.items()}
         written = {back.get(c, c) for c in writer.table.columns}
         for k in keys - written:
@@ -339,6 +345,8 @@ class _Memos:
             kinds = set(map(type, col))
             if not kinds <= {str, int, float, type(None)}:
                 return None
+            if float in kinds and (_INF in col or -_INF in col):
+                return None  # a number too large for a float: today's reader refuses the row
             cells.append(map(_EMPTY.get, col, col) if type(None) in kinds else col)
         return zip(*cells)
 
