@@ -135,9 +135,15 @@ def grade_stream(
     fmt: str = "csv",
     summary: Summary | None = None,
     on_error: str = "row",
+    blocks: bool = True,
 ) -> Summary:
-    """Grade every row of a text stream and write each result as soon as it is graded."""
+    """Grade every row of a text stream and write each result as soon as it is graded.
+
+    CSV to CSV and JSON Lines to JSON Lines from a LineSource go in blocks (blocks.py,
+    blocks_jsonl.py) unless `blocks` is False; the output is the same either way
+    (tests/test_batch_blocks.py)."""
     summary = summary if summary is not None else Summary()
+    source = lines if isinstance(lines, readers.LineSource) else None
     first, lines = readers.peek(lines)
     if not first.strip():
         raise InputError(f"{name or 'input'} is empty; give a CSV with a header row or JSON Lines")
@@ -153,6 +159,19 @@ def grade_stream(
         writer = writers.CsvWriter(out, rows.header, fmt)
     else:
         rows, writer = readers.jsonl_rows(lines), writers.ObjectWriter(out, fmt)
+    if blocks and source is not None and fmt != "table" and on_error == "row":
+        from . import blocks as fast
+
+        if sys.stderr.isatty() or source.split or not isinstance(source.stream.read(0), bytes):
+            pass  # a progress line is drawn per row; or the line source is not plain bytes
+        elif kind == "jsonl":  # to JSON Lines or CSV
+            from .blocks_jsonl import grade_jsonl
+
+            grade_jsonl(grader, source, first, writer, summary)
+            return summary
+        elif fmt == "csv" and fast.usable(source, rows):
+            fast.grade_csv(grader, source, rows, writer, summary)
+            return summary
     if sys.stderr.isatty():
         from leuko_cli import render
 

@@ -120,12 +120,14 @@ def _remember(memo: dict, key, value, limit: int) -> None:
     memo[key] = value
 
 
-def run(grader: Grader, rows, writer, summary: Summary, progress=None, on_error="row") -> None:
+def run(
+    grader: Grader, rows, writer, summary: Summary, progress=None, on_error="row", start: int = 1
+) -> None:
     """Grade every row and hand it to the writer: the one loop. A bad row follows `on_error`
     (ON_ERROR). Rows already handed over are flushed (tables too) even when the input breaks
     off, so the output written so far is whole."""
     try:
-        for n, (line, fields, passthrough) in enumerate(rows, start=1):
+        for n, (line, fields, passthrough) in enumerate(rows, start=start):
             result = grader.columns(fields)
             if result[-1] is None:
                 summary.graded += 1

@@ -46,11 +46,12 @@ class LineSource:
 
     def __init__(self, stream, limit: int) -> None:
         self.stream, self.limit, self.line = stream, limit, 0
+        self.split = False  # a lone CR was met: one raw line gave several lines
 
     def __iter__(self):
         readline, limit = self.stream.readline, self.limit
         raw = readline(limit + 1)
-        if isinstance(raw, bytes) and raw.startswith(b"\xef\xbb\xbf"):
+        if not self.line and isinstance(raw, bytes) and raw.startswith(b"\xef\xbb\xbf"):
             raw = raw[3:]  # the UTF-8 byte-order mark Excel writes
         while raw:
             self.line += 1
@@ -70,6 +71,7 @@ class LineSource:
                 text = raw.lstrip("\ufeff") if self.line == 1 else raw
             if text.find("\r", 0, len(text) - 2) != -1:  # lone CRs: old Mac line ends
                 pieces = text.splitlines(keepends=True)
+                self.split = True
                 yield pieces[0]
                 for piece in pieces[1:]:
                     self.line += 1
@@ -136,6 +138,7 @@ class CsvRows:
             if any(h.strip() for h in header):
                 break
         self.header = header
+        self.offset = 0  # lines read before `reader` started (after a hand-back in blocks.py)
         try:
             self.columns = field_columns(header)
         except RowError as err:
@@ -151,7 +154,7 @@ class CsvRows:
         for row in self.reader:
             if not row:
                 continue  # a blank line
-            line = self.reader.line_num
+            line = self.reader.line_num + self.offset
             if len(row) != width:
                 yield (
                     line,
@@ -196,9 +199,10 @@ def _json_reason(err: BaseException) -> str:
     return str(err)[:120]
 
 
-def jsonl_rows(stream: Iterator[str]):
-    """JSON Lines rows: (line, fields or RowError, the object as read)."""
-    for line_no, line in enumerate(stream, start=1):
+def jsonl_rows(stream: Iterator[str], start: int = 1):
+    """JSON Lines rows: (line, fields or RowError, the object as read); `start` is the
+    number of the stream's first line."""
+    for line_no, line in enumerate(stream, start=start):
         if not line.strip():
             continue
         try:
