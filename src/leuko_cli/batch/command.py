@@ -173,9 +173,9 @@ def grade_stream(
             fast.grade_csv(grader, source, rows, writer, summary)
             return summary
     if sys.stderr.isatty():
-        from leuko_cli import render
+        from leuko_cli import render_batch
 
-        with render.batch_progress() as progress:
+        with render_batch.batch_progress() as progress:
             run(grader, rows, writer, summary, progress, on_error)
     else:
         run(grader, rows, writer, summary, on_error=on_error)
@@ -304,10 +304,10 @@ def _fhir(kb, path: str, grader: Grader, *, as_json: bool) -> int:
     if as_json:
         sys.stdout.write(json_text(results[0] if len(results) == 1 else results))
     else:
-        from leuko_cli import render
+        from leuko_cli import render, render_batch
 
         for r in results:
-            render.fhir_header(r["fhir"])
+            render_batch.fhir_header(r["fhir"])
             if "error" in r:
                 render.console().print("Not graded: " + inert_line(r["error"]))
             else:

@@ -95,9 +95,9 @@ class CsvWriter:
 
     def _flush_table(self) -> None:
         if self.pending:
-            from leuko_cli import render
+            from leuko_cli import render_batch
 
-            render.batch_table(self.columns, self.pending)
+            render_batch.batch_table(self.columns, self.pending)
             self.pending = []
 
     def close(self) -> None:
