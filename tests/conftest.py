@@ -93,7 +93,9 @@ def _parse_each_kb_once():
 
     # the piecewise build (kb/chunks.py) likewise: its memo lives in each test's cache dir, and
     # a cold memo costs more than a whole parse. tests/test_chunks.py uses the real one.
-    chunks = sys.modules["leuko_cli.kb.chunks"]
+    import importlib
+
+    chunks = importlib.import_module("leuko_cli.kb.chunks")  # load.py imports it lazily
     real_chunks = chunks.build
     built: dict = {}
 

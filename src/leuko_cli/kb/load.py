@@ -18,13 +18,15 @@ from leuko_cli.kb_state import BUNDLED_MEMO, OVERLAY_MEMO, bundled_file, content
 from leuko_cli.kb_state import remembered_hash as _remembered_hash
 from leuko_cli.kb_state import signature as _signature
 
-from . import chunks, store
+from . import store
 from .knowledge_base import KnowledgeBase
 from .schema import TABLES
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
     from pathlib import Path
+
+    from . import chunks
 
 OVERLAY_HINT = (
     "your personal overlay is broken: `leuko kb check` lists every problem; fix "
@@ -310,6 +312,8 @@ def load(*, overlay: str | Path | None | bool = True, use_cache: bool = True) ->
         # entry by entry from the memo where it can (chunks.py), else the whole files anew
         quick = None
         if use_cache:
+            from . import chunks  # a rebuild's only: not on a cached run's start-up path
+
             quick = chunks.build(bundled_bytes, names[0], overlay_bytes, names[1])
         try:
             data = (
@@ -372,7 +376,10 @@ def _save(state_key: str, data: dict, quick: chunks.Built | None = None) -> None
         return data.get(name) or []
 
     if quick:
-        rows = lambda: search.rows(tables, quick.row_of)  # noqa: E731
+
+        def rows():
+            return search.rows(tables, quick.row_of)
+
         store.write_store(state_key, data, quick.index_text, rows, quick.bodies)
         return
     store.write_store(
