@@ -208,6 +208,21 @@ def test_edge_cases(name, block, monkeypatch):
     _same(EDGES[name], block, monkeypatch)
 
 
+# a line whose quotes are even in number but which ends inside a quoted field (`a","b`: the
+# first quote is a literal in `a"`, the second opens a field): at the end of a block
+EVEN_QUOTES = [
+    b'id,anc,temp\na","b,450,\nc",450,\nP3,450,\n',
+    b'id,anc,temp\nP1,450,\na","b,450,\nc,450,\nP3,450,\n',
+    b'id;anc;temp\nP1;450;\nx;450;a";"b\nc";\nP3;450;\n',
+]
+
+
+@pytest.mark.parametrize("data", EVEN_QUOTES)
+@pytest.mark.parametrize("block", [1, 4, 13, 22, 1 << 18])
+def test_a_block_ending_inside_quotes(data, block, monkeypatch):
+    _same(data, block, monkeypatch)
+
+
 def test_line_over_the_limit(monkeypatch):
     data = HEAD + b"P1,450,,\n" * 20 + b"P2," + b"4" * 300 + b",,\nP3,1,,\n"
     monkeypatch.setattr(blocks, "BLOCK_BYTES", 64)

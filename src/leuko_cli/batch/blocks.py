@@ -394,16 +394,20 @@ def grade_csv(grader, lines, rows, writer, summary) -> None:
                     lines.line += text.count("\n") + (not text.endswith("\n"))
                     memos.trim()
                     continue
-                table = list(csv.reader(text.splitlines(True), dialect))
+                table = _table(text, dialect)
             else:
                 start = lines.line
-                table = list(csv.reader(text.splitlines(True), dialect))
+                table = _table(text, dialect)
         except (ValueError, csv.Error):  # UnicodeDecodeError is a ValueError
             return _hand_back(grader, lines, rows, writer, summary, block + held, stream)
         n = block.count(b"\n") + (not block.endswith(b"\n"))
         # a record over several lines; or the block may end inside a quoted field, which
-        # csv.reader ends quietly at the end of its input: an odd number of quotes on a line
-        if len(table) != n or any(c & 1 for c in map(str.count, text.splitlines(), repeat('"'))):
+        # csv.reader ends quietly at the end of its input (_table: no blank record after it)
+        if (
+            table is None
+            or len(table) != n
+            or any(c & 1 for c in map(str.count, text.splitlines(), repeat('"')))
+        ):
             return _hand_back(grader, lines, rows, writer, summary, block + held, stream)
         lines.line += n
         if min(map(len, table)) == width == max(map(len, table)) and (
@@ -417,6 +421,17 @@ def grade_csv(grader, lines, rows, writer, summary) -> None:
             _row_by_row(grader, rows, table, start, writer, summary)
         memos.trim()
     writer.close()
+
+
+def _table(text: str, dialect) -> list | None:
+    """The block's records; None when its last line ends inside a quoted field (even with an
+    even number of quotes on it: `a","b`), which csv.reader would end quietly at the end of
+    its input: a blank line after the block must then be read as a blank record."""
+    table = list(csv.reader(itertools.chain(text.splitlines(True), ["\n"]), dialect))
+    if not table or table[-1] != []:
+        return None
+    table.pop()
+    return table
 
 
 def _row_by_row(grader, rows, table, start, writer, summary) -> None:
