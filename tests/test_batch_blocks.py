@@ -333,6 +333,20 @@ def test_json_blocks_equal_the_row_loop(data, block, fmt, ascii_out, monkeypatch
     assert _grade(data, True, **kw) == _grade(data, False, **kw)
 
 
+# a key named like a result column, first seen after the first row (so the CSV output leaves
+# it out), holding a number too large for a float: today's reader refuses the row
+RESULT_KEY_OVERFLOW = [
+    b'{"wbc": 3000}\n{"wbc": 3000, "error": 1E400}\n',
+    b'{"anc": 450}\n{"anc": 450, "ctcae_grade": -1e999}\n{"anc": 450}\n',
+]
+
+
+@pytest.mark.parametrize("data", RESULT_KEY_OVERFLOW)
+@pytest.mark.parametrize("block", [8, 1 << 18])
+def test_json_overflow_in_a_result_key(data, block, monkeypatch):
+    _same(data, block, monkeypatch, fmt="csv", name="x.jsonl")
+
+
 def test_json_blocks_are_used(monkeypatch):
     from leuko_cli.batch import blocks_jsonl
 

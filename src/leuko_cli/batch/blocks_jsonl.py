@@ -324,7 +324,8 @@ class _Memos:
         """A key the CSV output leaves out (first seen after the first row) holds a number
         too large for a float (the written columns were checked already)."""
         back = {new: k for k, new in renamed.items()}
-        written = {back.get(c, c) for c in writer.table.columns}
+        # the input columns only: a key named like a result column ("error") is not written
+        written = {back.get(c, c) for c in writer.table.columns[: -len(BATCH_RESULTS)]}
         for k in keys - written:
             col = list(map(dict.get, objs, repeat(k)))
             if _INF in col or -_INF in col:
