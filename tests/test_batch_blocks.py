@@ -347,6 +347,24 @@ def test_json_overflow_in_a_result_key(data, block, monkeypatch):
     _same(data, block, monkeypatch, fmt="csv", name="x.jsonl")
 
 
+# -0.0 equals 0.0 as a dict key, but an error names the value as read ("--temp -0.0 is ...")
+NEGATIVE_ZERO = [
+    b'{"anc": 450, "temp": 0.0}\n{"anc": 450, "temp": -0.0}\n',
+    b'{"anc": 500, "temp": 0.0}\n{"anc": 450, "temp": -0.0}\n',
+    b'{"anc": 450, "temp": -0.0}\n{"anc": 450, "temp": 0.0}\n',
+    b'{"anc": 450, "duffy_null": 0.0}\n{"anc": 450, "duffy_null": -0.0}\n',
+]
+
+
+@pytest.mark.parametrize("data", NEGATIVE_ZERO)
+@pytest.mark.parametrize("block", [8, 1 << 18])
+@pytest.mark.parametrize("fmt", ["jsonl", "csv"])
+def test_json_negative_zero(data, block, fmt, monkeypatch):
+    _same(data, block, monkeypatch, fmt=fmt, name="x.jsonl")
+    out = _grade(data, False, fmt=fmt, name="x.jsonl")[0]
+    assert out.count(b"-0.0") == 2  # the -0.0 row's own cell and its error, no other
+
+
 def test_json_blocks_are_used(monkeypatch):
     from leuko_cli.batch import blocks_jsonl
 
