@@ -230,6 +230,22 @@ def test_line_over_the_limit(monkeypatch):
     assert _grade(data, True, limit=100)[2][0] == "StreamError"
 
 
+LONG = [
+    (HEAD + b"P1,450,,\nP2," + b"4" * 3000 + b",,\nP3,1,,\n", "x.csv"),
+    (HEAD + b"P1,450,,\nP2,450,," + b" " * 3000, "x.csv"),  # no newline at its end
+    (b'{"anc": 450}\n{"id": "' + b"x" * 3000 + b'", "anc": 450}\n{"anc": 1}\n', "x.jsonl"),
+    (b'{"anc": 450}\n{"id": "' + b"x" * 3000 + b'", "anc": 450}', "x.jsonl"),
+]
+
+
+@pytest.mark.parametrize("data,name", LONG)
+@pytest.mark.parametrize("limit", [2990, 3004, 3020, 1 << 20])
+def test_a_line_over_many_reads(data, name, limit, monkeypatch):
+    """A line longer than a block is read piece by piece and joined once (read_blocks)."""
+    monkeypatch.setattr(blocks, "BLOCK_BYTES", 16)
+    assert _grade(data, True, limit=limit, name=name) == _grade(data, False, limit=limit, name=name)
+
+
 def test_the_blocks_are_used(monkeypatch):
     """The comparison above would pass trivially if the fast path never ran."""
     seen = []

@@ -358,6 +358,37 @@ class _Blocks:
         return True
 
 
+def read_blocks(stream, limit: int, held: bytes = b""):
+    """(a block of whole lines, the bytes read after it), to the end of the stream; the last
+    block may lack its newline. (None, the bytes read) when a line passes the limit before
+    its end. Only new bytes are searched and a long line is joined once (not once a read)."""
+    pending: list = []  # reads without a newline, after held
+    size = len(held)
+    while True:
+        data = stream.read(BLOCK_BYTES)
+        if not data:
+            block = held + b"".join(pending)
+            if block:
+                yield block, b""
+            return
+        cut = data.rfind(b"\n") + 1
+        size += len(data)
+        if not cut:
+            pending.append(data)
+            if size > limit:
+                yield None, held + b"".join(pending)
+                return
+            continue
+        if pending:
+            held += b"".join(pending)
+            pending = []
+        chunk = held + data if held else data
+        cut += len(held)
+        block, held = chunk[:cut], chunk[cut:]
+        size = len(held)
+        yield block, held
+
+
 def grade_csv(grader, lines, rows, writer, summary) -> None:
     """Grade the rest of a CSV file (after its header) in blocks; on_error is "row"."""
     stream, limit = lines.stream, lines.limit
@@ -366,22 +397,9 @@ def grade_csv(grader, lines, rows, writer, summary) -> None:
     width = memos.width
     comma = dialect.delimiter == ","
     printable = dialect.delimiter.isprintable()
-    held = b""
-    while True:
-        data = stream.read(BLOCK_BYTES)
-        chunk = held + data if held else data
-        if data:
-            cut = chunk.rfind(b"\n") + 1
-            if not cut:
-                if len(chunk) > limit:
-                    return _hand_back(grader, lines, rows, writer, summary, chunk, stream)
-                held = chunk
-                continue
-            block, held = chunk[:cut], chunk[cut:]
-        else:
-            block, held = chunk, b""
-            if not block:
-                break
+    for block, held in read_blocks(stream, limit):
+        if block is None:  # a line over the limit: today's path names it
+            return _hand_back(grader, lines, rows, writer, summary, held, stream)
         try:
             if block.count(b"\r") != block.count(b"\r\n"):
                 raise ValueError  # a lone CR: today's path splits such lines its own way

@@ -367,23 +367,10 @@ def grade_jsonl(grader, lines, first: str, writer, summary) -> None:
     already read) included; on_error is "row"."""
     stream, limit = lines.stream, lines.limit
     memos = _Memos(grader, writer.ascii_only, writer.fmt == "csv")
-    held = first.encode()
     lines.line -= 1  # `first` is read again, as the first line of the first block
-    while True:
-        data = stream.read(blocks.BLOCK_BYTES)
-        chunk = held + data if held else data
-        if data:
-            cut = chunk.rfind(b"\n") + 1
-            if not cut:
-                if len(chunk) > limit:
-                    return _hand_back(grader, lines, writer, summary, chunk, stream)
-                held = chunk
-                continue
-            block, held = chunk[:cut], chunk[cut:]
-        else:
-            block, held = chunk, b""
-            if not block:
-                break
+    for block, held in blocks.read_blocks(stream, limit, first.encode()):
+        if block is None:  # a line over the limit: today's path names it
+            return _hand_back(grader, lines, writer, summary, held, stream)
         try:
             if block.count(b"\r") != block.count(b"\r\n"):
                 raise ValueError  # a lone CR: today's path splits such lines its own way
