@@ -246,6 +246,14 @@ def test_a_line_over_many_reads(data, name, limit, monkeypatch):
     assert _grade(data, True, limit=limit, name=name) == _grade(data, False, limit=limit, name=name)
 
 
+@pytest.mark.parametrize("block", [8, 64, 1 << 18])
+def test_an_output_that_cannot_encode_a_row(block, monkeypatch):
+    """The write fails part-way through a block (a ValueError, as a bad block's bytes are):
+    the rows already written must not be graded and written again by today's path."""
+    data = HEAD + b"P1,450,,\n" * 5 + "P\u00e9,450,,\n".encode() + b"P3,450,,\n"
+    _same(data, block, monkeypatch, ascii_out=True)
+
+
 def test_the_blocks_are_used(monkeypatch):
     """The comparison above would pass trivially if the fast path never ran."""
     seen = []

@@ -400,6 +400,7 @@ def grade_csv(grader, lines, rows, writer, summary) -> None:
     for block, held in read_blocks(stream, limit):
         if block is None:  # a line over the limit: today's path names it
             return _hand_back(grader, lines, rows, writer, summary, held, stream)
+        before = summary.rows
         try:
             if block.count(b"\r") != block.count(b"\r\n"):
                 raise ValueError  # a lone CR: today's path splits such lines its own way
@@ -417,6 +418,8 @@ def grade_csv(grader, lines, rows, writer, summary) -> None:
                 start = lines.line
                 table = _table(text, dialect)
         except (ValueError, csv.Error):  # UnicodeDecodeError is a ValueError
+            if summary.rows != before:
+                raise  # the output failed part-way (write_rows counted it): never write twice
             return _hand_back(grader, lines, rows, writer, summary, block + held, stream)
         n = block.count(b"\n") + (not block.endswith(b"\n"))
         # a record over several lines; or the block may end inside a quoted field, which
