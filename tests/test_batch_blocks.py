@@ -217,6 +217,15 @@ EVEN_QUOTES = [
 ]
 
 
+EVEN_QUOTES += [
+    # a record over two lines (even quotes on each) and a form feed, which str.splitlines
+    # takes for a line end: as many records as lines, none of them the file's
+    b'id,anc,temp,age\nx,a","b\nc",4"50\nP3,450\x0c,,\n',
+    'id,anc,temp,age\nP1,450,,\nx,a","b\nc",4"50\nP3,450\u2028,,\nP4,450,,\n'.encode(),
+    b'id,anc,temp,age\nP1,"450\x0c",,\nP2,450,,\n',
+]
+
+
 @pytest.mark.parametrize("data", EVEN_QUOTES)
 @pytest.mark.parametrize("block", [1, 4, 13, 22, 1 << 18])
 def test_a_block_ending_inside_quotes(data, block, monkeypatch):

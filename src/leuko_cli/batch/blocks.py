@@ -427,12 +427,12 @@ def grade_csv(grader, lines, rows, writer, summary) -> None:
         if (
             table is None
             or len(table) != n
-            or any(c & 1 for c in map(str.count, text.splitlines(), repeat('"')))
+            or any(c & 1 for c in map(str.count, text.split("\n"), repeat('"')))
         ):
             return _hand_back(grader, lines, rows, writer, summary, block + held, stream)
         lines.line += n
         if min(map(len, table)) == width == max(map(len, table)) and (
-            "".join(text.splitlines()).isprintable()
+            text.replace("\r\n", "").replace("\n", "").isprintable()
             if printable
             else all(map(str.isprintable, map("".join, table)))
         ):
@@ -448,7 +448,9 @@ def _table(text: str, dialect) -> list | None:
     """The block's records; None when its last line ends inside a quoted field (even with an
     even number of quotes on it: `a","b`), which csv.reader would end quietly at the end of
     its input: a blank line after the block must then be read as a blank record."""
-    table = list(csv.reader(itertools.chain(text.splitlines(True), ["\n"]), dialect))
+    # lines end at "\n" only, as LineSource reads them (str.splitlines also ends one at a form
+    # feed, U+2028 and others: cell text there)
+    table = list(csv.reader(itertools.chain(io.StringIO(text, "\n"), ["\n"]), dialect))
     if not table or table[-1] != []:
         return None
     table.pop()
