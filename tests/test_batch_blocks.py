@@ -263,6 +263,25 @@ def test_an_output_that_cannot_encode_a_row(block, monkeypatch):
     _same(data, block, monkeypatch, ascii_out=True)
 
 
+# a first line with a byte-order mark, just over the limit with it and not without it
+BOM_NEAR_THE_LIMIT = [
+    (b'\xef\xbb\xbf{"anc": 450}\n\n{"anc": 450}\n{"anc": 1e400}\n', 14, "x.jsonl"),
+    (b'\xef\xbb\xbf{"anc": "44444444444"}\n\n{"anc": 450}\n', 16, "x.jsonl"),
+    (b'\xef\xbb\xbf{"id": "P1", "anc": 4500}\n{"anc": 1}\n', 26, "x.jsonl"),
+    (b"\xef\xbb\xbfid,anc,temp\nP1,450,\n", 12, "x.csv"),
+]
+
+
+@pytest.mark.parametrize("data,limit,name", BOM_NEAR_THE_LIMIT)
+@pytest.mark.parametrize("block", [1, 16, 1 << 18])
+def test_a_byte_order_mark_near_the_limit(data, limit, name, block, monkeypatch):
+    """The BOM counts toward the first line's limit: a line is never cut in two after it."""
+    monkeypatch.setattr(blocks, "BLOCK_BYTES", block)
+    found = _grade(data, True, limit=limit, name=name)
+    assert found == _grade(data, False, limit=limit, name=name)
+    assert found[2] is not None and found[2][0] == "StreamError"
+
+
 def test_the_blocks_are_used(monkeypatch):
     """The comparison above would pass trivially if the fast path never ran."""
     seen = []
