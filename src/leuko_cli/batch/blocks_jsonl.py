@@ -10,9 +10,10 @@ like a result column renamed NAME_input) + its result members + "}", as ObjectWr
 A block is taken this way only when it is plain: every line holds exactly one `{` and one `}`
 (so each line is one flat object and no string holds a brace), no backslash (no escapes, so a
 key's text can be found and renamed), no NaN or Infinity, no key twice, no empty object, no
-array value, no two keys for one field, and the rows dump back to no Infinity. Any other block
-goes through readers.jsonl_rows and grade.run with its own line numbers; bytes that are not
-UTF-8, a lone CR or a line over the limit hand the rest of the file back to today's path.
+array value, no two keys for one field, no -0.0 in a field assess reads (it equals 0.0 as a
+key), and the rows dump back to no Infinity. Any other block goes through readers.jsonl_rows
+and grade.run with its own line numbers; bytes that are not UTF-8, a lone CR or a line over
+the limit hand the rest of the file back to today's path.
 """
 
 from __future__ import annotations
