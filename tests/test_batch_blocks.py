@@ -208,11 +208,78 @@ def test_edge_cases(name, block, monkeypatch):
     _same(EDGES[name], block, monkeypatch)
 
 
+# a line whose quotes are even in number but which ends inside a quoted field (`a","b`: the
+# first quote is a literal in `a"`, the second opens a field): at the end of a block
+EVEN_QUOTES = [
+    b'id,anc,temp\na","b,450,\nc",450,\nP3,450,\n',
+    b'id,anc,temp\nP1,450,\na","b,450,\nc,450,\nP3,450,\n',
+    b'id;anc;temp\nP1;450;\nx;450;a";"b\nc";\nP3;450;\n',
+]
+
+
+EVEN_QUOTES += [
+    # a record over two lines (even quotes on each) and a form feed, which str.splitlines
+    # takes for a line end: as many records as lines, none of them the file's
+    b'id,anc,temp,age\nx,a","b\nc",4"50\nP3,450\x0c,,\n',
+    'id,anc,temp,age\nP1,450,,\nx,a","b\nc",4"50\nP3,450\u2028,,\nP4,450,,\n'.encode(),
+    b'id,anc,temp,age\nP1,"450\x0c",,\nP2,450,,\n',
+]
+
+
+@pytest.mark.parametrize("data", EVEN_QUOTES)
+@pytest.mark.parametrize("block", [1, 4, 13, 22, 1 << 18])
+def test_a_block_ending_inside_quotes(data, block, monkeypatch):
+    _same(data, block, monkeypatch)
+
+
 def test_line_over_the_limit(monkeypatch):
     data = HEAD + b"P1,450,,\n" * 20 + b"P2," + b"4" * 300 + b",,\nP3,1,,\n"
     monkeypatch.setattr(blocks, "BLOCK_BYTES", 64)
     assert _grade(data, True, limit=100) == _grade(data, False, limit=100)
     assert _grade(data, True, limit=100)[2][0] == "StreamError"
+
+
+LONG = [
+    (HEAD + b"P1,450,,\nP2," + b"4" * 3000 + b",,\nP3,1,,\n", "x.csv"),
+    (HEAD + b"P1,450,,\nP2,450,," + b" " * 3000, "x.csv"),  # no newline at its end
+    (b'{"anc": 450}\n{"id": "' + b"x" * 3000 + b'", "anc": 450}\n{"anc": 1}\n', "x.jsonl"),
+    (b'{"anc": 450}\n{"id": "' + b"x" * 3000 + b'", "anc": 450}', "x.jsonl"),
+]
+
+
+@pytest.mark.parametrize("data,name", LONG)
+@pytest.mark.parametrize("limit", [2990, 3004, 3020, 1 << 20])
+def test_a_line_over_many_reads(data, name, limit, monkeypatch):
+    """A line longer than a block is read piece by piece and joined once (read_blocks)."""
+    monkeypatch.setattr(blocks, "BLOCK_BYTES", 16)
+    assert _grade(data, True, limit=limit, name=name) == _grade(data, False, limit=limit, name=name)
+
+
+@pytest.mark.parametrize("block", [8, 64, 1 << 18])
+def test_an_output_that_cannot_encode_a_row(block, monkeypatch):
+    """The write fails part-way through a block (a ValueError, as a bad block's bytes are):
+    the rows already written must not be graded and written again by today's path."""
+    data = HEAD + b"P1,450,,\n" * 5 + "P\u00e9,450,,\n".encode() + b"P3,450,,\n"
+    _same(data, block, monkeypatch, ascii_out=True)
+
+
+# a first line with a byte-order mark, just over the limit with it and not without it
+BOM_NEAR_THE_LIMIT = [
+    (b'\xef\xbb\xbf{"anc": 450}\n\n{"anc": 450}\n{"anc": 1e400}\n', 14, "x.jsonl"),
+    (b'\xef\xbb\xbf{"anc": "44444444444"}\n\n{"anc": 450}\n', 16, "x.jsonl"),
+    (b'\xef\xbb\xbf{"id": "P1", "anc": 4500}\n{"anc": 1}\n', 26, "x.jsonl"),
+    (b"\xef\xbb\xbfid,anc,temp\nP1,450,\n", 12, "x.csv"),
+]
+
+
+@pytest.mark.parametrize("data,limit,name", BOM_NEAR_THE_LIMIT)
+@pytest.mark.parametrize("block", [1, 16, 1 << 18])
+def test_a_byte_order_mark_near_the_limit(data, limit, name, block, monkeypatch):
+    """The BOM counts toward the first line's limit: a line is never cut in two after it."""
+    monkeypatch.setattr(blocks, "BLOCK_BYTES", block)
+    found = _grade(data, True, limit=limit, name=name)
+    assert found == _grade(data, False, limit=limit, name=name)
+    assert found[2] is not None and found[2][0] == "StreamError"
 
 
 def test_the_blocks_are_used(monkeypatch):
@@ -316,6 +383,38 @@ def test_json_blocks_equal_the_row_loop(data, block, fmt, ascii_out, monkeypatch
     monkeypatch.setattr(blocks, "BLOCK_BYTES", block)
     kw = {"fmt": fmt, "name": "x.jsonl", "ascii_out": ascii_out}
     assert _grade(data, True, **kw) == _grade(data, False, **kw)
+
+
+# a key named like a result column, first seen after the first row (so the CSV output leaves
+# it out), holding a number too large for a float: today's reader refuses the row
+RESULT_KEY_OVERFLOW = [
+    b'{"wbc": 3000}\n{"wbc": 3000, "error": 1E400}\n',
+    b'{"anc": 450}\n{"anc": 450, "ctcae_grade": -1e999}\n{"anc": 450}\n',
+]
+
+
+@pytest.mark.parametrize("data", RESULT_KEY_OVERFLOW)
+@pytest.mark.parametrize("block", [8, 1 << 18])
+def test_json_overflow_in_a_result_key(data, block, monkeypatch):
+    _same(data, block, monkeypatch, fmt="csv", name="x.jsonl")
+
+
+# -0.0 equals 0.0 as a dict key, but an error names the value as read ("--temp -0.0 is ...")
+NEGATIVE_ZERO = [
+    b'{"anc": 450, "temp": 0.0}\n{"anc": 450, "temp": -0.0}\n',
+    b'{"anc": 500, "temp": 0.0}\n{"anc": 450, "temp": -0.0}\n',
+    b'{"anc": 450, "temp": -0.0}\n{"anc": 450, "temp": 0.0}\n',
+    b'{"anc": 450, "duffy_null": 0.0}\n{"anc": 450, "duffy_null": -0.0}\n',
+]
+
+
+@pytest.mark.parametrize("data", NEGATIVE_ZERO)
+@pytest.mark.parametrize("block", [8, 1 << 18])
+@pytest.mark.parametrize("fmt", ["jsonl", "csv"])
+def test_json_negative_zero(data, block, fmt, monkeypatch):
+    _same(data, block, monkeypatch, fmt=fmt, name="x.jsonl")
+    out = _grade(data, False, fmt=fmt, name="x.jsonl")[0]
+    assert out.count(b"-0.0") == 2  # the -0.0 row's own cell and its error, no other
 
 
 def test_json_blocks_are_used(monkeypatch):

@@ -358,6 +358,37 @@ class _Blocks:
         return True
 
 
+def read_blocks(stream, limit: int, held: bytes = b""):
+    """(a block of whole lines, the bytes read after it), to the end of the stream; the last
+    block may lack its newline. (None, the bytes read) when a line passes the limit before
+    its end. Only new bytes are searched and a long line is joined once (not once a read)."""
+    pending: list = []  # reads without a newline, after held
+    size = len(held)
+    while True:
+        data = stream.read(BLOCK_BYTES)
+        if not data:
+            block = held + b"".join(pending)
+            if block:
+                yield block, b""
+            return
+        cut = data.rfind(b"\n") + 1
+        size += len(data)
+        if not cut:
+            pending.append(data)
+            if size > limit:
+                yield None, held + b"".join(pending)
+                return
+            continue
+        if pending:
+            held += b"".join(pending)
+            pending = []
+        chunk = held + data if held else data
+        cut += len(held)
+        block, held = chunk[:cut], chunk[cut:]
+        size = len(held)
+        yield block, held
+
+
 def grade_csv(grader, lines, rows, writer, summary) -> None:
     """Grade the rest of a CSV file (after its header) in blocks; on_error is "row"."""
     stream, limit = lines.stream, lines.limit
@@ -366,22 +397,10 @@ def grade_csv(grader, lines, rows, writer, summary) -> None:
     width = memos.width
     comma = dialect.delimiter == ","
     printable = dialect.delimiter.isprintable()
-    held = b""
-    while True:
-        data = stream.read(BLOCK_BYTES)
-        chunk = held + data if held else data
-        if data:
-            cut = chunk.rfind(b"\n") + 1
-            if not cut:
-                if len(chunk) > limit:
-                    return _hand_back(grader, lines, rows, writer, summary, chunk, stream)
-                held = chunk
-                continue
-            block, held = chunk[:cut], chunk[cut:]
-        else:
-            block, held = chunk, b""
-            if not block:
-                break
+    for block, held in read_blocks(stream, limit):
+        if block is None:  # a line over the limit: today's path names it
+            return _hand_back(grader, lines, rows, writer, summary, held, stream)
+        before = summary.rows
         try:
             if block.count(b"\r") != block.count(b"\r\n"):
                 raise ValueError  # a lone CR: today's path splits such lines its own way
@@ -394,20 +413,26 @@ def grade_csv(grader, lines, rows, writer, summary) -> None:
                     lines.line += text.count("\n") + (not text.endswith("\n"))
                     memos.trim()
                     continue
-                table = list(csv.reader(text.splitlines(True), dialect))
+                table = _table(text, dialect)
             else:
                 start = lines.line
-                table = list(csv.reader(text.splitlines(True), dialect))
+                table = _table(text, dialect)
         except (ValueError, csv.Error):  # UnicodeDecodeError is a ValueError
+            if summary.rows != before:
+                raise  # the output failed part-way (write_rows counted it): never write twice
             return _hand_back(grader, lines, rows, writer, summary, block + held, stream)
         n = block.count(b"\n") + (not block.endswith(b"\n"))
         # a record over several lines; or the block may end inside a quoted field, which
-        # csv.reader ends quietly at the end of its input: an odd number of quotes on a line
-        if len(table) != n or any(c & 1 for c in map(str.count, text.splitlines(), repeat('"'))):
+        # csv.reader ends quietly at the end of its input (_table: no blank record after it)
+        if (
+            table is None
+            or len(table) != n
+            or any(c & 1 for c in map(str.count, text.split("\n"), repeat('"')))
+        ):
             return _hand_back(grader, lines, rows, writer, summary, block + held, stream)
         lines.line += n
         if min(map(len, table)) == width == max(map(len, table)) and (
-            "".join(text.splitlines()).isprintable()
+            text.replace("\r\n", "").replace("\n", "").isprintable()
             if printable
             else all(map(str.isprintable, map("".join, table)))
         ):
@@ -417,6 +442,19 @@ def grade_csv(grader, lines, rows, writer, summary) -> None:
             _row_by_row(grader, rows, table, start, writer, summary)
         memos.trim()
     writer.close()
+
+
+def _table(text: str, dialect) -> list | None:
+    """The block's records; None when its last line ends inside a quoted field (even with an
+    even number of quotes on it: `a","b`), which csv.reader would end quietly at the end of
+    its input: a blank line after the block must then be read as a blank record."""
+    # lines end at "\n" only, as LineSource reads them (str.splitlines also ends one at a form
+    # feed, U+2028 and others: cell text there)
+    table = list(csv.reader(itertools.chain(io.StringIO(text, "\n"), ["\n"]), dialect))
+    if not table or table[-1] != []:
+        return None
+    table.pop()
+    return table
 
 
 def _row_by_row(grader, rows, table, start, writer, summary) -> None:

@@ -10,9 +10,10 @@ like a result column renamed NAME_input) + its result members + "}", as ObjectWr
 A block is taken this way only when it is plain: every line holds exactly one `{` and one `}`
 (so each line is one flat object and no string holds a brace), no backslash (no escapes, so a
 key's text can be found and renamed), no NaN or Infinity, no key twice, no empty object, no
-array value, no two keys for one field, and the rows dump back to no Infinity. Any other block
-goes through readers.jsonl_rows and grade.run with its own line numbers; bytes that are not
-UTF-8, a lone CR or a line over the limit hand the rest of the file back to today's path.
+array value, no two keys for one field, no -0.0 in a field assess reads (it equals 0.0 as a
+key), and the rows dump back to no Infinity. Any other block goes through readers.jsonl_rows
+and grade.run with its own line numbers; bytes that are not UTF-8, a lone CR or a line over
+the limit hand the rest of the file back to today's path.
 """
 
 from __future__ import annotations
@@ -251,6 +252,8 @@ class _Memos:
             kinds = list(map(type, col))
             if list in kinds or dict in kinds:
                 return False
+            if float in kinds and 0.0 in col and _NEGATIVE_ZERO in map(_sign_of_zero, col):
+                return False  # -0.0 shares a memo key with 0.0; an error names it as read
             columns[f] = list(zip(col, kinds))
         if self.csv:
             if not text.replace("\n", "").isprintable():
@@ -324,7 +327,8 @@ class _Memos:
         """A key the CSV output leaves out (first seen after the first row) holds a number
         too large for a float (the written columns were checked already)."""
         back = {new: k for k, new in renamed.items()}
-        written = {back.get(c, c) for c in writer.table.columns}
+        # the input columns only: a key named like a result column ("error") is not written
+        written = {back.get(c, c) for c in writer.table.columns[: -len(BATCH_RESULTS)]}
         for k in keys - written:
             col = list(map(dict.get, objs, repeat(k)))
             if _INF in col or -_INF in col:
@@ -352,6 +356,11 @@ class _Memos:
 
 
 _EMPTY = {None: ""}
+_NEGATIVE_ZERO = "-0.0"
+
+
+def _sign_of_zero(value):
+    return repr(value) if type(value) is float and value == 0 else None
 
 
 def grade_jsonl(grader, lines, first: str, writer, summary) -> None:
@@ -359,23 +368,10 @@ def grade_jsonl(grader, lines, first: str, writer, summary) -> None:
     already read) included; on_error is "row"."""
     stream, limit = lines.stream, lines.limit
     memos = _Memos(grader, writer.ascii_only, writer.fmt == "csv")
-    held = first.encode()
     lines.line -= 1  # `first` is read again, as the first line of the first block
-    while True:
-        data = stream.read(blocks.BLOCK_BYTES)
-        chunk = held + data if held else data
-        if data:
-            cut = chunk.rfind(b"\n") + 1
-            if not cut:
-                if len(chunk) > limit:
-                    return _hand_back(grader, lines, writer, summary, chunk, stream)
-                held = chunk
-                continue
-            block, held = chunk[:cut], chunk[cut:]
-        else:
-            block, held = chunk, b""
-            if not block:
-                break
+    for block, held in blocks.read_blocks(stream, limit, first.encode()):
+        if block is None:  # a line over the limit: today's path names it
+            return _hand_back(grader, lines, writer, summary, held, stream)
         try:
             if block.count(b"\r") != block.count(b"\r\n"):
                 raise ValueError  # a lone CR: today's path splits such lines its own way

@@ -9,6 +9,8 @@ themselves, so answers are memoised by the row's values (bounded: memory stays f
 
 from __future__ import annotations
 
+import math
+
 from leuko_cli.assess import assess
 from leuko_cli.errors import LeukoError
 from leuko_cli.fields import BATCH_RESULTS, batch_values
@@ -97,6 +99,8 @@ class Grader:
         # anything else (errors, lymphocytes, ...): by the row's own values and their types
         # (1, 1.0 and "1" are different inputs); the defaults are the same for every row
         key = (tuple(fields.items()), types)
+        if float in types:  # -0.0 equals 0.0 in a key, but an error names the value as read
+            key += (tuple(math.copysign(1.0, v) for v in fields.values() if type(v) is float),)
         try:
             out = self.memo.get(key)
         except TypeError:  # a JSON list or object as a value: not hashable, not memoised

@@ -51,14 +51,17 @@ class LineSource:
     def __iter__(self):
         readline, limit = self.stream.readline, self.limit
         raw = readline(limit + 1)
+        bom = 0
         if not self.line and isinstance(raw, bytes) and raw.startswith(b"\xef\xbb\xbf"):
-            raw = raw[3:]  # the UTF-8 byte-order mark Excel writes
+            raw, bom = raw[3:], 3  # the UTF-8 byte-order mark Excel writes
         while raw:
             self.line += 1
-            if len(raw) > limit and raw[-1:] not in (b"\n", "\n"):
+            # (the BOM was read as part of the first line: a line cut short is never passed on)
+            if len(raw) + bom > limit and raw[-1:] not in (b"\n", "\n"):
                 raise StreamError(
                     self.line, f"line longer than {limit} bytes (the limit: LEUKO_MAX_LINE_BYTES)"
                 )
+            bom = 0
             if isinstance(raw, bytes):
                 try:
                     text = raw.decode("utf-8")
