@@ -102,6 +102,19 @@ def test_stdin_jsonl_detected_by_first_char(invoke):
     assert "expected a JSON object" in out[3]["error"]
 
 
+@pytest.mark.parametrize("value", ["5", "true", "[5]"])
+def test_a_setting_given_as_a_json_non_string_is_refused_per_row(invoke, value):
+    """Once an internal error (AttributeError: .strip() on an int)."""
+    res = invoke(
+        "assess", "--input", "-", "--json",
+        input=f'{{"anc": 450, "ctcae_version": {value}}}\n{{"anc": 450}}\n',
+    )  # fmt: skip
+    assert res.exit_code == 1, res.stderr
+    first, second = (json.loads(line) for line in res.stdout.splitlines())
+    assert first["error"].startswith("--ctcae-version: expects text, got ")
+    assert second["error"] is None and second["ctcae_grade"] == 3
+
+
 def test_examples_jsonl_to_csv(invoke):
     res = invoke("assess", "--input", str(EXAMPLES / "labs.jsonl"), "--format", "csv")
     assert res.exit_code == 1

@@ -55,6 +55,8 @@ def normalise(kb: KnowledgeBase, key: str, value: str) -> str:
 
     if key == "unit":
         return inputs.find_unit(kb, value)["id"]
+    if not isinstance(value, str):  # a JSON number or true in a batch row: not guessed at
+        raise InputError(f"expects text, got {value!r}; write it in quotes")
     if key == "ctcae_version":
         return grading.check_ctcae_version(kb, value)
     if key == "region":
