@@ -460,22 +460,14 @@ def _table(text: str, dialect) -> list | None:
 def _row_by_row(grader, rows, table, start, writer, summary) -> None:
     """A block with blank lines, rows of the wrong width or unprintable cells: the rows as
     CsvRows gives them (one line is one record here), through today's loop."""
-    from .readers import RowError
+    from .readers import csv_record
 
     width, columns = len(rows.header), list(rows.columns.items())
 
     def each():
         for line, row in zip(range(start + 1, start + 1 + len(table)), table):
-            if not row:
-                continue
-            if len(row) != width:
-                yield (
-                    line,
-                    RowError(f"row has {len(row)} field(s) but the header has {width}"),
-                    (row + [""] * width)[:width],
-                )
-                continue
-            yield line, {f: row[i] for f, i in columns if row[i] != ""}, row
+            if row:  # else a blank line
+                yield csv_record(line, row, width, columns)
 
     run(grader, each(), _Open(writer), summary, start=summary.rows + 1)
 

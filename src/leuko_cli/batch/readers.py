@@ -155,17 +155,20 @@ class CsvRows:
     def __iter__(self):
         width, columns = len(self.header), list(self.columns.items())
         for row in self.reader:
-            if not row:
-                continue  # a blank line
-            line = self.reader.line_num + self.offset
-            if len(row) != width:
-                yield (
-                    line,
-                    RowError(f"row has {len(row)} field(s) but the header has {width}"),
-                    (row + [""] * width)[:width],
-                )
-                continue
-            yield line, {f: row[i] for f, i in columns if row[i] != ""}, row
+            if row:  # else a blank line
+                yield csv_record(self.reader.line_num + self.offset, row, width, columns)
+
+
+def csv_record(line: int, row: list[str], width: int, columns: list[tuple[str, int]]) -> tuple:
+    """(line, fields or RowError, the row as written back) of one non-blank CSV record;
+    `columns` pairs each field with its column index. batch/blocks.py uses it too."""
+    if len(row) != width:
+        return (
+            line,
+            RowError(f"row has {len(row)} field(s) but the header has {width}"),
+            (row + [""] * width)[:width],
+        )
+    return line, {f: row[i] for f, i in columns if row[i] != ""}, row
 
 
 def _unique_keys(pairs: list[tuple]) -> dict:
