@@ -31,14 +31,12 @@ from bisect import bisect_left
 from itertools import repeat
 
 from leuko_cli import inputs
-from leuko_cli.errors import LeukoError
 
 from .grade import run
-from .intervals import _slot
+from .memos import _Memo, pair_memo, place_memo, trim
 from .writers import csv_value
 
 BLOCK_BYTES = 1 << 18  # bytes read a block (about 11,000 lines of a typical export)
-LIMIT = 16_384  # entries per memo; checked between blocks, so at most a block more
 # a file whose columns assess reads are one of these: its counts and its age and temperature
 # reach an answer only through their intervals (intervals.py), within the flags' context
 SHAPES = (("anc",), ("wbc", "neutrophils", "bands"))
@@ -48,32 +46,13 @@ DIFF = ("neutrophils", "bands")
 CUT, ERR = "\x00", "\x01"  # an error answer: drop the row's anc cell before it / as is
 
 
-class _Tokens(dict):
-    """raw age or temperature cell -> the first raw cell seen in its interval (itself when
-    it does not parse; "" is an empty cell)."""
-
-    def __init__(self, parse, bounds: list) -> None:
-        super().__init__()
-        self.parse, self.bounds, self.first = parse, bounds, {}
-
-    def __missing__(self, raw: str) -> str:
-        token = raw
-        if raw != "":
-            try:
-                slot = _slot(self.parse(raw), self.bounds)
-            except LeukoError:
-                slot = None
-            if slot is not None:
-                token = self.first.setdefault(slot, raw)
-        self[raw] = token
-        return token
-
-
-class _Counts(dict):
+class _Counts(_Memo):
     """raw count cells (the ANC, or the WBC with its differential) -> the first cells seen
     with the same intervals.py key; `part` has the row's own `anc` cell (",450"). Cells that
     share no key (a value that does not parse, a differential of 100 %) stand for themselves:
     (EXACT, cells), with no part (the answer carries the anc cell)."""
+
+    SIDE = ("part", "first")
 
     def __init__(self, grader, unpack, cell) -> None:
         super().__init__()
@@ -92,31 +71,6 @@ class _Counts(dict):
         return token
 
 
-class _Pairs(dict):
-    """(neutrophils, bands) raw cells -> the first pair seen with the same sum. The two reach
-    a batch row only through their sum (the ANC is WBC x sum / 100; the over-100 % message
-    names the sum); a cell that does not parse keeps its pair for itself."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.first: dict = {}
-
-    def __missing__(self, pair: tuple) -> tuple:
-        token = pair
-        if pair != ("", ""):
-            try:
-                total = sum(
-                    inputs.percent(raw, flag) if raw != "" else 0.0
-                    for raw, flag in zip(pair, ("--neutrophils", "--bands"))
-                )
-            except LeukoError:
-                total = None
-            if total is not None:
-                token = self.first.setdefault(total, pair)
-        self[pair] = token
-        return token
-
-
 def _anc(raw) -> dict:
     return {"anc": raw}
 
@@ -125,10 +79,12 @@ def _wbc(raw) -> dict:
     return {"wbc": raw[0], "neutrophils": raw[1][0], "bands": raw[1][1]}
 
 
-class _Answers(dict):
+class _Answers(_Memo):
     """key (the cells assess reads, reduced) -> the row's result cells as CSV text after its
     own cells: "," + cells + "\n" (from the anc cell on when the count token is exact or
     there is none, else after it); an error answer starts with CUT or ERR."""
+
+    SIDE = ("errs",)
 
     def __init__(self, grader, names: tuple, unpack, cell_line) -> None:
         super().__init__()
@@ -152,9 +108,11 @@ class _Answers(dict):
         return text
 
 
-class _Lists(dict):
+class _Lists(_Memo):
     """As _Answers for blocks parsed by csv.reader: key -> [result cells]; `failed` has 1 for
     an error answer."""
+
+    SIDE = ("failed",)
 
     def __init__(self, grader, names: tuple) -> None:
         super().__init__()
@@ -258,7 +216,7 @@ class _Blocks:
         names += tuple(sorted(f for f in columns if f not in self.counts))
         self.names = names
         self.places = {
-            f: _Tokens(PLACES[f], grader.intervals.bounds)
+            f: place_memo(PLACES[f], grader.intervals.bounds)
             for f in names
             if self.counts and f in PLACES
         }
@@ -269,7 +227,7 @@ class _Blocks:
             if self.counts
             else None
         )
-        self.pairs = _Pairs()
+        self.pairs = pair_memo()
         self.answers = _Answers(grader, names, unpack, line)
         self.lists = _Lists(grader, tuple(sorted(columns)))
         self.list_index = [columns[f] for f in sorted(columns)]
@@ -279,13 +237,7 @@ class _Blocks:
 
     def trim(self) -> None:
         """Start the memos again when full (between blocks only: a block's maps need them)."""
-        memos = (self.count_memo, self.pairs, self.answers, self.lists, *self.places.values())
-        for memo in memos:
-            if memo is not None and len(memo) >= LIMIT:
-                memo.clear()
-                for extra in ("part", "failed", "first", "errs"):
-                    if hasattr(memo, extra):
-                        getattr(memo, extra).clear()
+        trim((self.count_memo, self.pairs, self.answers, self.lists, *self.places.values()))
 
     def plain(self, text: str, out, summary) -> bool:
         """A block of comma-separated lines without quotes; False when it is not regular

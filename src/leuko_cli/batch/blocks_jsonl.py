@@ -23,15 +23,13 @@ import operator
 from bisect import bisect_left
 from itertools import repeat
 
-from leuko_cli import inputs
-from leuko_cli.errors import LeukoError
 from leuko_cli.fields import BATCH_RESULTS
 from leuko_cli.sanitize import escape_json_unsafe
 
 from . import blocks
-from .blocks import CUT, DIFF, ERR, LIMIT, PLACES, _Open, _Rest, fixed, write_rows
+from .blocks import CUT, DIFF, ERR, PLACES, _Open, _Rest, fixed, write_rows
 from .grade import run
-from .intervals import _slot
+from .memos import _Memo, pair_memo, place_memo, trim
 from .readers import field_of, jsonl_rows
 from .writers import csv_value
 
@@ -47,47 +45,14 @@ def _plain(value) -> bool:
     return value[0] is not None and value[1] is not bool
 
 
-class _Tokens(dict):
-    """(value, type) of an age or temperature -> the first one seen in its interval."""
-
-    def __init__(self, parse, bounds: list) -> None:
-        super().__init__()
-        self.parse, self.bounds, self.first = parse, bounds, {}
-
-    def __missing__(self, raw: tuple) -> tuple:
-        token = raw
-        if _plain(raw):
-            try:
-                slot = _slot(self.parse(raw[0]), self.bounds)
-            except LeukoError:
-                slot = None
-            if slot is not None:
-                token = self.first.setdefault(slot, raw)
-        self[raw] = token
-        return token
+def _place(raw: tuple):
+    return raw[0] if _plain(raw) else None
 
 
-class _Pairs(dict):
-    """((neutrophils), (bands)) -> the first pair seen with the same sum (blocks._Pairs)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.first: dict = {}
-
-    def __missing__(self, pair: tuple) -> tuple:
-        token = pair
-        if pair != (NONE, NONE) and all(_plain(v) or v == NONE for v in pair):
-            try:
-                total = sum(
-                    inputs.percent(v[0], flag) if v[0] is not None else 0.0
-                    for v, flag in zip(pair, ("--neutrophils", "--bands"))
-                )
-            except LeukoError:
-                total = None
-            if total is not None:
-                token = self.first.setdefault(total, pair)
-        self[pair] = token
-        return token
+def _pair(pair: tuple) -> tuple | None:
+    if pair == (NONE, NONE) or not all(_plain(v) or v == NONE for v in pair):
+        return None
+    return tuple(v[0] for v in pair)
 
 
 def _anc(raw) -> dict:
@@ -98,9 +63,11 @@ def _wbc(raw) -> dict:
     return {"wbc": raw[0][0], "neutrophils": raw[1][0][0], "bands": raw[1][1][0]}
 
 
-class _Counts(dict):
+class _Counts(_Memo):
     """The count values -> the first ones seen with the same intervals.py key, and `part`:
     the row's own `, "anc": 450` member; (EXACT, raw) for values that share nothing."""
+
+    SIDE = ("part", "cell", "first")
 
     def __init__(self, grader, unpack, encode) -> None:
         super().__init__()
@@ -123,11 +90,13 @@ class _Counts(dict):
         return token
 
 
-class _Answers(dict):
+class _Answers(_Memo):
     """key -> the row's result members: `, "severity": ...}` after its own anc member, or
     `, "anc": ..., ...}` when the count token is exact or there is none; CUT/ERR mark errors.
     With `cells`, the same as a tuple of CSV cells (without the anc cell after a shared
     token); `failed` has 1 for an error answer, `cut` the keys whose anc cell must be empty."""
+
+    SIDE = ("failed", "cut", "errs")
 
     def __init__(self, grader, names: tuple, unpack, encode, cells: bool = False) -> None:
         super().__init__()
@@ -175,8 +144,8 @@ class _Memos:
         self.encode, self.ascii_only = encoder.encode, ascii_only
         reduce = grader.intervals is not None
         bounds = grader.intervals.bounds if reduce else []
-        self.places = {f: _Tokens(PLACES[f], bounds) for f in PLACES} if reduce else {}
-        self.pairs = _Pairs()
+        self.places = {f: place_memo(PLACES[f], bounds, _place) for f in PLACES} if reduce else {}
+        self.pairs = pair_memo(_pair)
         self.by_shape: dict = {}
 
     def memos(self, fields: tuple):
@@ -204,12 +173,7 @@ class _Memos:
         memos = [self.pairs, *self.places.values()]
         for _shape, _names, counts, answers in self.by_shape.values():
             memos += [counts, answers]
-        for memo in memos:
-            if memo is not None and len(memo) >= LIMIT:
-                memo.clear()
-                for extra in ("part", "cell", "first", "failed", "cut", "errs"):
-                    if hasattr(memo, extra):
-                        getattr(memo, extra).clear()
+        trim(memos)
 
     def block(self, text: str, lines: list, writer, summary) -> bool:
         """Grade a plain block (see the module's docstring); False when it is not plain."""
