@@ -9,6 +9,7 @@ output is byte for byte what grading every row with assess gives.
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import random
@@ -151,3 +152,84 @@ def test_rows_outside_the_shape_take_the_full_path(kb):
     same, other = iv.key({"anc": "450"}), iv.key({"anc": "451"})
     assert same[0] == other[0] and (same[1], other[1]) == (450, 451)
     assert iv.key({"anc": "500"})[0] != same[0]  # a bound: its own slot
+
+
+def _neighbours(numbers) -> list:
+    import math
+
+    out = []
+    for b in numbers:
+        out += [b, math.nextafter(b, -1), math.nextafter(b, math.inf), b - 0.05, b + 0.05]
+    return [v for v in out if v >= 0]
+
+
+# other inputs held at values where the answers differ: ANCs either side of the fever rules'
+# and the age-dependent and Duffy-null ranges' limits, WBCs either side of the WBC ranges, the
+# ages of each reference range and DAIDS scale, a fever and none, Duffy-null and not
+_ANCS = ("50", "450", "700", "900", "1100", "1200", "1220", "1600", "1800", "2500", "7900")
+_WBCS = ("2900", "3100", "6000", "12000")
+_AGES = ("", "0d", "5d", "1", "10", "50")
+_TEMPS = ("", "37.9", "38.5")
+
+
+def _row(**cells) -> str:
+    return ",".join(str(cells.get(name, "")) for name in HEADER.split(","))
+
+
+def _probes(kb, name: str) -> list[str]:
+    """Rows that put `name` at, just around and near every number of the KB (not only the
+    ones the schema says it is compared with), each beside the values above."""
+    rows = []
+    for v in _neighbours(kb_bounds(kb)):
+        if name == "anc":
+            rows += [_row(id="a", anc=repr(v), age=a, temp=t) for a in _AGES for t in _TEMPS]
+            rows += [_row(id="a", anc=repr(v), age=a, duffy_null="yes") for a in ("", "10")]
+        elif name == "wbc":
+            for a in ("", *_AGES):
+                rows += [
+                    _row(id="w", wbc=repr(v), age=a),
+                    _row(id="w", wbc=repr(v), neutrophils=40, bands=5, age=a, temp="38.5"),
+                    _row(id="w", wbc=repr(v), neutrophils=40, age=a, duffy_null="yes"),
+                ]
+        elif name == "age" and v <= 47000:
+            for duffy in ("", "yes"):
+                age = f"{v!r}d"
+                rows += [_row(id="g", anc=a, age=age, duffy_null=duffy, temp="38.5") for a in _ANCS]
+                rows += [
+                    _row(id="g", wbc=w, neutrophils=30, bands=5, age=age, duffy_null=duffy)
+                    for w in _WBCS
+                ]
+        elif name == "temp" and 25 <= v <= 45:
+            rows += [
+                _row(id="t", anc=a, temp=repr(v), sustained=s) for a in _ANCS for s in ("", "yes")
+            ]
+    return rows
+
+
+@pytest.mark.parametrize("name", ["anc", "wbc", "age", "temp"])
+def test_each_input_at_every_number_of_the_kb(kb, name):
+    """Each input is split only at the numbers the schema says are compared with it
+    (input_bounds). Put it at and around every number of the KB, the others held still, in
+    one run: a number the schema places wrongly leaves two rows that grade differently in
+    one interval, and the second is then given the first one's answer."""
+    rows = _probes(kb, name)
+    random.Random(7).shuffle(rows)
+    text = "\n".join([HEADER, *rows, *rows]) + "\n"
+    fast = _graded(kb, text, memo=True)
+    assert fast == _graded(kb, text, memo=False)
+    graded = list(csv.DictReader(io.StringIO(fast)))
+    errors = [r["error"] for r in graded if r["error"]]
+    assert len(graded) == 2 * len(rows) and len(errors) < len(graded) // 3, errors[:3]
+
+
+def test_input_bounds_are_kb_bounds_cut_by_the_schema(kb):
+    from leuko_cli.batch.intervals import INPUTS, input_bounds
+
+    every, split = set(kb_bounds(kb)), input_bounds(kb)
+    assert set(split) == set(INPUTS)
+    for name in INPUTS:
+        assert set(split[name]) <= every
+    rule = kb.get("fever_rules", kb.settings["fever_rule"])
+    assert rule["single_temp_c"] in split["temp"] and rule["single_temp_c"] not in split["anc"]
+    assert rule["anc_below"] in split["anc"]
+    assert 1827 in split["age"] and 1827 not in split["anc"]  # a DAIDS age limit

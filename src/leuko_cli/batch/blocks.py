@@ -216,7 +216,7 @@ class _Blocks:
         names += tuple(sorted(f for f in columns if f not in self.counts))
         self.names = names
         self.places = {
-            f: place_memo(PLACES[f], grader.intervals.bounds)
+            f: place_memo(PLACES[f], grader.intervals.bounds[f])
             for f in names
             if self.counts and f in PLACES
         }

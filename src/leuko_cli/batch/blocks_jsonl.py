@@ -143,8 +143,11 @@ class _Memos:
         encoder = json.JSONEncoder(ensure_ascii=ascii_only)
         self.encode, self.ascii_only = encoder.encode, ascii_only
         reduce = grader.intervals is not None
-        bounds = grader.intervals.bounds if reduce else []
-        self.places = {f: place_memo(PLACES[f], bounds, _place) for f in PLACES} if reduce else {}
+        self.places = (
+            {f: place_memo(PLACES[f], grader.intervals.bounds[f], _place) for f in PLACES}
+            if reduce
+            else {}
+        )
         self.pairs = pair_memo(_pair)
         self.by_shape: dict = {}
 

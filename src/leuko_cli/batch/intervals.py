@@ -10,9 +10,13 @@ those constants (or on the same constant) get the same grades, and only the `anc
 prints the value itself, differs. Here a row is reduced to that key; the first row with a key
 is graded by `assess` and its answer reused.
 
-The bounds are every number in the tables `assess` reads, not a list of the ones it happens to
+The bounds are the numbers in the tables `assess` reads, not a list of the ones it happens to
 compare today: a new scale or rule is picked up without a change here, and a number that is
 never compared only splits an interval in two (one more `assess` call, never a wrong answer).
+Each input (the ANC, the WBC, the age, the temperature) is split at the numbers the KB schema
+says are compared with it (its "compares" marks: a scale's bands with its own measure, an age
+limit with the age...) and at every number the schema does not mark, so a new field splits
+every input until it is marked.
 Each value is keyed both as read and at the 15 significant digits `grading.grade` compares at.
 Whatever is outside this shape takes the full path: a row with lymphocytes or a drug, both an
 ANC and a WBC, a value that does not parse (its error text names the value), a differential of
@@ -29,6 +33,7 @@ from leuko_cli import grading, inputs
 from leuko_cli.assess import _round
 from leuko_cli.errors import LeukoError
 from leuko_cli.fields import BY_NAME
+from leuko_cli.kb.schema import SCHEMA, SETTINGS
 
 # the tables assess reads numbers from (drug_monitoring only with --drug, refused in batch)
 TABLES = ("scales", "reference_ranges", "fever_rules", "measures", "units")
@@ -79,12 +84,59 @@ def _numbers(obj, found: set) -> None:
 
 
 def kb_bounds(kb) -> list[float]:
+    """Every number of the tables assess reads, its settings and CODE_BOUNDS (the tests put
+    values at and around each, for every input)."""
     found: set = set()
     for table in TABLES:
         _numbers(kb.table(table), found)
     _numbers(kb.settings, found)
     _numbers(CODE_BOUNDS, found)
     return sorted(found)
+
+
+# what a key reduces to intervals: the two counts (by their KB measure), the age, the temperature
+INPUTS = ("anc", "wbc", "age", "temp")
+
+
+def input_bounds(kb) -> dict[str, list[float]]:
+    """INPUTS -> its bounds: the numbers the schema marks as compared with it, every number it
+    leaves unmarked, and CODE_BOUNDS. Each is a subset of kb_bounds(kb)."""
+    marked: dict = {}
+    loose: set = set()
+
+    def add(value, to: str | None) -> None:
+        _numbers(value, loose if to is None else marked.setdefault(to, set()))
+
+    for table in TABLES:
+        for entry in kb.table(table):
+            _walk(entry, SCHEMA[table], entry, add)
+    for key, value in kb.settings.items():
+        extra = SETTINGS[key][2] if key in SETTINGS else {}
+        if "compares" in extra and "ref" in extra and isinstance(value, str):
+            add(kb.get(extra["ref"], value), extra["compares"])  # all of the entry it names
+        else:
+            add(value, None)
+    _numbers(CODE_BOUNDS, loose)
+    return {name: sorted(loose | marked.get(name, set())) for name in INPUTS}
+
+
+def _walk(obj: dict, spec: dict, entry: dict, add) -> None:
+    for key, value in obj.items():
+        kind, _required, extra = spec.get(key, (None, False, {}))
+        if kind == "table" and isinstance(value, list):
+            for item in value:
+                if isinstance(item, dict):
+                    _walk(item, extra, entry, add)
+                else:
+                    add(item, None)
+        else:
+            add(value, _compared_with(extra.get("compares"), entry))
+
+
+def _compared_with(mark: str | None, entry: dict) -> str | None:
+    """The input a marked number is compared with; None (every input) when unmarked."""
+    found = {"measure": entry.get("measure"), "self": entry.get("id")}.get(mark, mark)
+    return found if isinstance(found, str) else None
 
 
 def _slot(x: float, bounds: list) -> int:
@@ -104,10 +156,10 @@ class Intervals:
 
     def __init__(self, kb, settings: dict) -> None:
         self.kb, self.settings = kb, settings
-        self.bounds = kb_bounds(kb)
+        self.bounds = input_bounds(kb)  # input name -> its sorted bounds
         self.contexts: dict = {}  # raw context tuple -> (key, unit, lln, wbc_lln in cells/uL)
         self.parsed: dict = {}  # (field, raw, its type, unit id, limit) -> number and slots
-        self.with_limit: dict = {}  # a lower limit in cells/uL -> the bounds with it
+        self.with_limit: dict = {}  # (measure, a lower limit in cells/uL) -> bounds with it
         # key -> the answer assess gave its first row; at most ANSWERS, and cleared with the
         # contexts (a file with a new lower limit on every row would otherwise fill it with
         # answers no later row can use)
@@ -158,7 +210,7 @@ class Intervals:
         if not x < w:
             return None
         # the percentages reach the answer only through this ANC (and the checks above)
-        bounds, sx = self._bounds(anc_limit), grading.significant(x)
+        bounds, sx = self._bounds(BY_NAME["anc"].measure, anc_limit), grading.significant(x)
         return (canon, True, found[1], _slot(x, bounds), _slot(sx, bounds)), _round(x)
 
     def _count(self, name: str, raw, unit: dict, limit: float | None) -> tuple | None:
@@ -168,7 +220,7 @@ class Intervals:
 
         def parse() -> tuple:
             x = inputs.cells(self.kb, BY_NAME[name], raw, unit)
-            bounds = self._bounds(limit)
+            bounds = self._bounds(BY_NAME[name].measure, limit)
             return x, (_slot(x, bounds), _slot(grading.significant(x), bounds)), _round(x)
 
         return self._parsed((name, raw, type(raw), unit["id"], limit), parse)
@@ -191,16 +243,16 @@ class Intervals:
             _store(self.parsed, key, found)
         return None if found is _NO else found
 
-    def _bounds(self, limit: float | None) -> list:
-        """The bounds with a row's lower limit added (one sorted list per limit)."""
+    def _bounds(self, measure: str, limit: float | None) -> list:
+        """A count's bounds with a row's lower limit added (one sorted list per limit)."""
         if limit is None:
-            return self.bounds
-        found = self.with_limit.get(limit)
+            return self.bounds[measure]
+        found = self.with_limit.get((measure, limit))
         if found is None:
-            found = sorted({*self.bounds, limit, grading.significant(limit)})
+            found = sorted({*self.bounds[measure], limit, grading.significant(limit)})
             if len(self.with_limit) >= LIMIT_BOUNDS:
                 self.with_limit.clear()
-            self.with_limit[limit] = found
+            self.with_limit[measure, limit] = found
         return found
 
     def _context(self, raw: tuple):
@@ -223,8 +275,8 @@ class Intervals:
             return _NO
         except TypeError:
             return _NO
-        age_slot = None if age is None else _slot(age, self.bounds)
-        temp_slot = None if temp is None else _slot(temp, self.bounds)
+        age_slot = None if age is None else _slot(age, self.bounds["age"])
+        temp_slot = None if temp is None else _slot(temp, self.bounds["temp"])
         # the raw values stay in the key except the age and temperature, which are reduced
         # to their slots (the unit's own id is added: a lower limit is read in it)
         canon = (unit["id"], *raw[:5], age_slot, raw[6], temp_slot, *raw[8:])

@@ -3,7 +3,13 @@
 A field spec is (type, required, extra). Types: str, int, num, bool, date, date|false,
 list[str], bound (number or "LLN"), table (a nested array of tables; extra is its schema).
 extra for str/list[str] may hold {"enum": [...]}, {"ref": "<table>"} (ids that must resolve),
-"pattern", "nonempty" or "positive". Nothing here imports anything: it is on the start-up path.
+"pattern", "nonempty" or "positive".
+
+"compares" names the one input a number is compared with, so that the batch memo
+(batch/intervals.py) splits that input alone at it: "age" (days), "temp" (°C), "anc", "measure"
+(the count of the measure the entry names), "self" (the count of the measure the entry is); on
+a setting that names an entry, every number of that entry. A number without it splits every
+input (the safe default for a new field). Nothing here imports anything: it is on the start-up path.
 """
 
 from __future__ import annotations
@@ -72,6 +78,14 @@ BAND = {
     "monitoring": ("str", False, {}),
 }
 
+# a scale's bands are compared with the count of the scale's own measure (a drug-monitoring
+# table's are not marked: batch sends drug rows down the full path)
+SCALE_BAND = {
+    **BAND,
+    "lower": ("bound", True, {"compares": "measure"}),
+    "upper": ("bound", False, {"compares": "measure"}),
+}
+
 SCHEMA: dict[str, dict[str, tuple]] = {
     "categories": {
         "id": ("str", True, {}),
@@ -138,8 +152,8 @@ SCHEMA: dict[str, dict[str, tuple]] = {
     "measures": {
         "id": ("str", True, {}),
         "name": ("str", True, {}),
-        "min_positive_cells_per_ul": ("num", True, {}),
-        "max_cells_per_ul": ("num", True, {"positive": True}),
+        "min_positive_cells_per_ul": ("num", True, {"compares": "self"}),
+        "max_cells_per_ul": ("num", True, {"positive": True, "compares": "self"}),
     },
     "scales": {
         "id": ("str", True, {}),
@@ -150,27 +164,27 @@ SCHEMA: dict[str, dict[str, tuple]] = {
         "measure": ("str", True, {"ref": "measures"}),
         "unit": ("str", True, {"enum": ["cells/uL"]}),
         # ages the scale applies to, in completed days (DAIDS splits newborns from the rest)
-        "age_min_days": ("num", False, {}),
-        "age_max_days": ("num", False, {}),
+        "age_min_days": ("num", False, {"compares": "age"}),
+        "age_max_days": ("num", False, {"compares": "age"}),
         "definition": ("str", False, {}),
         "note": ("str", False, {}),
         "references": _REFS,
-        "bands": ("table", True, BAND),
+        "bands": ("table", True, SCALE_BAND),
     },
     "reference_ranges": {
         "id": ("str", True, {}),
         "name": ("str", True, {}),
         "measure": ("str", True, {"ref": "measures"}),
         "population": ("str", True, {"enum": ["general", "duffy-null"]}),
-        "age_min_days": ("num", False, {}),
-        "age_max_days": ("num", False, {}),
+        "age_min_days": ("num", False, {"compares": "age"}),
+        "age_max_days": ("num", False, {"compares": "age"}),
         # the lower limit: exact (`lower`), known only to lie between two values while a chart
         # falls (`lower_limit_min`..`lower_limit_max`), or not established (neither; `note`
         # then says why)
-        "lower": ("num", False, {}),
-        "lower_limit_min": ("num", False, {}),
-        "lower_limit_max": ("num", False, {}),
-        "upper": ("num", False, {}),
+        "lower": ("num", False, {"compares": "measure"}),
+        "lower_limit_min": ("num", False, {"compares": "measure"}),
+        "lower_limit_max": ("num", False, {"compares": "measure"}),
+        "upper": ("num", False, {"compares": "measure"}),
         # true where the clinical severity scale (adult words) describes this population
         "severity_scale_applies": ("bool", False, {}),
         "note": ("str", False, {}),
@@ -181,11 +195,11 @@ SCHEMA: dict[str, dict[str, tuple]] = {
         "name": ("str", True, {}),
         "system": ("str", True, {}),
         "version": ("str", True, {}),
-        "single_temp_c": ("num", True, {}),
+        "single_temp_c": ("num", True, {"compares": "temp"}),
         "single_inclusive": ("bool", True, {}),
-        "sustained_temp_c": ("num", True, {}),
+        "sustained_temp_c": ("num", True, {"compares": "temp"}),
         "sustained_minutes": ("num", True, {}),
-        "anc_below": ("num", True, {}),
+        "anc_below": ("num", True, {"compares": "anc"}),
         # for an adverse-event definition (CTCAE): the grade given when the criteria are met
         "grade": ("int", False, {}),
         "summary": ("str", True, {}),
@@ -310,7 +324,7 @@ META = {
 SETTINGS = {
     "disclaimer": ("str", True, {}),
     "patient_disclaimer": ("str", True, {}),
-    "severity_scale": ("str", True, {"ref": "scales"}),
+    "severity_scale": ("str", True, {"ref": "scales", "compares": "anc"}),
     "ctcae_versions": ("list[str]", True, {"nonempty": True}),
     # other ways of writing a version, as "WRITTEN=VERSION" (e.g. "4.0=4.03")
     "ctcae_version_aliases": ("list[str]", False, {}),
