@@ -40,7 +40,7 @@ def _grade(
     source = readers.LineSource(io.BytesIO(data), limit)
     out = io.TextIOWrapper(io.BytesIO(), "ascii" if ascii_out else "utf-8", newline="")
     summary = command.Summary()
-    csv.field_size_limit(limit)
+    before = csv.field_size_limit(limit)  # process-wide: put back for the worker's next test
     try:
         command.grade_stream(
             grader, source, out, name=name, fmt=fmt, summary=summary, blocks=use_blocks
@@ -50,6 +50,8 @@ def _grade(
         # the CLI names source.line for a CSV error (StreamError has its own line)
         where = source.line if isinstance(err, csv.Error) else None
         error = (type(err).__name__, str(err), where)
+    finally:
+        csv.field_size_limit(before)
     counts = (summary.rows, summary.graded, summary.errors, summary.skipped)
     out.flush()
     return out.buffer.getvalue(), counts, error
