@@ -37,16 +37,14 @@ from leuko_cli.kb.schema import SCHEMA, SETTINGS
 
 # the tables assess reads numbers from (drug_monitoring only with --drug, refused in batch)
 TABLES = ("scales", "reference_ranges", "fever_rules", "measures", "units")
-# numbers the code itself compares with: a count below 0, a percentage over 100, the
-# temperature range, the oldest age, and the adult age used when none is given
-CODE_BOUNDS = (
-    0,
-    100,
-    25.0,
-    45.0,
-    inputs.MAX_AGE_YEARS * inputs.DAYS_PER_YEAR,
-    grading.ADULT_DAYS,
-)
+# numbers the code itself compares with, by the input they split (None: every input): a
+# value below 0 and a percentage over 100, the temperature range, the oldest age and the
+# adult age used when none is given
+CODE_BOUNDS = {
+    None: (0, 100),
+    "temp": (25.0, 45.0),
+    "age": (inputs.MAX_AGE_YEARS * inputs.DAYS_PER_YEAR, grading.ADULT_DAYS),
+}
 # request fields that make up a row's context (every request field but the counts)
 CONTEXT = (
     "unit",
@@ -100,7 +98,7 @@ INPUTS = ("anc", "wbc", "age", "temp")
 
 def input_bounds(kb) -> dict[str, list[float]]:
     """INPUTS -> its bounds: the numbers the schema marks as compared with it, every number it
-    leaves unmarked, and CODE_BOUNDS. Each is a subset of kb_bounds(kb)."""
+    leaves unmarked, and its CODE_BOUNDS. Each is a subset of kb_bounds(kb)."""
     marked: dict = {}
     loose: set = set()
 
@@ -116,7 +114,8 @@ def input_bounds(kb) -> dict[str, list[float]]:
             add(kb.get(extra["ref"], value), extra["compares"])  # all of the entry it names
         else:
             add(value, None)
-    _numbers(CODE_BOUNDS, loose)
+    for to, numbers in CODE_BOUNDS.items():
+        add(numbers, to)
     return {name: sorted(loose | marked.get(name, set())) for name in INPUTS}
 
 

@@ -7,9 +7,10 @@ extra for str/list[str] may hold {"enum": [...]}, {"ref": "<table>"} (ids that m
 
 "compares" names the one input a number is compared with, so that the batch memo
 (batch/intervals.py) splits that input alone at it: "age" (days), "temp" (°C), "anc", "measure"
-(the count of the measure the entry names), "self" (the count of the measure the entry is); on
-a setting that names an entry, every number of that entry. A number without it splits every
-input (the safe default for a new field). Nothing here imports anything: it is on the start-up path.
+(the count of the measure the entry names), "self" (the count of the measure the entry is),
+"none" (an output or a factor, compared with no input); on a setting that names an entry,
+every number of that entry. A number without it splits every input (the safe default for a
+new field). Nothing here imports anything: it is on the start-up path.
 """
 
 from __future__ import annotations
@@ -70,7 +71,7 @@ BAND = {
     "upper": ("bound", False, {}),
     # the band includes its upper bound (DAIDS writes "800 to 1,000": 1,000 is grade 1)
     "upper_inclusive": ("bool", False, {}),
-    "grade": ("int", True, {}),
+    "grade": ("int", True, {"compares": "none"}),
     "label": ("str", True, {}),
     "meaning": ("str", False, {}),
     "patient_meaning": ("str", False, {}),
@@ -142,7 +143,7 @@ SCHEMA: dict[str, dict[str, tuple]] = {
     "units": {
         "id": ("str", True, {}),
         "name": ("str", True, {}),
-        "factor_to_cells_per_ul": ("num", True, {"positive": True}),
+        "factor_to_cells_per_ul": ("num", True, {"positive": True, "compares": "none"}),
         # how labs, UCUM and CDISC write it; matched ignoring case and spaces, except G and g
         # (G/L, giga per litre, is not g/L, gram per litre)
         "aliases": ("list[str]", True, {}),
@@ -198,10 +199,10 @@ SCHEMA: dict[str, dict[str, tuple]] = {
         "single_temp_c": ("num", True, {"compares": "temp"}),
         "single_inclusive": ("bool", True, {}),
         "sustained_temp_c": ("num", True, {"compares": "temp"}),
-        "sustained_minutes": ("num", True, {}),
+        "sustained_minutes": ("num", True, {"compares": "none"}),
         "anc_below": ("num", True, {"compares": "anc"}),
         # for an adverse-event definition (CTCAE): the grade given when the criteria are met
-        "grade": ("int", False, {}),
+        "grade": ("int", False, {"compares": "none"}),
         "summary": ("str", True, {}),
         "emergency_action": ("str", True, {}),
         "patient_action": ("str", True, {}),
