@@ -25,7 +25,8 @@ SCRIPTS = {
         [
             r"^batch ratio ANC CSV vs csv\.reader->csv\.writer .* <= 1\.3x (met|MISSED)$",
             r"^batch ratio WBC \+ differential CSV .* <= 1\.6x (met|MISSED)$",
-            r"^batch ratio JSONL vs json\.loads->json\.dumps .* <= 2\.0x (met|MISSED)$",
+            r"^batch ratio JSONL to JSONL vs json\.loads->json\.dumps .* <= 2\.0x (met|MISSED)$",
+            r"^batch ratio JSONL to CSV vs json\.loads->json\.dumps .* <= 2\.0x (met|MISSED)$",
             r"^batch peak RSS \(largest CLI run\) [\d.]+ MiB  <= 64 MiB (met|MISSED)$",
             r"^verdicts on the in-process ratio",
         ],
