@@ -67,18 +67,21 @@ LIMIT_BOUNDS = 1024  # bound lists with a row's own lower limit (about 0.5 KiB e
 _NO = object()  # a context that needs the full path
 
 
-def _numbers(obj, found: set) -> None:
+def _numbers(obj, found: set, whole: bool = True) -> None:
+    """Every finite number in obj, and with `whole` the whole numbers either side of it."""
     if isinstance(obj, bool):
         return
     if isinstance(obj, (int, float)):
         if math.isfinite(obj):
-            found.update((obj, math.floor(obj), math.ceil(obj)))  # int(age) >= a bound too
+            found.add(obj)
+            if whole:
+                found.update((math.floor(obj), math.ceil(obj)))
     elif isinstance(obj, dict):
         for value in obj.values():
-            _numbers(value, found)
+            _numbers(value, found, whole)
     elif isinstance(obj, (list, tuple)):
         for value in obj:
-            _numbers(value, found)
+            _numbers(value, found, whole)
 
 
 def kb_bounds(kb) -> list[float]:
@@ -94,6 +97,9 @@ def kb_bounds(kb) -> list[float]:
 
 # what a key reduces to intervals: the two counts (by their KB measure), the age, the temperature
 INPUTS = ("anc", "wbc", "age", "temp")
+# inputs also compared in whole units (grading.scale_for: completed days, int(age)): split at the
+# whole numbers either side of each of their bounds as well
+WHOLE = ("age",)
 
 
 def input_bounds(kb) -> dict[str, list[float]]:
@@ -103,7 +109,7 @@ def input_bounds(kb) -> dict[str, list[float]]:
     loose: set = set()
 
     def add(value, to: str | None) -> None:
-        _numbers(value, loose if to is None else marked.setdefault(to, set()))
+        _numbers(value, loose if to is None else marked.setdefault(to, set()), whole=False)
 
     for table in TABLES:
         for entry in kb.table(table):
@@ -116,7 +122,10 @@ def input_bounds(kb) -> dict[str, list[float]]:
             add(value, None)
     for to, numbers in CODE_BOUNDS.items():
         add(numbers, to)
-    return {name: sorted(loose | marked.get(name, set())) for name in INPUTS}
+    found = {name: loose | marked.get(name, set()) for name in INPUTS}
+    for name in WHOLE:
+        _numbers(list(found[name]), found[name])
+    return {name: sorted(numbers) for name, numbers in found.items()}
 
 
 def _walk(obj: dict, spec: dict, entry: dict, add) -> None:
