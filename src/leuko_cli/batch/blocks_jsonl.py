@@ -18,6 +18,8 @@ the limit hand the rest of the file back to today's path.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import operator
 from bisect import bisect_left
@@ -73,7 +75,7 @@ class _Counts(_Memo):
         super().__init__()
         self.grader, self.unpack, self.encode = grader, unpack, encode
         self.part: dict = {}
-        self.cell: dict = {}  # the same as a CSV cell: ("450",), or () for an exact token
+        self.cell: dict = {}  # the same as CSV text: "450", or "" for an exact token
         self.first: dict = {}
 
     def __missing__(self, raw):
@@ -82,10 +84,10 @@ class _Counts(_Memo):
         if fields and bool not in map(type, fields.values()):
             found = self.grader.intervals.key(self.grader.values(fields))
         if found is None:
-            token, part, cell = (EXACT, raw), "", ()
+            token, part, cell = (EXACT, raw), "", ""
         else:
             token = self.first.setdefault(found[0], raw)
-            part, cell = ', "anc": ' + self.encode(found[1]), (csv_value(found[1]),)
+            part, cell = ', "anc": ' + self.encode(found[1]), _CELL(csv_value(found[1]))
         self[raw], self.part[raw], self.cell[raw] = token, part, cell
         return token
 
@@ -93,16 +95,16 @@ class _Counts(_Memo):
 class _Answers(_Memo):
     """key -> the row's result members: `, "severity": ...}` after its own anc member, or
     `, "anc": ..., ...}` when the count token is exact or there is none; CUT/ERR mark errors.
-    With `cells`, the same as a tuple of CSV cells (without the anc cell after a shared
-    token); `failed` has 1 for an error answer, `cut` the keys whose anc cell must be empty."""
+    With `cells`, the same as CSV text: the cells after the row's own anc cell (",severity,...")
+    or from it ("450,severity,..."), with CUT/ERR in front of an error answer."""
 
-    SIDE = ("failed", "cut", "errs")
+    SIDE = ("errs",)
 
     def __init__(self, grader, names: tuple, unpack, encode, cells: bool = False) -> None:
         super().__init__()
         self.grader, self.names, self.unpack, self.encode = grader, names, unpack, encode
-        self.cells, self.failed, self.cut = cells, {}, set()
-        self.errs: set = set()  # the error answers' texts (JSON Lines output)
+        self.cells = cells
+        self.errs: set = set()  # the error answers' texts
 
     def __missing__(self, key):
         values = dict(zip(self.names, key))
@@ -117,17 +119,14 @@ class _Answers(_Memo):
         result = self.grader.columns({f: v for f, v in values.items() if v is not None})
         error = result[-1] is not None
         if self.cells:
-            out = tuple(csv_value(v) for v in result[1 if shared else 0 :])
-            self.failed[key] = 1 if error else 0
-            if error and shared:
-                self.cut.add(key)
-            self[key] = out
-            return out
-        if shared:
+            text = _LINE([csv_value(v) for v in result[1 if shared else 0 :]])
+            text = "," + text if shared else text
+        elif shared:
             text = self.encode(dict(zip(BATCH_RESULTS[1:], result[1:])))
         else:
             text = self.encode(dict(zip(BATCH_RESULTS, result)))
-        text = ", " + text[1:] + "\n"
+        if not self.cells:
+            text = ", " + text[1:] + "\n"
         if error:
             text = (CUT if shared else ERR) + text
             self.errs.add(text)
@@ -248,32 +247,23 @@ class _Memos:
         for f in names[1 if shape else 0 :]:
             col = columns[f]
             keyed.append(map(self.places[f].__getitem__, col) if f in self.places else col)
+        rests = list(map(answers.__getitem__, zip(*keyed)))
         if self.csv:
-            row_keys = list(zip(*keyed))
-            rests = list(map(answers.__getitem__, row_keys))
-            if shape:
-                passed = map(operator.add, passed, map(counts.cell.__getitem__, count_raw))
-            rows = map(operator.add, passed, rests)
-            if answers.cut and any(map(answers.cut.__contains__, row_keys)):
-                width = len(BATCH_RESULTS)  # the anc cell, then the rest: emptied on an error
-                rows = [
-                    r[:-width] + ("",) + r[1 - width :] if k in answers.cut else r
-                    for r, k in zip(rows, row_keys)
-                ]
             if self._overflow(objs, keys, writer, renamed):
                 return False  # a number too large for a float: today's reader refuses the row
-            write_rows(
-                writer.table.writer.writerows,
-                rows,
-                summary,
-                lambda k: sum(map(answers.failed.__getitem__, row_keys[:k])),
-            )
-            failed = sum(map(answers.failed.__getitem__, row_keys))
+            # each row's own cells end in "," (the separator before the result cells)
+            if shape:
+                cells = map(counts.cell.__getitem__, count_raw)
+                rows = list(map(operator.add, map(operator.add, passed, cells), rests))
+            else:
+                rows = list(map(operator.add, passed, rests))
+            # an error row: its anc cell is empty (CUT: the row's own is dropped)
+            errors = fixed(rows, rests, answers.errs, passed, passed.__getitem__)
+            write_rows(writer.out.writelines, rows, summary, lambda k: bisect_left(errors, k))
             summary.rows += n
-            summary.errors += failed
-            summary.graded += n - failed
+            summary.errors += len(errors)
+            summary.graded += n - len(errors)
             return True
-        rests = list(map(answers.__getitem__, zip(*keyed)))
         if shape:
             parts = map(counts.part.__getitem__, count_raw)
             rows = list(map(operator.add, map(operator.add, inner, parts), rests))
@@ -303,9 +293,10 @@ class _Memos:
         return False
 
     @staticmethod
-    def _passthrough(objs: list, writer, renamed: dict):
-        """The rows' own CSV cells, by the columns of the first object of the file (as
-        ObjectWriter); None when a cell would need csv_value's care (true/false, arrays)."""
+    def _passthrough(objs: list, writer, renamed: dict) -> list | None:
+        """The rows' own CSV cells as text, each row's ending in "," (the separator before
+        its result cells), by the columns of the first object of the file (as ObjectWriter);
+        None when a cell would need csv_value's care (true/false, arrays)."""
         if writer.table is None:
             return None  # the first row names the columns: today's path writes it
         names = writer.table.columns[: -len(BATCH_RESULTS)]
@@ -319,10 +310,26 @@ class _Memos:
             if float in kinds and (_INF in col or -_INF in col):
                 return None  # a number too large for a float: today's reader refuses the row
             cells.append(map(_EMPTY.get, col, col) if type(None) in kinds else col)
-        return zip(*cells)
+        # one writerows call for the block; the empty last cell keeps a lone empty cell from
+        # being quoted as a row of its own would be (it is not alone in the output row)
+        cells.append(repeat("", len(objs)))
+        buf = io.StringIO()
+        csv.writer(buf, lineterminator="\n").writerows(zip(*cells))
+        rows = buf.getvalue().split("\n")
+        rows.pop()
+        # a JSON string holds no raw line break (the decoder refuses control characters)
+        return rows if len(rows) == len(objs) else None
 
 
 _EMPTY = {None: ""}
+_LINE = blocks._formatter()  # cells -> their CSV line, as the writer writes them
+
+
+def _CELL(value) -> str:
+    """One CSV cell's text (formatted beside another: a lone empty cell would be quoted)."""
+    return _LINE([value, ""])[:-2]
+
+
 _NEGATIVE_ZERO = "-0.0"
 
 
