@@ -478,3 +478,19 @@ def test_bad_counts_raise_input_error(bad, flag):
 def test_bad_input_messages_name_the_fix(kb, kw, fragment):
     with pytest.raises(InputError, match=fragment.replace("^", r"\^")):
         assess(kb, _req(**kw))
+
+
+@given(
+    st.one_of(
+        st.floats(allow_nan=False, allow_infinity=False),
+        st.integers(-(10**16), 10**16).map(float),
+        st.sampled_from([0.0, -0.0, 1e15, -1e15, 999999999999999.0, 1e15 - 1, 0.1 + 0.2]),
+        st.integers(-(10**20), 10**20),
+    )
+)
+def test_significant_is_the_15_digit_rounding(x):
+    """The whole-number shortcut gives what formatting at 15 digits gives, sign of zero too."""
+    expected = float(f"{x:.15g}")
+    got = grading.significant(x)
+    assert got == expected and math.copysign(1, got) == math.copysign(1, expected)
+    assert type(got) is float

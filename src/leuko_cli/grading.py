@@ -15,7 +15,11 @@ ANC_FORMULA = "ANC = WBC x (segmented % + band %) / 100"
 
 def significant(x: float, digits: int = 15) -> float:
     """x rounded to `digits` significant digits (the precision grades are compared at)."""
-    return float(f"{x:.{digits}g}")
+    if digits != 15:
+        return float(f"{x:.{digits}g}")
+    if type(x) is float and x.is_integer() and -1e15 < x < 1e15:
+        return x  # a whole number of at most 15 digits: its own rounding (8x faster)
+    return float(f"{x:.15g}")
 
 
 def anc_from_differential(wbc_cells: float, segs_pct: float, bands_pct: float) -> float:
