@@ -57,8 +57,11 @@ def grade(scale: dict, cells: float, lln: float | None = None) -> dict:
     chosen = None
     for band in bands:
         lo, hi = band["lower"], band.get("upper")
-        lo_v, hi_v = _bound(lo, lln), _bound(hi, lln)
-        if LLN in (lo, hi) and lln is None:
+        if lo != LLN and hi != LLN:  # most bands: two numbers (or no upper bound)
+            lo_v, hi_v = lo, hi
+        else:
+            lo_v, hi_v = _bound(lo, lln), _bound(hi, lln)
+        if lln is None and (lo == LLN or hi == LLN):
             # the LLN-bounded band is empty without an LLN; its numeric side marks where
             # a count would need one to be graded fully
             numeric = hi if lo == LLN else lo
