@@ -176,14 +176,20 @@ def _row(**cells) -> str:
     return ",".join(str(cells.get(name, "")) for name in HEADER.split(","))
 
 
-def _probes(kb, name: str) -> list[str]:
+def _probes(kb, name: str, held: tuple = (_ANCS, _WBCS, _AGES, _TEMPS)) -> list[str]:
     """Rows that put `name` at, just around and near every number of the KB (not only the
-    ones the schema says it is compared with), each beside the values above."""
+    ones the schema says it is compared with), each beside the values `held` (ANCs, WBCs,
+    ages, temperatures: by default the ones above)."""
+    _ANCS, _WBCS, _AGES, _TEMPS = held
     rows = []
     for v in _neighbours(kb_bounds(kb)):
         if name == "anc":
             rows += [_row(id="a", anc=repr(v), age=a, temp=t) for a in _AGES for t in _TEMPS]
-            rows += [_row(id="a", anc=repr(v), age=a, duffy_null="yes") for a in ("", "10")]
+            rows += [
+                _row(id="a", anc=repr(v), age=a, duffy_null="yes", temp=t)
+                for a in ("", *_AGES[-4:])
+                for t in ("", "38.5")
+            ]
         elif name == "wbc":
             for a in ("", *_AGES):
                 rows += [
@@ -214,6 +220,134 @@ def test_each_input_at_every_number_of_the_kb(kb, name):
     one interval, and the second is then given the first one's answer."""
     rows = _probes(kb, name)
     random.Random(7).shuffle(rows)
+    text = "\n".join([HEADER, *rows, *rows]) + "\n"
+    fast = _graded(kb, text, memo=True)
+    assert fast == _graded(kb, text, memo=False)
+    graded = list(csv.DictReader(io.StringIO(fast)))
+    errors = [r["error"] for r in graded if r["error"]]
+    assert len(graded) == 2 * len(rows) and len(errors) < len(graded) // 3, errors[:3]
+
+
+# A personal overlay whose every compared number is its own (no other number of the KB, nor
+# its floor or ceiling, equals it), so that each "compares" mark is needed: in the bundled KB
+# the fever rules' ANC limits are also band limits, the sustained 38.0 is also floor(38.3), and
+# the severity scale is an ANC scale, so marking any of them wrongly changes no bound.
+OVERLAY = """
+[settings]
+severity_scale = "local-severity"
+
+[[scales]]
+id = "local-severity"
+name = "A severity scale written on the WBC measure (graded on the ANC through the setting)"
+system = "Local"
+version = "1"
+term = "Neutropenia"
+measure = "wbc"
+unit = "cells/uL"
+references = ["ctcae6"]
+bands = [
+  { lower = 0, upper = 321.5, grade = 3, label = "severe" },
+  { lower = 321.5, upper = 876.5, grade = 2, label = "moderate", upper_inclusive = true },
+  { lower = 876.5, upper = 1456.5, grade = 1, label = "mild" },
+  { lower = 1456.5, grade = 0, label = "none" },
+]
+
+[[fever_rules]]
+id = "idsa-2010-febrile-neutropenia"
+name = "Local fever rule"
+system = "IDSA"
+version = "2010"
+single_temp_c = 38.15
+single_inclusive = true
+sustained_temp_c = 37.65
+sustained_minutes = 60
+anc_below = 612.5
+summary = "s"
+emergency_action = "e"
+patient_action = "p"
+falling_summary = "f"
+references = ["freifeld2011"]
+
+[[fever_rules]]
+id = "ctcae-febrile-neutropenia"
+name = "Local CTCAE rule"
+system = "CTCAE"
+version = "5.0/6.0"
+single_temp_c = 38.45
+single_inclusive = false
+sustained_temp_c = 37.85
+sustained_minutes = 60
+anc_below = 1111.5
+grade = 3
+summary = "s"
+emergency_action = "e"
+patient_action = "p"
+references = ["ctcae5"]
+
+[[reference_ranges]]
+id = "anc-over-one-year"
+name = "ANC, 1 to 11 years (local)"
+measure = "anc"
+population = "general"
+age_min_days = 365.25
+age_max_days = 4017.75
+lower = 1500
+severity_scale_applies = true
+references = ["manroe1979"]
+
+[[reference_ranges]]
+id = "anc-from-eleven-local"
+name = "ANC, from 11 years (local)"
+measure = "anc"
+population = "general"
+age_min_days = 4017.75
+lower = 1345.5
+severity_scale_applies = true
+references = ["manroe1979"]
+
+[[reference_ranges]]
+id = "anc-duffy-null-child-local"
+name = "ANC, Duffy-null children 3 to 14 years (local)"
+measure = "anc"
+population = "duffy-null"
+age_min_days = 1095.75
+age_max_days = 5113.5
+lower_limit_min = 950.5
+lower_limit_max = 1180.5
+note = "local bracket"
+references = ["manroe1979"]
+"""
+# held values either side of each of those numbers (ANCs 450 | 612.5 | 700, 900 | 950.5 |
+# 1000, 1150 | 1111.5, 1180.5 | 1220 | 1345.5 | 1400 | 1456.5, 1500 | 1600; 10, 12 and 15
+# years either side of 4017.75 and 5113.5 days; 37.7 between the sustained and single
+# thresholds)
+_OVERLAY_HELD = (
+    ("450", "700", "900", "1000", "1150", "1220", "1400", "1600", "2500"),
+    _WBCS,
+    ("", "0d", "5d", "1", "10", "12", "15", "50"),
+    ("", "37.7", "38.3", "38.5"),
+)
+
+
+@pytest.fixture(scope="module")
+def overlay_kb(tmp_path_factory):
+    from leuko_cli.kb import load
+
+    path = tmp_path_factory.mktemp("overlay") / "overlay.toml"
+    path.write_text(OVERLAY, encoding="utf-8")
+    return load(overlay=path, use_cache=False)
+
+
+@pytest.mark.parametrize("name", ["anc", "wbc", "age", "temp"])
+def test_each_input_at_every_number_of_an_overlay(overlay_kb, name):
+    """As above, on a KB where no compared number is shared with another input: each mark
+    the schema gives a number the batch columns depend on (the fever rules' ANC limits and
+    temperatures, the ANC ranges' limits and ages, the severity setting) is needed here."""
+    kb = overlay_kb
+    assert kb.settings["severity_scale"] == "local-severity"
+    assert kb.get("fever_rules", "idsa-2010-febrile-neutropenia")["anc_below"] == 612.5
+    rows = _probes(kb, name, _OVERLAY_HELD)
+    random.Random(8).shuffle(rows)
     text = "\n".join([HEADER, *rows, *rows]) + "\n"
     fast = _graded(kb, text, memo=True)
     assert fast == _graded(kb, text, memo=False)
