@@ -142,15 +142,15 @@ class _Rest(io.RawIOBase):
         return line
 
 
-def write_rows(write_many, rows, summary, failed_in) -> None:
+def write_rows(write, rows, summary, failed_in) -> None:
     """Hand the rows to the output one write call each, as the row loop does, so that a full
     disk or an output encoding error stops at the same row with the same count (the row
     loop counts the row whose write failed); failed_in(k): error rows among the first k."""
-    counter = itertools.count()
+    done: list = []  # list.extend keeps what it got when the iterator raises
     try:
-        write_many(map(operator.itemgetter(1), zip(counter, rows)))
+        done.extend(map(write, rows))
     except Exception:
-        k = next(counter)
+        k = len(done) + 1
         failed = failed_in(k)
         summary.rows += k
         summary.errors += failed
@@ -283,7 +283,7 @@ class _Blocks:
         # an error row: its anc cell is empty (CUT: the part after the line is dropped)
         errors = fixed(rows, rests, self.answers.errs, lines, lambda i: lines[i] + ",")
         failed = len(errors)
-        write_rows(out.writelines, rows, summary, lambda k: bisect_left(errors, k))
+        write_rows(out.write, rows, summary, lambda k: bisect_left(errors, k))
         summary.rows += n
         summary.errors += failed
         summary.graded += n - failed
@@ -298,7 +298,7 @@ class _Blocks:
         keys = list(zip(*cells)) if len(cells) > 1 else list(cells[0])
         found = map(self.lists.__getitem__, keys)
         write_rows(
-            writer.writerows,
+            writer.writerow,
             map(operator.add, table, found),
             summary,
             lambda k: sum(map(self.lists.failed.__getitem__, keys[:k])),

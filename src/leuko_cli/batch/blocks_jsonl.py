@@ -259,7 +259,7 @@ class _Memos:
                 rows = list(map(operator.add, passed, rests))
             # an error row: its anc cell is empty (CUT: the row's own is dropped)
             errors = fixed(rows, rests, answers.errs, passed, passed.__getitem__)
-            write_rows(writer.out.writelines, rows, summary, lambda k: bisect_left(errors, k))
+            write_rows(writer.out.write, rows, summary, lambda k: bisect_left(errors, k))
             summary.rows += n
             summary.errors += len(errors)
             summary.graded += n - len(errors)
@@ -273,7 +273,7 @@ class _Memos:
         errors = fixed(rows, rests, answers.errs, inner, lambda i: inner[i] + ', "anc": null')
         if not self.ascii_only and not all(map(str.isascii, rows)):
             rows = list(map(escape_json_unsafe, rows))
-        write_rows(writer.out.writelines, rows, summary, lambda k: bisect_left(errors, k))
+        write_rows(writer.out.write, rows, summary, lambda k: bisect_left(errors, k))
         summary.rows += n
         summary.errors += len(errors)
         summary.graded += n - len(errors)
