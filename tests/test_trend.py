@@ -260,6 +260,27 @@ def test_fhir_time_zones(invoke, tmp_path):
     assert s["first_date"] == "2024-03-05" and s["last_date"] == "2024-03-05"
     assert s["nadir"]["line"] == 2  # the second Observation group: the last in time
     assert any("sorted" in n for n in d["notes"])
+    # the same Observations as FHIR Bulk Data NDJSON, under the names Bulk exports use
+    lines = "".join(json.dumps(e["resource"]) + "\n" for e in bundle["entry"])
+    for name in ("Observation.ndjson", "obs.jsonl"):
+        (tmp_path / name).write_text(lines, "utf-8")
+        _r, nd = _json(invoke, str(tmp_path / name))
+        assert nd["subjects"] == d["subjects"], name
+
+
+@pytest.mark.parametrize(
+    "first",
+    [
+        '{"date": "2024-03-05", "anc": 450}',  # JSON Lines rows
+        '{"date": "2024-03-05", "anc": 450, "note": "resourceType"}',
+        '{"resourceType": 1, "date": "2024-03-05", "anc": 450}',  # not a resource type
+    ],
+)
+def test_json_lines_rows_are_not_taken_for_fhir(invoke, tmp_path, first):
+    p = tmp_path / "rows.ndjson"
+    p.write_text(first + "\n", "utf-8")
+    _r, d = _json(invoke, str(p))
+    assert d["subjects"][0]["nadir"]["value"] == 450
 
 
 def test_hostile_subject_id_is_inert(invoke, tmp_path):

@@ -24,7 +24,9 @@ from .cli_app import (
 )
 def trend(
     path: str = typer.Argument(
-        ..., metavar="FILE", help="Dated counts: CSV, JSON Lines, a FHIR Bundle, or - for stdin."
+        ...,
+        metavar="FILE",
+        help="Dated counts: CSV, JSON Lines, a FHIR Bundle or NDJSON, or - for stdin.",
     ),
     measure: str = typer.Option("anc", "--measure", help="anc, wbc or lymphocytes."),
     day1: Optional[str] = typer.Option(

@@ -132,17 +132,25 @@ def table_hint(name: str | None, first_line: str) -> str | None:
             f"--input {where} looks like one pretty-printed JSON document, not JSON Lines (one "
             f"object per line); for FHIR JSON use --fhir {where}"
         )
-    if stripped.startswith("{") and '"resourceType"' in stripped:
-        try:
-            obj = json.loads(stripped)
-        except (ValueError, RecursionError):
-            return None
-        if isinstance(obj, dict) and isinstance(obj.get("resourceType"), str):
-            return (
-                f"--input {where} holds FHIR resources (resourceType on line 1); grade FHIR "
-                f"NDJSON with --fhir {where}"
-            )
+    if is_resource_line(stripped):
+        return (
+            f"--input {where} holds FHIR resources (resourceType on line 1); grade FHIR "
+            f"NDJSON with --fhir {where}"
+        )
     return None
+
+
+def is_resource_line(line: str) -> bool:
+    """One whole FHIR resource on a line (a JSON object naming its resourceType), as each
+    line of FHIR Bulk Data NDJSON is."""
+    stripped = line.strip()
+    if not (stripped.startswith("{") and '"resourceType"' in stripped):
+        return False
+    try:
+        obj = json.loads(stripped)
+    except (ValueError, RecursionError):
+        return False
+    return isinstance(obj, dict) and isinstance(obj.get("resourceType"), str)
 
 
 # --- grouping -----------------------------------------------------------------------------------

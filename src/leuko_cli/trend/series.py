@@ -186,9 +186,14 @@ def detect(name: str | None, first: str) -> str:
     low = (name or "").lower()
     if low.endswith(".json"):
         return "fhir"
-    if not low.endswith((".jsonl", ".ndjson", ".csv", ".tsv")):
-        if first.lstrip().startswith("{") and '"resourceType"' in first:
-            return "fhir"
+    if first.lstrip().startswith("{") and '"resourceType"' in first:
+        if not low.endswith((".jsonl", ".ndjson", ".csv", ".tsv")):
+            return "fhir"  # a FHIR document on stdin or under another name
+        if low.endswith((".jsonl", ".ndjson")):
+            from leuko_cli.batch.fhir import is_resource_line
+
+            if is_resource_line(first):
+                return "fhir"  # FHIR Bulk Data NDJSON: one resource a line
     return readers.detect_format(name, first)
 
 
