@@ -16,6 +16,7 @@ import random
 
 import pytest
 
+from leuko_cli import grading
 from leuko_cli.batch.command import grade_stream
 from leuko_cli.batch.grade import Grader
 from leuko_cli.batch.intervals import Intervals, kb_bounds
@@ -182,7 +183,8 @@ def _probes(kb, name: str, held: tuple = (_ANCS, _WBCS, _AGES, _TEMPS)) -> list[
     ages, temperatures: by default the ones above)."""
     _ANCS, _WBCS, _AGES, _TEMPS = held
     rows = []
-    for v in _neighbours(kb_bounds(kb)):
+    # and the adult age grading puts in for an absent age (no bound: is it compared?)
+    for v in _neighbours([*kb_bounds(kb), grading.ADULT_DAYS]):
         if name == "anc":
             rows += [_row(id="a", anc=repr(v), age=a, temp=t) for a in _AGES for t in _TEMPS]
             rows += [

@@ -38,12 +38,13 @@ from leuko_cli.kb.schema import SCHEMA, SETTINGS
 # the tables assess reads numbers from (drug_monitoring only with --drug, refused in batch)
 TABLES = ("scales", "reference_ranges", "fever_rules", "measures", "units")
 # numbers the code itself compares with, by the input they split (None: every input): a
-# value below 0 and a percentage over 100, the temperature range, the oldest age and the
-# adult age used when none is given
+# value below 0 and a percentage over 100, the temperature range and the oldest age (the adult
+# age grading uses when none is given stands in for an absent age, which is a context of its
+# own, and is compared with no age given)
 CODE_BOUNDS = {
     None: (0, 100),
     "temp": (25.0, 45.0),
-    "age": (inputs.MAX_AGE_YEARS * inputs.DAYS_PER_YEAR, grading.ADULT_DAYS),
+    "age": (inputs.MAX_AGE_YEARS * inputs.DAYS_PER_YEAR,),
 }
 # request fields that make up a row's context (every request field but the counts)
 CONTEXT = (
