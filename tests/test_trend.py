@@ -23,8 +23,8 @@ def _daily(values, start=D0, step=1):
     return [((start + timedelta(days=i * step)).isoformat(), v) for i, v in enumerate(values)]
 
 
-def _json(invoke, *args):
-    r = invoke("trend", *args, "--json")
+def _json(invoke, *args, **kw):
+    r = invoke("trend", *args, "--json", **kw)
     assert "Traceback" not in r.stdout + r.stderr
     return r, json.loads(r.stdout)
 
@@ -280,6 +280,9 @@ def test_json_lines_rows_are_not_taken_for_fhir(invoke, tmp_path, first):
     p = tmp_path / "rows.ndjson"
     p.write_text(first + "\n", "utf-8")
     _r, d = _json(invoke, str(p))
+    assert d["subjects"][0]["nadir"]["value"] == 450
+    # the same bytes on stdin: the same rows (no file name to go by)
+    _r, d = _json(invoke, "-", input=first + "\n")
     assert d["subjects"][0]["nadir"]["value"] == 450
 
 

@@ -112,6 +112,7 @@ class ObjectWriter:
     def __init__(self, out: IO[str], fmt: str):
         self.out, self.fmt = out, fmt
         self.table: CsvWriter | None = None
+        self.started = False  # the first row's header was tried (it may have failed)
         self.ascii_only = not unicode_output(out)
 
     def write(self, obj: dict, result: tuple) -> None:
@@ -120,6 +121,7 @@ class ObjectWriter:
             self.out.write(json_line({**own, **dict(zip(BATCH_RESULTS, result))}, self.ascii_only))
             return
         if self.table is None:
+            self.started = True
             self.table = CsvWriter(self.out, self._header(obj), self.fmt)
         self.table.write(obj, result)
 
@@ -131,7 +133,8 @@ class ObjectWriter:
         return list(obj) + [f.name for f in BATCH_FIELDS if f.name not in have]
 
     def close(self) -> None:
-        if self.fmt != "jsonl" and self.table is None:  # no rows: still write the header
+        # no rows: still write the header (not after the first row's header failed to write)
+        if self.fmt != "jsonl" and self.table is None and not self.started:
             self.table = CsvWriter(self.out, [f.name for f in BATCH_FIELDS], self.fmt)
         if self.table is not None:
             self.table.close()

@@ -187,14 +187,24 @@ def detect(name: str | None, first: str) -> str:
     if low.endswith(".json"):
         return "fhir"
     if first.lstrip().startswith("{") and '"resourceType"' in first:
-        if not low.endswith((".jsonl", ".ndjson", ".csv", ".tsv")):
-            return "fhir"  # a FHIR document on stdin or under another name
-        if low.endswith((".jsonl", ".ndjson")):
-            from leuko_cli.batch.fhir import is_resource_line
+        from leuko_cli.batch.fhir import is_resource_line
 
-            if is_resource_line(first):
-                return "fhir"  # FHIR Bulk Data NDJSON: one resource a line
+        if is_resource_line(first):
+            if not low.endswith((".csv", ".tsv")):
+                return "fhir"  # a resource on line 1: FHIR NDJSON, or one resource on a line
+        elif not low.endswith((".jsonl", ".ndjson", ".csv", ".tsv")) and not _json_object(first):
+            return "fhir"  # the start of a FHIR document on stdin or under another name
     return readers.detect_format(name, first)
+
+
+def _json_object(line: str) -> bool:
+    """A whole JSON object on the line (a JSON Lines row when it names no resourceType)."""
+    import json
+
+    try:
+        return isinstance(json.loads(line), dict)
+    except (ValueError, RecursionError):
+        return False
 
 
 class BoundedText:
