@@ -56,6 +56,9 @@ PAYLOADS = {
 # the flag and config-file tables use the five that differ in kind (CSI, OSC 8, 8-bit CSI,
 # a closing tag that crashed Rich, a link); the file channels use all eight
 SHORT = {k: PAYLOADS[k] for k in ("csi", "osc8", "c1", "close-tag", "link")}
+# an argument whose bytes were not UTF-8 reaches Python as a lone surrogate (surrogateescape);
+# a UTF-8 file (the config file) cannot hold one
+ARGS = {**SHORT, "not-utf8": "\udc80b12\udcff"}
 
 
 def assert_safe(result, codes=None) -> None:
@@ -68,6 +71,7 @@ def assert_safe(result, codes=None) -> None:
         assert "Traceback" not in stream
         assert ESC not in stream and CSI8 not in stream and OSC8 not in stream
         assert "\u202e" not in stream
+        assert not any(0xD800 <= ord(c) <= 0xDFFF for c in stream)  # unwritable: shown escaped
     if result.exception is not None:
         assert isinstance(result.exception, SystemExit), repr(result.exception)
 
@@ -104,7 +108,7 @@ FLAG_COMMANDS = [
 ]
 
 
-@pytest.mark.parametrize("payload", list(SHORT.values()), ids=list(SHORT))
+@pytest.mark.parametrize("payload", list(ARGS.values()), ids=list(ARGS))
 @pytest.mark.parametrize("argv", FLAG_COMMANDS, ids=lambda a: " ".join(a))
 def test_flags_are_inert(invoke, argv, payload):
     result = invoke(*[a.format(p=payload) for a in argv])
@@ -254,6 +258,26 @@ def test_csv_and_jsonl_cells_are_inert(invoke, tmp_path, payload, fmt):
         if result.exit_code == 1 and ("--json" in fmt or "jsonl" in fmt):
             rows = [json.loads(line) for line in result.stdout.splitlines()]
             assert rows[0]["id"] == payload  # JSON keeps the data exactly, escaped
+
+
+@pytest.mark.parametrize("fmt", [[], ["--json"], ["--format", "table"], ["--format", "jsonl"]])
+def test_lone_surrogate_escapes_in_json_lines_are_shown_not_written_raw(invoke, tmp_path, fmt):
+    """A JSON "\\ud800" escape is a string no encoding can write: it is shown as the escape in
+    CSV and tables, kept as one in JSON (the parsed data is unchanged), never an internal
+    error or a raw byte."""
+    rows = [
+        '{"id": "\\ud800", "anc": 450}',
+        '{"id": "b\\udc80", "anc": "\\udfff", "\\ud83d": 1}',
+        '{"id": "c", "anc": 450, "note": "\\ud800\\ud800"}',
+    ]
+    result = invoke("assess", "--input", write(tmp_path, "s.jsonl", "\n".join(rows) + "\n"), *fmt)
+    assert_safe(result, codes={1})
+    assert not any(0xD800 <= ord(c) <= 0xDFFF for c in result.stdout + result.stderr)
+    if "--json" in fmt or "jsonl" in fmt:
+        got = [json.loads(line) for line in result.stdout.splitlines()]
+        assert [r["id"] for r in got] == ["\ud800", "b\udc80", "c"]
+    else:
+        assert "\\ud800" in result.stdout
 
 
 JSONL_ROWS = {

@@ -11,10 +11,11 @@ from __future__ import annotations
 import re
 
 # C0 controls except tab and newline, DEL, and C1 controls (0x80-0x9f, e.g. the 8-bit CSI);
-# also the Unicode line/paragraph separators and bidi overrides, which reorder what is shown.
-_UNSAFE_CLASS = "[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]"
-# what json.dumps(ensure_ascii=False) leaves raw of those: DEL, C1, separators, bidi
-_JSON_UNSAFE_CLASS = "[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]"
+# also the Unicode line/paragraph separators and bidi overrides, which reorder what is shown,
+# and lone surrogates (a JSON "\ud800" escape), which no output encoding can write.
+_UNSAFE_CLASS = "[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
+# what json.dumps(ensure_ascii=False) leaves raw of those: DEL, C1, separators, bidi, surrogates
+_JSON_UNSAFE_CLASS = "[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
 _compiled: dict[str, re.Pattern] = {}
 
 

@@ -43,8 +43,11 @@ def index_text(causes: list[dict]) -> bytes:
 
 def _has_separator(*texts: str | None) -> bool:
     """True when a query term holds an index separator or newline: it cannot occur inside a
-    field, and would otherwise match across one."""
-    return any(ch in (text or "") for text in texts for ch in (_RS, _US, _UNIT, "\n"))
+    field, and would otherwise match across one. Also for a lone surrogate (an argument whose
+    bytes were not UTF-8): no KB text holds one, and it cannot be encoded to look."""
+    if any(ch in (text or "") for text in texts for ch in (_RS, _US, _UNIT, "\n")):
+        return True
+    return any(not t.isascii() and any(0xD800 <= ord(c) <= 0xDFFF for c in t) for t in texts if t)
 
 
 def position_of(text: bytes, ident: str) -> int | None:
