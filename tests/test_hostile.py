@@ -559,6 +559,9 @@ def test_fhir_wrong_types_are_one_line(invoke, tmp_path, doc, as_json):
         assert len(result.stderr.strip().splitlines()) == 1
 
 
+PATIENT = b'{"resourceType": "Patient", "id": "p1"}\n'  # an NDJSON line that is a resource
+
+
 @pytest.mark.parametrize(
     "data, env, expect",
     [
@@ -570,9 +573,10 @@ def test_fhir_wrong_types_are_one_line(invoke, tmp_path, doc, as_json):
         (b"{" * 10, {}, "not valid JSON"),
         (json.dumps(observation()).encode(), {"LEUKO_MAX_FHIR_BYTES": "100"}, "larger than 100"),
         (b"{}", {"LEUKO_MAX_FHIR_BYTES": "lots"}, "LEUKO_MAX_FHIR_BYTES"),
-        (b"{}\n" + b"[" * 100_000 + b"]" * 100_000, {}, "line 2: JSON nested too deeply"),
-        (b"{}\n" + b'{"a": ' + b"9" * 5000 + b"}", {}, "line 2: not valid JSON"),
-        (b"{}\n{}\n" + b'{"a": NaN}', {}, "line 3: not valid JSON"),
+        (PATIENT + b"[" * 100_000 + b"]" * 100_000, {}, "line 2: JSON nested too deeply"),
+        (PATIENT + b'{"a": ' + b"9" * 5000 + b"}", {}, "line 2: not valid JSON"),
+        (PATIENT * 2 + b'{"a": NaN}', {}, "line 3: not valid JSON"),
+        (PATIENT + b'{"date": "2024-03-05", "anc": 450}', {}, "line 2: a JSON object without"),
     ],
     ids=[
         "latin",
@@ -586,6 +590,7 @@ def test_fhir_wrong_types_are_one_line(invoke, tmp_path, doc, as_json):
         "ndjson deep",
         "ndjson digits",
         "ndjson NaN",
+        "ndjson row",
     ],
 )
 def test_fhir_file_faults(invoke, tmp_path, monkeypatch, data, env, expect):

@@ -266,6 +266,14 @@ def test_fhir_time_zones(invoke, tmp_path):
         (tmp_path / name).write_text(lines, "utf-8")
         _r, nd = _json(invoke, str(tmp_path / name))
         assert nd["subjects"] == d["subjects"], name
+    # the Bundle pretty-printed on stdin (its first line a lone brace)
+    _r, pretty = _json(invoke, "-", input=json.dumps(bundle, indent=2))
+    assert pretty["subjects"] == d["subjects"]
+    # a plain row among the resources is refused with its line, not dropped
+    mixed = tmp_path / "mixed.ndjson"
+    mixed.write_text(lines + '{"date": "2024-03-07", "anc": 100}\n', "utf-8")
+    r = invoke("trend", str(mixed))
+    assert r.exit_code == 2 and "line 4" in r.stderr and "resourceType" in r.stderr
 
 
 @pytest.mark.parametrize(

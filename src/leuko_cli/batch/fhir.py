@@ -110,6 +110,13 @@ def _ndjson(path: str, body: str) -> Resources:
                 f"--fhir {path} line {n}: expected a FHIR resource (a JSON object), got "
                 f"{type(res).__name__}"
             )
+        if not isinstance(res.get("resourceType"), str):
+            # not left alone as another resource type would be: its counts would be lost
+            raise InputError(
+                f"--fhir {path} line {n}: a JSON object without a resourceType is not a FHIR "
+                "resource; FHIR NDJSON holds one whole resource per line (rows of counts go "
+                "to assess --input)"
+            )
         out.append(res)
     return out
 

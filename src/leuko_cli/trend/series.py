@@ -170,10 +170,10 @@ def _jsonl(lines):
         yield line, _pick(get, _ALIASES["subject"]), _pick(get, _ALIASES["date"]), fields
 
 
-def _fhir(kb, text: str):
+def _fhir(kb, text: str, name: str | None):
     from leuko_cli.batch import fhir
 
-    doc = fhir.read("-", text)
+    doc = fhir.read(name or "-", text)
     for n, g in enumerate(fhir.groups(kb, doc), start=1):
         try:
             fields, _notes = fhir.request_values(kb, g)
@@ -194,6 +194,8 @@ def detect(name: str | None, first: str) -> str:
                 return "fhir"  # a resource on line 1: FHIR NDJSON, or one resource on a line
         elif not low.endswith((".jsonl", ".ndjson", ".csv", ".tsv")) and not _json_object(first):
             return "fhir"  # the start of a FHIR document on stdin or under another name
+    elif first.strip() in ("{", "[") and not low.endswith((".jsonl", ".ndjson", ".csv", ".tsv")):
+        return "fhir"  # a pretty-printed JSON document (no JSON Lines row is a lone brace)
     return readers.detect_format(name, first)
 
 
@@ -244,7 +246,7 @@ def rows(kb, stream, name: str | None, input_format: str | None, measure: str, s
         raise InputError(f"{name or 'input'} is empty; give a CSV with date and anc columns")
     kind = input_format or detect(name, first)
     if kind == "fhir":
-        return _fhir(kb, "".join(lines))
+        return _fhir(kb, "".join(lines), name)
     if kind == "jsonl":
         return _jsonl(lines)
     header = {fold(h) for h in _header(first)}
