@@ -601,6 +601,22 @@ def test_fhir_file_faults(invoke, tmp_path, monkeypatch, data, env, expect):
     assert expect in result.stderr and len(result.stderr.strip().splitlines()) == 1
 
 
+# --- file names from outside: shown escaped wherever they are named ---------------------------
+
+
+@pytest.mark.parametrize(
+    "name", ["k\x1b[31m\x9b.toml", "k\udc80\udcff.toml"], ids=["csi", "not-utf8"]
+)
+@pytest.mark.parametrize("data", ["ok = \n", "[[causes]]\nid = 1\n"], ids=["toml", "schema"])
+def test_kb_check_names_a_hostile_file_name_escaped(invoke, tmp_path, name, data):
+    """`kb check FILE` on a file with problems names it on stderr: the name is shown inert."""
+    path = tmp_path / name
+    path.write_text(data)
+    result = invoke("kb", "check", str(path))
+    assert_safe(result, codes={1, 2})
+    assert result.exit_code == 1 and "problem" in result.stderr
+
+
 # --- unreadable files and overlays -------------------------------------------------------------
 
 

@@ -90,7 +90,9 @@ def emit(answer: Answer, as_json: bool = False) -> int:
         else:
             page(pager, lambda: getattr(render, answer.view)(answer))
     if answer.note:
-        sys.stderr.write(answer.note + "\n")
+        from .sanitize import inert
+
+        sys.stderr.write(inert(answer.note) + "\n")  # may name a file: `kb check` on any path
     return answer.exit_code
 
 
