@@ -17,6 +17,7 @@ import subprocess
 import sys
 import textwrap
 import tomllib
+from xml.etree import ElementTree
 
 import pytest
 import tomli_w
@@ -278,6 +279,36 @@ def test_lone_surrogate_escapes_in_json_lines_are_shown_not_written_raw(invoke, 
         assert [r["id"] for r in got] == ["\ud800", "b\udc80", "c"]
     else:
         assert "\\ud800" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "subject",
+    ["\\ud800", "\\udfff\\udc80", "a\\u001b[31m\\u009b1m\\u0085"],
+    ids=["d800", "pair", "esc"],
+)
+@pytest.mark.parametrize(
+    "fmt",
+    [[], ["--json"], ["--format", "csv"], ["--svg", "SVG"]],
+    ids=["table", "json", "csv", "svg"],
+)
+def test_trend_subject_from_outside_through_every_output(invoke, tmp_path, subject, fmt):
+    """A subject id is text from outside: `leuko trend` shows it escaped in its table, CSV and
+    chart (a lone surrogate was an internal error in CSV and SVG; ESC went out raw)."""
+    rows = "".join(
+        f'{{"subject": "{subject}", "date": "2024-01-0{d}", "anc": {a}}}\n'
+        for d, a in ((1, 900), (2, 450))
+    )
+    svg = tmp_path / "chart.svg"
+    argv = [str(svg) if a == "SVG" else a for a in fmt]
+    result = invoke("trend", write(tmp_path, "s.jsonl", rows), *argv)
+    assert_safe(result, codes={0})
+    assert "\x85" not in result.stdout
+    if "--json" in fmt:
+        assert json.loads(result.stdout)["subjects"][0]["subject"] == json.loads(f'"{subject}"')
+    if svg.exists():
+        text = svg.read_text(encoding="utf-8")
+        assert not any(ord(c) < 0x20 and c not in "\t\n\r" or 0x7F <= ord(c) <= 0x9F for c in text)
+        ElementTree.fromstring(text)  # well-formed XML: no control character in it
 
 
 JSONL_ROWS = {

@@ -258,6 +258,8 @@ def csv_text(subjects: list[dict]) -> str:
     import csv
     import io
 
+    from leuko_cli.sanitize import inert_line
+
     grades = sorted({g for s in subjects for g in s["days"]["by_grade"]}, key=int)
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
@@ -289,5 +291,6 @@ def csv_text(subjects: list[dict]) -> str:
             s["cycle"]["false_alarm"],
         ]
         row += [s["days"]["by_grade"].get(g, 0) for g in grades]
-        w.writerow(["" if v is None else v for v in row])
+        # the subject is text from outside: shown inert, as assess --input's CSV shows it
+        w.writerow(["" if v is None else inert_line(v) if isinstance(v, str) else v for v in row])
     return buf.getvalue()

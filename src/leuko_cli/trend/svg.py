@@ -1,6 +1,6 @@
 """A standalone SVG chart of one series, written by hand (no plotting dependency): grade bands
 as shaded rectangles on a log scale, the counts as a line with dots, the nadir marked. Every
-text from outside (the subject id) is XML-escaped; the file is written atomically.
+text from outside (the subject id) is shown inert and XML-escaped; the file is written atomically.
 """
 
 from __future__ import annotations
@@ -8,11 +8,22 @@ from __future__ import annotations
 import math
 import os
 import tempfile
-from xml.sax.saxutils import escape
+from xml.sax.saxutils import escape as _xml_escape
+
+from leuko_cli.sanitize import inert_line
 
 W, H = 760, 320
 LEFT, RIGHT, TOP, BOTTOM = 70, 20, 40, 40
 FILL = {0: "#ffffff", 1: "#f2f2f2", 2: "#e0e0e0", 3: "#f6c9c9", 4: "#ef9a9a"}
+
+
+def escape(text: str) -> str:
+    """Text for the chart: controls and lone surrogates shown as visible escapes (XML 1.0 cannot
+    hold them, and UTF-8 cannot encode a surrogate), U+FFFE/U+FFFF too, then XML-escaped."""
+    shown = inert_line(text)
+    if "\ufffe" in shown or "\uffff" in shown:
+        shown = shown.replace("\ufffe", "\\ufffe").replace("\uffff", "\\uffff")
+    return _xml_escape(shown)
 
 
 def render(
