@@ -285,10 +285,12 @@ def test_fhir_time_zones(invoke, tmp_path):
     ],
 )
 def test_json_lines_rows_are_not_taken_for_fhir(invoke, tmp_path, first):
-    p = tmp_path / "rows.ndjson"
-    p.write_text(first + "\n", "utf-8")
-    _r, d = _json(invoke, str(p))
-    assert d["subjects"][0]["nadir"]["value"] == 450
+    # under a .json name too, as assess --input reads them (as FHIR every row was refused)
+    for name in ("rows.ndjson", "rows.json"):
+        p = tmp_path / name
+        p.write_text(first + "\n" + first.replace("03-05", "03-06") + "\n", "utf-8")
+        _r, d = _json(invoke, str(p))
+        assert d["subjects"][0]["nadir"]["value"] == 450 and d["rows"] == 2, name
     # the same bytes on stdin: the same rows (no file name to go by)
     _r, d = _json(invoke, "-", input=first + "\n")
     assert d["subjects"][0]["nadir"]["value"] == 450

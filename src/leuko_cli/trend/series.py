@@ -185,7 +185,13 @@ def _fhir(kb, text: str, name: str | None):
 def detect(name: str | None, first: str) -> str:
     low = (name or "").lower()
     if low.endswith(".json"):
-        return "fhir"
+        from leuko_cli.batch.fhir import is_resource_line
+
+        if not _json_object(first) or is_resource_line(first):
+            return "fhir"
+        # a whole object naming no resourceType on line 1: JSON Lines rows under a .json name
+        # (assess --input reads the same file so); as FHIR every row was refused
+        return "jsonl"
     if first.lstrip().startswith("{") and '"resourceType"' in first:
         from leuko_cli.batch.fhir import is_resource_line
 
