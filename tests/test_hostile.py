@@ -311,6 +311,35 @@ def test_trend_subject_from_outside_through_every_output(invoke, tmp_path, subje
         ElementTree.fromstring(text)  # well-formed XML: no control character in it
 
 
+LB_CSV = "USUBJID,PARAMCD,AVAL,AVALU\np\x1b[31m1,NEUT,0.4,10^9/L\np\x9b,NE\x1bUT,0.4,1\x1b0^9/L\n"
+LB_JSON = json.dumps(
+    {
+        "datasetJSONVersion": "1.1",
+        "columns": [
+            {"itemOID": f"IT.{c}", "name": c, "dataType": t}
+            for c, t in (("USUBJID", "string"), ("PARAMCD", "string"), ("AVAL", "float"))
+        ],
+        "rows": [["\ud800", "NEUT", 0.4], ["p\x1b", "N\udc80", 0.4]],
+    }
+)
+
+
+@pytest.mark.parametrize(
+    "name, data", [("lb.csv", LB_CSV), ("lb.json", LB_JSON)], ids=["csv", "dj"]
+)
+@pytest.mark.parametrize("fmt", ["csv", "tsv", "jsonl", "dataset-json"])
+def test_batch_long_layout_cells_are_inert(invoke, tmp_path, name, data, fmt):
+    """`leuko batch` copies the dataset's cells: an ESC, a C1 control or a lone surrogate (a JSON
+    "\\ud800") is shown escaped in CSV/TSV, JSON-escaped in JSON, and in the stderr summary that
+    names an ungradable parameter; a surrogate was an internal error in CSV."""
+    result = invoke("batch", write(tmp_path, name, data), "--format", fmt)
+    assert_safe(result, codes={0})
+    assert "\x9b" not in result.stdout + result.stderr
+    if fmt == "jsonl":
+        got = [json.loads(line) for line in result.stdout.splitlines()]
+        assert got[0]["USUBJID"] == ("\ud800" if name == "lb.json" else "p\x1b[31m1")
+
+
 JSONL_ROWS = {
     "list": '{"anc": [1, 2]}',
     "object": '{"anc": {"a": 1}}',

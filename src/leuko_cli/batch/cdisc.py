@@ -231,8 +231,11 @@ class Counts:
         self.reasons[key] = self.reasons.get(key, 0) + 1
 
     def line(self) -> str:
-        why = "; ".join(
-            f"{n} {r}" for r, n in sorted(self.reasons.items(), key=lambda kv: -kv[1])[:4]
+        from leuko_cli.sanitize import inert_line
+
+        why = "; ".join(  # a reason may name the file's parameter code: inert
+            f"{n} {inert_line(r)}"
+            for r, n in sorted(self.reasons.items(), key=lambda kv: -kv[1])[:4]
         )
         return (
             f"leuko: {self.rows} row(s): {self.graded} graded, {self.not_gradable} not "

@@ -13,7 +13,7 @@ import json
 import math
 
 from leuko_cli.errors import InputError, check_choice
-from leuko_cli.sanitize import escape_json_unsafe
+from leuko_cli.sanitize import escape_json_unsafe, inert
 
 FORMATS = ("csv", "tsv", "dataset-json", "xpt", "fhir")
 OUT_FORMATS = ("csv", "tsv", "jsonl", "dataset-json")
@@ -143,12 +143,16 @@ class Writer:
         self.rows: list[list] = []
         if fmt in ("csv", "tsv"):
             self.csv = csv.writer(out, delimiter="\t" if fmt == "tsv" else ",", lineterminator="\n")
-            self.csv.writerow(self.columns)
+            self.csv.writerow([inert(c) for c in self.columns])
 
     def write(self, row: list[str], added: tuple) -> None:
         values = [*row, *added]
         if self.fmt in ("csv", "tsv"):
-            self.csv.writerow(["" if v is None else v for v in values])
+            # cells are the dataset's own text: inert, as assess --input's CSV writes them (an
+            # ESC is written as `\x1b`, a lone surrogate from a JSON "\ud800" as `\ud800`)
+            self.csv.writerow(
+                ["" if v is None else inert(v) if isinstance(v, str) else v for v in values]
+            )
         elif self.fmt == "jsonl":
             self.out.write(
                 escape_json_unsafe(json.dumps(dict(zip(self.columns, values)), ensure_ascii=False))
