@@ -206,6 +206,9 @@ def test_bad_rows_are_line_errors_and_unsorted_input_is_sorted(invoke, tmp_path)
     assert "line 3: no date" in r.stderr and "line 6: same time as line 5" in r.stderr
     assert any("sorted" in n for n in d["notes"])
     assert d["subjects"][0]["counts"] == 3
+    # a JSON Lines reader's error names its line once
+    r = invoke("trend", "-", input='{"date": "2024-03-01", "anc": 450}\n{bad\n')
+    assert "leuko: line 2: not valid JSON" in r.stderr and "line 2: line 2" not in r.stderr
 
 
 def test_many_subjects_and_csv_summary(invoke, tmp_path):

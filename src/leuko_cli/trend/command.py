@@ -182,7 +182,11 @@ def _error_lines(errors, n_subjects: int) -> str | None:
         return None
     from leuko_cli.sanitize import inert_line
 
-    lines = [f"leuko: line {line}: {inert_line(msg)}" for line, msg in errors]
+    # the JSON Lines reader's own messages start with their line already
+    lines = [
+        f"leuko: line {line}: {inert_line(msg.removeprefix(f'line {line}: '))}"
+        for line, msg in errors
+    ]
     lines.append(f"leuko: {len(errors)} row error(s); {n_subjects} subject(s) summarised")
     return "\n".join(lines)
 
