@@ -33,7 +33,7 @@ from itertools import repeat
 from leuko_cli import inputs
 
 from .grade import run
-from .memos import _Memo, pair_memo, place_memo, trim
+from .memos import CUT, EXACT, _AnswerTexts, _Memo, pair_memo, place_memo, trim
 from .writers import csv_value
 
 BLOCK_BYTES = 1 << 18  # bytes read a block (about 11,000 lines of a typical export)
@@ -41,9 +41,7 @@ BLOCK_BYTES = 1 << 18  # bytes read a block (about 11,000 lines of a typical exp
 # reach an answer only through their intervals (intervals.py), within the flags' context
 SHAPES = (("anc",), ("wbc", "neutrophils", "bands"))
 PLACES = {"age": inputs.age_days, "temp": inputs.temperature}
-EXACT = None  # first item of a count token that stands for itself (not shared)
 DIFF = ("neutrophils", "bands")
-CUT, ERR = "\x00", "\x01"  # an error answer: drop the row's anc cell before it / as is
 
 
 class _Counts(_Memo):
@@ -79,33 +77,21 @@ def _wbc(raw) -> dict:
     return {"wbc": raw[0], "neutrophils": raw[1][0], "bands": raw[1][1]}
 
 
-class _Answers(_Memo):
+class _Answers(_AnswerTexts):
     """key (the cells assess reads, reduced) -> the row's result cells as CSV text after its
     own cells: "," + cells + "\n" (from the anc cell on when the count token is exact or
     there is none, else after it); an error answer starts with CUT or ERR."""
 
-    SIDE = ("errs",)
-
     def __init__(self, grader, names: tuple, unpack, cell_line) -> None:
-        super().__init__()
-        self.grader, self.names, self.unpack, self.line = grader, names, unpack, cell_line
-        self.errs: set = set()  # the error answers' texts
+        super().__init__(grader, names, unpack)
+        self.line = cell_line
 
-    def __missing__(self, key):
-        values = dict(zip(self.names, key))
-        shared = False
-        if self.unpack is not None:
-            token = values.pop("counts")
-            shared = token[0] is not EXACT if isinstance(token, tuple) else True
-            values.update(self.unpack(token if shared else token[1]))
-        result = self.grader.columns({f: v for f, v in values.items() if v != ""})
+    def fields(self, values: dict) -> dict:
+        return {f: v for f, v in values.items() if v != ""}  # "" is an empty cell
+
+    def text(self, result: tuple, shared: bool) -> str:
         cells = [csv_value(v) for v in result]
-        text = "," + self.line(cells[1:] if shared else cells)
-        if result[-1] is not None:
-            text = (CUT if shared else ERR) + text
-            self.errs.add(text)
-        self[key] = text
-        return text
+        return "," + self.line(cells[1:] if shared else cells)
 
 
 class _Lists(_Memo):

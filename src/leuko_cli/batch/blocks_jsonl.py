@@ -29,14 +29,13 @@ from leuko_cli.fields import BATCH_RESULTS
 from leuko_cli.sanitize import escape_json_unsafe
 
 from . import blocks
-from .blocks import CUT, DIFF, ERR, PLACES, _Open, _Rest, fixed, write_rows
+from .blocks import DIFF, PLACES, _Open, _Rest, fixed, write_rows
 from .grade import run
-from .memos import _Memo, pair_memo, place_memo, trim
+from .memos import EXACT, _AnswerTexts, _Memo, pair_memo, place_memo, trim
 from .readers import field_of, jsonl_rows
 from .writers import csv_value
 
 NONE = (None, type(None))
-EXACT = None
 _DECODE = json.JSONDecoder(object_pairs_hook=tuple).decode  # an object: a tuple of pairs
 _RESULTS = set(BATCH_RESULTS)
 _INF = float("inf")
@@ -92,46 +91,30 @@ class _Counts(_Memo):
         return token
 
 
-class _Answers(_Memo):
+class _Answers(_AnswerTexts):
     """key -> the row's result members: `, "severity": ...}` after its own anc member, or
     `, "anc": ..., ...}` when the count token is exact or there is none; CUT/ERR mark errors.
     With `cells`, the same as CSV text: the cells after the row's own anc cell (",severity,...")
     or from it ("450,severity,..."), with CUT/ERR in front of an error answer."""
 
-    SIDE = ("errs",)
-
     def __init__(self, grader, names: tuple, unpack, encode, cells: bool = False) -> None:
-        super().__init__()
-        self.grader, self.names, self.unpack, self.encode = grader, names, unpack, encode
-        self.cells = cells
-        self.errs: set = set()  # the error answers' texts
+        super().__init__(grader, names, unpack)
+        self.encode, self.cells = encode, cells
 
-    def __missing__(self, key):
-        values = dict(zip(self.names, key))
-        shared = False
-        if self.unpack is not None:
-            token = values.pop("counts")
-            shared = token[0] is not EXACT
-            values.update(self.unpack(token if shared else token[1]))
-        for name in self.names:
-            if name in values and name != "counts":
-                values[name] = values[name][0]
-        result = self.grader.columns({f: v for f, v in values.items() if v is not None})
-        error = result[-1] is not None
+    def fields(self, values: dict) -> dict:
+        # the names' values are (value, JSON type) pairs; the count token's are unpacked
+        own = {f: v[0] if f in self.names else v for f, v in values.items()}
+        return {f: v for f, v in own.items() if v is not None}
+
+    def text(self, result: tuple, shared: bool) -> str:
         if self.cells:
             text = _LINE([csv_value(v) for v in result[1 if shared else 0 :]])
-            text = "," + text if shared else text
-        elif shared:
+            return "," + text if shared else text
+        if shared:
             text = self.encode(dict(zip(BATCH_RESULTS[1:], result[1:])))
         else:
             text = self.encode(dict(zip(BATCH_RESULTS, result)))
-        if not self.cells:
-            text = ", " + text[1:] + "\n"
-        if error:
-            text = (CUT if shared else ERR) + text
-            self.errs.add(text)
-        self[key] = text
-        return text
+        return ", " + text[1:] + "\n"
 
 
 class _Memos:

@@ -12,6 +12,8 @@ from leuko_cli.errors import LeukoError
 from .intervals import _slot
 
 LIMIT = 16_384  # entries per memo; checked between blocks, so at most a block more
+EXACT = None  # first item of a count token that stands for itself (not shared)
+CUT, ERR = "\x00", "\x01"  # an error answer: drop the row's own anc part before it / as is
 
 
 class _Memo(dict):
@@ -23,6 +25,42 @@ class _Memo(dict):
         super().clear()
         for name in self.SIDE:
             getattr(self, name).clear()
+
+
+class _AnswerTexts(_Memo):
+    """key (the values assess reads, reduced; the count token under "counts") -> the text a
+    row's result adds to the row: text(result, shared), `shared` when the count token stands
+    for others (the row's own anc part goes before the text) and not for itself (EXACT). An
+    error answer starts with CUT (the row's own anc part must go) or ERR, and is kept in
+    `errs`. Subclasses say how a stream's values become assess fields and how results read."""
+
+    SIDE = ("errs",)
+
+    def __init__(self, grader, names: tuple, unpack) -> None:
+        super().__init__()
+        self.grader, self.names, self.unpack = grader, names, unpack
+        self.errs: set = set()  # the error answers' texts
+
+    def fields(self, values: dict) -> dict:
+        raise NotImplementedError
+
+    def text(self, result: tuple, shared: bool) -> str:
+        raise NotImplementedError
+
+    def __missing__(self, key):
+        values = dict(zip(self.names, key))
+        shared = False
+        if self.unpack is not None:
+            token = values.pop("counts")
+            shared = not (isinstance(token, tuple) and token[0] is EXACT)
+            values.update(self.unpack(token if shared else token[1]))
+        result = self.grader.columns(self.fields(values))
+        text = self.text(result, shared)
+        if result[-1] is not None:
+            text = (CUT if shared else ERR) + text
+            self.errs.add(text)
+        self[key] = text
+        return text
 
 
 def trim(memos) -> None:
