@@ -327,6 +327,16 @@ def read_blocks(stream, limit: int, held: bytes = b""):
         yield block, held
 
 
+def decoded(block: bytes, limit: int) -> str:
+    """The block as text; ValueError where today's path must word the problem itself: a lone
+    CR (it splits such lines its own way), a line over the limit, bytes that are not UTF-8."""
+    if block.count(b"\r") != block.count(b"\r\n"):
+        raise ValueError
+    if len(block) > limit and max(map(len, block.splitlines(True))) > limit:
+        raise ValueError
+    return block.decode()
+
+
 def grade_csv(grader, lines, rows, writer, summary) -> None:
     """Grade the rest of a CSV file (after its header) in blocks; on_error is "row"."""
     stream, limit = lines.stream, lines.limit
@@ -340,11 +350,7 @@ def grade_csv(grader, lines, rows, writer, summary) -> None:
             return _hand_back(grader, lines, rows, writer, summary, held, stream)
         before = summary.rows
         try:
-            if block.count(b"\r") != block.count(b"\r\n"):
-                raise ValueError  # a lone CR: today's path splits such lines its own way
-            if len(block) > limit and max(map(len, block.splitlines(True))) > limit:
-                raise ValueError
-            text = block.decode()
+            text = decoded(block, limit)
             if comma and '"' not in text:
                 start = lines.line
                 if memos.plain(text, writer.out, summary):

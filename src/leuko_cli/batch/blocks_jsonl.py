@@ -330,11 +330,7 @@ def grade_jsonl(grader, lines, first: str, writer, summary) -> None:
         if block is None:  # a line over the limit: today's path names it
             return _hand_back(grader, lines, writer, summary, held, stream)
         try:
-            if block.count(b"\r") != block.count(b"\r\n"):
-                raise ValueError  # a lone CR: today's path splits such lines its own way
-            if len(block) > limit and max(map(len, block.splitlines(True))) > limit:
-                raise ValueError
-            text = block.decode()
+            text = blocks.decoded(block, limit)
         except ValueError:  # UnicodeDecodeError is a ValueError
             return _hand_back(grader, lines, writer, summary, block + held, stream)
         if "\r" in text:
