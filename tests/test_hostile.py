@@ -949,3 +949,12 @@ def test_fifty_concurrent_updates_keep_every_write():
     assert set(final) <= {"unit", "audience", "ctcae_version"}
     leftovers = [p.name for p in path.parent.iterdir() if p.name != "config.toml"]
     assert leftovers == []
+
+
+@pytest.mark.parametrize("policy", ["skip", "fail"])
+def test_a_json_lines_row_error_names_its_line_once(invoke, tmp_path, policy):
+    """The reader's row error starts with its line (it is also the row's error cell); a stderr
+    line that names the line itself does not say it twice."""
+    path = write(tmp_path, "in.jsonl", b'{"anc": 450}\n{bad\n')
+    result = invoke("assess", "--input", path, "--on-error", policy)
+    assert "not valid JSON" in result.stderr and result.stderr.count("line 2") == 1

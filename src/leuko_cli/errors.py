@@ -97,6 +97,12 @@ def one_line(text: str) -> str:
 MAX_MESSAGE = 1000
 
 
+def without_line(line: int, text: str) -> str:
+    """A row's error text for a message that names its input line itself: the JSON Lines
+    reader's row errors start with their line (the text is also the row's error cell)."""
+    return str(text).removeprefix(f"line {line}: ")
+
+
 def report(err: BaseException, prefix: str = "leuko: error: ") -> int:
     """Write the one-line message for `err` on stderr and return its exit code."""
     if isinstance(err, KeyboardInterrupt):

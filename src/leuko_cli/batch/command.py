@@ -248,10 +248,11 @@ def _table(
 
 def _broke(path: str, line: int, reason: str, summary: Summary, fix: str, prefix: str = "") -> str:
     """One line for a run that stopped part-way: where, why, what was written, the fix."""
-    from leuko_cli.errors import one_line
+    from leuko_cli.errors import one_line, without_line
 
     return (
-        f"{prefix}--input {path} line {line}: {one_line(reason)}; {summary.written} row(s) "
+        f"{prefix}--input {path} line {line}: {one_line(without_line(line, reason))}; "
+        f"{summary.written} row(s) "
         f"were written before it (whole rows only); {fix}"
     )
 

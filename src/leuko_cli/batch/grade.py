@@ -161,6 +161,6 @@ def run(
 def _skipped(line: int, message: str) -> None:
     import sys
 
-    from leuko_cli.errors import one_line
+    from leuko_cli.errors import one_line, without_line
 
-    sys.stderr.write(f"leuko: line {line}: skipped: {one_line(message)}\n")
+    sys.stderr.write(f"leuko: line {line}: skipped: {one_line(without_line(line, message))}\n")

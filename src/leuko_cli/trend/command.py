@@ -180,13 +180,10 @@ def _rule(r: dict) -> dict:
 def _error_lines(errors, n_subjects: int) -> str | None:
     if not errors:
         return None
+    from leuko_cli.errors import without_line
     from leuko_cli.sanitize import inert_line
 
-    # the JSON Lines reader's own messages start with their line already
-    lines = [
-        f"leuko: line {line}: {inert_line(msg.removeprefix(f'line {line}: '))}"
-        for line, msg in errors
-    ]
+    lines = [f"leuko: line {line}: {inert_line(without_line(line, msg))}" for line, msg in errors]
     lines.append(f"leuko: {len(errors)} row error(s); {n_subjects} subject(s) summarised")
     return "\n".join(lines)
 
