@@ -366,4 +366,18 @@ def test_input_bounds_are_kb_bounds_cut_by_the_schema(kb):
     rule = kb.get("fever_rules", kb.settings["fever_rule"])
     assert rule["single_temp_c"] in split["temp"] and rule["single_temp_c"] not in split["anc"]
     assert rule["anc_below"] in split["anc"]
-    assert 1827 in split["age"] and 1827 not in split["anc"]  # a DAIDS age limit
+    assert 6574.5 in split["age"] and 6574.5 not in split["anc"]  # an adult range's age limit
+
+
+def test_scales_only_listed_in_grades_split_nothing(kb):
+    """DAIDS grades reach no batch column: their bands and age limits are no bounds (the
+    boundary tests above still put values at each of them and compare with assess)."""
+    from leuko_cli.assess import summarised
+    from leuko_cli.batch.intervals import input_bounds
+
+    split = input_bounds(kb)
+    daids = {s["id"]: s for s in kb.table("scales") if s["system"] == "DAIDS"}
+    assert daids and not any(summarised(kb, s) for s in daids.values())
+    assert summarised(kb, kb.get("scales", kb.settings["severity_scale"]))
+    for number, measure in ((1250, "anc"), (2500, "wbc"), (1827, "age")):
+        assert number in kb_bounds(kb) and number not in split[measure]

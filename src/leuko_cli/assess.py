@@ -243,11 +243,7 @@ def _grade_anc(
     if ctcae["lln_needed"]:
         cited.note(_unknown_grade_note(version, "ANC", ctcae, "--lln"))
     for other in kb.table("scales"):
-        if (
-            other["measure"] == "anc"
-            and other["system"] != "CTCAE"
-            and other["id"] != severity["scale"]
-        ):
+        if other["measure"] == "anc" and not summarised(kb, other):
             result["grades"].append(grading.grade(other, anc))
             cited.cite(other)
     rng, note = grading.reference_range(kb, "anc", age_days, duffy_null)
@@ -261,6 +257,14 @@ def _grade_anc(
             cited.note(f"Reference range: unknown, {reason}")
         cited.cite(rng)
     result["headline"] = _headline(severity, rng, result["below_reference"])
+
+
+def summarised(kb, scale: dict) -> bool:
+    """Whether a scale's grade reaches a top-level result field: the severity scale's (the
+    `severity` field) and the CTCAE scales' (`ctcae_grade`, and each other count's
+    `ctcae_grade`). Every other scale's grade is only listed in `grades`, and the batch
+    columns (fields.BATCH_RESULTS) never read it (batch/intervals.py relies on this)."""
+    return scale["system"] == "CTCAE" or scale["id"] == kb.settings["severity_scale"]
 
 
 def _range_view(rng: dict, reason, age_days, duffy_null: bool) -> dict:
