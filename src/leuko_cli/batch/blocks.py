@@ -42,10 +42,11 @@ BLOCK_BYTES = 1 << 18  # bytes read a block (about 11,000 lines of a typical exp
 SHAPES = (("anc",), ("wbc", "neutrophils", "bands"))
 PLACES = {"age": inputs.age_days, "temp": inputs.temperature}
 DIFF = ("neutrophils", "bands")
+SEP = "\x00"  # between a row's count cells in one key (a regular block has no such character)
 
 
 class _Counts(_Memo):
-    """raw count cells (the ANC, or the WBC with its differential) -> the first cells seen
+    """raw count cells (the ANC; or the WBC cell + _PairText) -> the first cells seen
     with the same intervals.py key; `part` has the row's own `anc` cell (",450"). Cells that
     share no key (a value that does not parse, a differential of 100 %) stand for themselves:
     (EXACT, cells), with no part (the answer carries the anc cell)."""
@@ -73,8 +74,26 @@ def _anc(raw) -> dict:
     return {"anc": raw}
 
 
-def _wbc(raw) -> dict:
-    return {"wbc": raw[0], "neutrophils": raw[1][0], "bands": raw[1][1]}
+def _wbc(raw: str) -> dict:
+    wbc, neutrophils, bands = raw.split(SEP)
+    return {"wbc": wbc, "neutrophils": neutrophils, "bands": bands}
+
+
+class _PairText(_Memo):
+    """(neutrophils, bands) cells -> SEP + neutrophils + SEP + bands of the first pair seen
+    with the same sum: a row's count cells become one string (a WBC cell before it), hashed
+    once for both memos that read it and never tracked by the garbage collector, as a tuple
+    of a million rows would be (a collection every 700)."""
+
+    SIDE = ("first",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.first = pair_memo()
+
+    def __missing__(self, raw):
+        text = self[raw] = SEP + SEP.join(self.first[raw])
+        return text
 
 
 class _Answers(_AnswerTexts):
@@ -213,7 +232,7 @@ class _Blocks:
             if self.counts
             else None
         )
-        self.pairs = pair_memo()
+        self.pairs = _PairText()
         self.answers = _Answers(grader, names, unpack, line)
         self.lists = _Lists(grader, tuple(sorted(columns)))
         self.list_index = [columns[f] for f in sorted(columns)]
@@ -253,7 +272,9 @@ class _Blocks:
             else:  # the WBC with its differential, reduced to its sum
                 pair = [columns[index[f]] if f in index else repeat("", n) for f in DIFF]
                 count_raw = list(
-                    zip(columns[index["wbc"]], map(self.pairs.__getitem__, zip(*pair)))
+                    map(
+                        operator.add, columns[index["wbc"]], map(self.pairs.__getitem__, zip(*pair))
+                    )
                 )
             keys.append(map(self.count_memo.__getitem__, count_raw))
         for f in self.names[1 if self.counts else 0 :]:
