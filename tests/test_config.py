@@ -10,7 +10,7 @@ import os
 
 import pytest
 from helpers import one_line_error
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from leuko_cli import config, paths
@@ -315,6 +315,8 @@ _LINE = st.one_of(
 
 @settings(max_examples=400)
 @given(lines=st.lists(_LINE, max_size=6), crlf=st.booleans())
+@example(lines=["#\r"], crlf=False)  # a CR at the very end is bare, not a CRLF's
+@example(lines=['unit = "x"\r'], crlf=False)
 def test_simple_reader_agrees_with_tomllib_or_declines(lines, crlf):
     import tomllib
 

@@ -57,8 +57,11 @@ def parse_simple(text: str) -> dict | None:
     """The config as a dict when every line is in the simple form, else None."""
     out: dict = {}
     simple_line = re.compile(_SIMPLE_LINE)  # compiled only when a config file exists
-    for line in text.split("\n"):
-        m = simple_line.fullmatch(line[:-1] if line.endswith("\r") else line)
+    lines = text.split("\n")
+    for n, line in enumerate(lines, 1):
+        # a CR ends a line only before its LF: one at the very end is a bare CR (tomllib
+        # refuses it, and words the error)
+        m = simple_line.fullmatch(line[:-1] if line.endswith("\r") and n < len(lines) else line)
         if m is None:
             return None
         key, value = m.groups()
