@@ -67,6 +67,22 @@ def test_kb_path_prints_overlay_path(invoke, isolated_dirs):
     assert result.stdout.strip() == str(isolated_dirs / "data" / "overlay.toml")
 
 
+def test_the_same_overlay_in_another_file_names_its_own_file(kb, tmp_path, monkeypatch):
+    """One cache, the same overlay text in two data dirs: each load names its own file (the
+    store is per overlay file, not just per overlay text)."""
+    text = tomli_w.dumps(
+        {"causes": [local_cause(kb)], "settings": {"ctcae_default_version": "5.0"}}
+    )
+    for name in ("first", "second"):
+        monkeypatch.setenv("LEUKO_DATA_DIR", str(tmp_path / name))
+        path = write_overlay(text)
+        for loaded in (kbmod.load(), kbmod.load()):  # writes the store, then reads it
+            assert loaded._store is not None
+            cause = loaded.get("causes", "local-test-neutropenia")
+            assert cause["source_location"].startswith(f"{path}:")
+            assert loaded.settings_origin["ctcae_default_version"].startswith(f"overlay {path}:")
+
+
 def test_local_cause_appears_with_overlay_source(invoke, kb):
     write_overlay({"causes": [local_cause(kb)]})
     result = invoke("causes", "--json")

@@ -326,7 +326,7 @@ def load(*, overlay: str | Path | None | bool = True, use_cache: bool = True) ->
                 err.problems, err.path, hint=OVERLAY_HINT.format(path=overlay_path)
             ) from None
         if use_cache:  # keyed by the bytes just built from
-            state_key = store.key(bundled_hash, overlay_hash)
+            state_key = store.key(bundled_hash, overlay_hash, names[1] or "")
             _save(state_key, data, quick)
             written = store.open_store(state_key, fresh=True) if open_written else None
             if written is not None:
@@ -336,7 +336,7 @@ def load(*, overlay: str | Path | None | bool = True, use_cache: bool = True) ->
     def rebuild() -> dict:
         return _without_gc(from_sources)[0]
 
-    state = store.key(bundled_hash, overlay_hash)
+    state = store.key(bundled_hash, overlay_hash, str(overlay_path) if overlay_path else "")
     cached = store.open_store(state) if use_cache else None
     if cached is None and use_cache and overlay_path is None:
         # the wheel's prebuilt store: trusted only as far as the cache's is (key and checksums)

@@ -58,7 +58,10 @@ class Damaged(Exception):
     """The store is unreadable or fails a check: rebuild from the sources."""
 
 
-def key(bundled_hash: str, overlay_hash: str) -> str:
+def key(bundled_hash: str, overlay_hash: str, overlay_name: str = "") -> str:
+    """The store's state key. The overlay's file name is part of it: each overlay entry
+    records where it came from (`source_location`, FILE:LINE), so the same text in another
+    file is another store."""
     digest = blake2b()
     for part in (
         __version__.encode(),
@@ -66,6 +69,7 @@ def key(bundled_hash: str, overlay_hash: str) -> str:
         str(FORMAT).encode(),
         bundled_hash.encode(),
         overlay_hash.encode(),
+        overlay_name.encode("utf-8", "surrogatepass"),
     ):
         digest.update(len(part).to_bytes(8, "big"))
         digest.update(part)
