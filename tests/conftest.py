@@ -66,9 +66,15 @@ def invoke(runner):
 def _parse_each_kb_once():
     """Parsing and validating the TOML is most of a store build (~100 ms), and every test has
     a fresh cache dir: remember `build`'s result per exact input bytes (a pure function), and
-    hand each caller its own copy. Failures are not remembered: they raise every time."""
-    import copy
+    hand each caller its own copy. Failures are not remembered: they raise every time.
+    Likewise the store a build writes (its SQLite pages, search index included: most of the
+    rest of a first run), by state key. tests/test_store.py breaks and times the real one."""
+    import pickle
+    import sqlite3
     import sys
+
+    def copy_of(value):  # a deep copy (shared parts stay shared), several times deepcopy's speed
+        return pickle.loads(pickle.dumps(value, pickle.HIGHEST_PROTOCOL))
 
     import leuko_cli.kb  # noqa: F401 - loads the submodule
 
@@ -80,7 +86,7 @@ def _parse_each_kb_once():
         key = (bundled_bytes, bundled_name, overlay_bytes, overlay_name)
         if key not in seen:
             seen[key] = real(bundled_bytes, bundled_name, overlay_bytes, overlay_name)
-        return copy.deepcopy(seen[key])
+        return copy_of(seen[key])
 
     # a junk overlay fails to build, so the bundled file would be parsed again for each one
     real_parse = module.parse_toml
@@ -89,7 +95,7 @@ def _parse_each_kb_once():
     def parse_toml(data, path):
         if (data, path) not in parsed:
             parsed[(data, path)] = real_parse(data, path)
-        return copy.deepcopy(parsed[(data, path)])
+        return copy_of(parsed[(data, path)])
 
     # the piecewise build (kb/chunks.py) likewise: its memo lives in each test's cache dir, and
     # a cold memo costs more than a whole parse. tests/test_chunks.py uses the real one.
@@ -105,11 +111,29 @@ def _parse_each_kb_once():
         if found is None:  # stepped aside here (e.g. no writable cache): not remembered
             return None
         built[key] = found
-        return chunks.Built(
-            copy.deepcopy(found.merged), found.bodies, found.index_text, found.row_of
-        )
+        return chunks.Built(copy_of(found.merged), found.bodies, found.index_text, found.row_of)
 
     chunks_build.real = real_chunks
+
+    # the same state key is the same bundled KB, overlay, version and store format: the same
+    # store (with or without FTS5, which a test may turn off)
+    store = importlib.import_module("leuko_cli.kb.store")
+    real_fill = store._fill
+    pages: dict = {}
+
+    def fill(conn, state_key, *args):
+        key = (state_key, store.fts5_available())
+        if key in pages:
+            pages[key].backup(conn)
+            return
+        real_fill(conn, state_key, *args)
+        conn.commit()
+        pages[key] = sqlite3.connect(":memory:", check_same_thread=False)
+        conn.backup(pages[key])
+
+    fill.real = real_fill
     module.build, module.parse_toml, chunks.build = build, parse_toml, chunks_build
+    store._fill = fill
     yield
     module.build, module.parse_toml, chunks.build = real, real_parse, real_chunks
+    store._fill = real_fill

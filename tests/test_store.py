@@ -25,6 +25,13 @@ QUERIES = [
 ]
 
 
+@pytest.fixture(autouse=True)
+def _real_store_writes(monkeypatch):
+    """These tests break and read the store a build writes: the real writer, not the copy of
+    one that conftest hands other tests."""
+    monkeypatch.setattr(store, "_fill", getattr(store._fill, "real", store._fill))
+
+
 def _stores(tmp_path):
     return sorted((tmp_path / "cache").glob("kb-*.sqlite"))
 
