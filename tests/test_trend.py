@@ -276,7 +276,18 @@ def test_fhir_time_zones(invoke, tmp_path):
     mixed = tmp_path / "mixed.ndjson"
     mixed.write_text(lines + '{"date": "2024-03-07", "anc": 100}\n', "utf-8")
     r = invoke("trend", str(mixed))
-    assert r.exit_code == 2 and "line 4" in r.stderr and "resourceType" in r.stderr
+    assert r.exit_code == 2 and "resourceType" in r.stderr
+    # named as the user gave it (`trend FILE`), not as assess's --fhir option
+    assert r.stderr.startswith(f"leuko: error: {mixed} line 4: ") and "--fhir" not in r.stderr
+    nothing = json.dumps({"resourceType": "Bundle", "type": "collection", "entry": []})
+    for args, name in (
+        ((str(mixed.with_suffix(".json")),), str(mixed.with_suffix(".json"))),
+        (("-",), "stdin"),
+    ):
+        mixed.with_suffix(".json").write_text(nothing, "utf-8")
+        r = invoke("trend", *args, input=nothing)
+        assert r.exit_code == 2 and r.stderr.startswith(f"leuko: error: {name}: "), r.stderr
+        assert "--fhir" not in r.stderr
 
 
 @pytest.mark.parametrize(

@@ -48,14 +48,15 @@ def _codes_text() -> str:
 # --- reading the file: one JSON document, or NDJSON -----------------------------------------
 
 
-def read(path: str, stdin_data: bytes | str | None = None) -> Any:
+def read(path: str, stdin_data: bytes | str | None = None, label: str | None = None) -> Any:
     """Parse FHIR JSON, or FHIR NDJSON (one resource per line: fhir_resources.Resources), from
     path ("-" is stdin), or from stdin_data when given (text already read). At most
     LEUKO_MAX_FHIR_BYTES are read; bad UTF-8, bad JSON, too deep a nesting or too long an
-    integer is one line."""
+    integer is one line, which starts with `label` (how the user gave the file; by default
+    `--fhir PATH`)."""
     from .limits import read_capped, refuse_over
 
-    label = f"--fhir {path}"
+    label = label or f"--fhir {path}"
     if stdin_data is None:
         data = read_capped(path, "fhir", label)
     else:
@@ -73,10 +74,10 @@ def read(path: str, stdin_data: bytes | str | None = None) -> Any:
     try:
         return json.loads(body, parse_constant=_no_constant)
     except RecursionError:
-        raise InputError(f"--fhir {path}: JSON nested too deeply") from None
+        raise InputError(f"{label}: JSON nested too deeply") from None
     except ValueError as err:
         if getattr(err, "msg", "") == "Extra data":  # a second JSON value: NDJSON
-            return _ndjson(path, body)
+            return _ndjson(label, body)
         from .readers import _json_reason
 
         first = body.lstrip().split("\n", 1)[0]
@@ -85,10 +86,10 @@ def read(path: str, stdin_data: bytes | str | None = None) -> Any:
             if not first.startswith(("{", "[")) and ("," in first or "\t" in first)
             else "; give a FHIR R4 resource in JSON, or FHIR NDJSON (one resource per line)"
         )
-        raise InputError(f"--fhir {path}: not valid JSON ({_json_reason(err)}){hint}") from None
+        raise InputError(f"{label}: not valid JSON ({_json_reason(err)}){hint}") from None
 
 
-def _ndjson(path: str, body: str) -> Resources:
+def _ndjson(label: str, body: str) -> Resources:
     from .readers import _json_reason
 
     out = Resources()
@@ -98,22 +99,22 @@ def _ndjson(path: str, body: str) -> Resources:
         try:
             res = json.loads(line, parse_constant=_no_constant)
         except RecursionError:
-            raise InputError(f"--fhir {path} line {n}: JSON nested too deeply") from None
+            raise InputError(f"{label} line {n}: JSON nested too deeply") from None
         except ValueError as err:
             raise InputError(
-                f"--fhir {path} line {n}: not valid JSON ({_json_reason(err)}); the file holds "
+                f"{label} line {n}: not valid JSON ({_json_reason(err)}); the file holds "
                 "more than one JSON value, so it is read as FHIR NDJSON: one whole resource "
                 "per line"
             ) from None
         if not isinstance(res, dict):
             raise InputError(
-                f"--fhir {path} line {n}: expected a FHIR resource (a JSON object), got "
+                f"{label} line {n}: expected a FHIR resource (a JSON object), got "
                 f"{type(res).__name__}"
             )
         if not isinstance(res.get("resourceType"), str):
             # not left alone as another resource type would be: its counts would be lost
             raise InputError(
-                f"--fhir {path} line {n}: a JSON object without a resourceType is not a FHIR "
+                f"{label} line {n}: a JSON object without a resourceType is not a FHIR "
                 "resource; FHIR NDJSON holds one whole resource per line (rows of counts go "
                 "to assess --input)"
             )
@@ -227,11 +228,11 @@ def _add(kb, g: dict, obs: dict, analyte: str, code: str, label: str) -> None:
     g["codes"].setdefault(analyte, code)
 
 
-def read_groups(kb, doc: Any) -> tuple[list[dict], list[dict]]:
+def read_groups(kb, doc: Any, label: str = "--fhir") -> tuple[list[dict], list[dict]]:
     """(groups with a count to grade or an error to show, groups with neither), in the order
     first seen. A group: {subject, effective, observations, values: {field: (value, unit)},
     codes, limits: {limit field: (value, unit)}, temp: (°C, text), skipped, notes, error}."""
-    found, missing = fhir_resources.collect(doc)
+    found, missing = fhir_resources.collect(doc, label)
     out: dict[tuple, dict] = {}
     for n, item in enumerate(found, start=1):
         obs = item.obs
@@ -278,21 +279,21 @@ def read_groups(kb, doc: Any) -> tuple[list[dict], list[dict]]:
     return graded, rest
 
 
-def groups(kb, doc: Any) -> list[dict]:
-    """The groups that hold a count (or an error); see read_groups."""
-    graded, rest = read_groups(kb, doc)
+def groups(kb, doc: Any, label: str = "--fhir") -> list[dict]:
+    """The groups that hold a count (or an error); see read_groups. Errors start with label."""
+    graded, rest = read_groups(kb, doc, label)
     if not graded:
-        raise InputError(_nothing_to_grade(rest))
+        raise InputError(_nothing_to_grade(rest, label))
     return graded
 
 
-def _nothing_to_grade(rest: list[dict]) -> str:
+def _nothing_to_grade(rest: list[dict], label: str = "--fhir") -> str:
     skipped = [s for g in rest for s in g["skipped"]]
     listed = f"; {skipped_line(skipped)}" if skipped else ""
-    return f"--fhir: no ANC, WBC or lymphocyte count found ({_codes_text()}){listed}"
+    return f"{label}: no ANC, WBC or lymphocyte count found ({_codes_text()}){listed}"
 
 
-def request_values(kb, group: dict) -> tuple[dict, list[str]]:
+def request_values(kb, group: dict, label: str = "--fhir") -> tuple[dict, list[str]]:
     """Request fields for one group (counts, unit, LLNs, temp), plus notes on what was left
     out. InputError when the group cannot be graded."""
     if group["error"]:
@@ -306,7 +307,7 @@ def request_values(kb, group: dict) -> tuple[dict, list[str]]:
         del vals["neutrophils"]
     counts = {k: v for k, v in vals.items() if k != "neutrophils"}
     if not counts:
-        raise InputError("--fhir: no ANC, WBC or lymphocyte count found (" + _codes_text() + ")")
+        raise InputError(f"{label}: no ANC, WBC or lymphocyte count found ({_codes_text()})")
     units = {u for _v, u in counts.values()}
     if len(units) == 1:
         unit = units.pop()

@@ -71,7 +71,7 @@ def effective_of(res: dict) -> str | None:
     )
 
 
-def _top(doc: Any) -> list[tuple[dict, str | None]]:
+def _top(doc: Any, label: str) -> list[tuple[dict, str | None]]:
     """(resource, fullUrl) of every resource the file holds, Bundles opened."""
     if isinstance(doc, Resources):
         start = [(r, None) for r in doc]
@@ -79,7 +79,7 @@ def _top(doc: Any) -> list[tuple[dict, str | None]]:
         start = [(doc, None)]
     else:
         raise InputError(
-            "--fhir expects a JSON object (a FHIR Observation, Bundle or DiagnosticReport) "
+            f"{label} expects a JSON object (a FHIR Observation, Bundle or DiagnosticReport) "
             "or FHIR NDJSON (one resource per line)"
         )
     out: list[tuple[dict, str | None]] = []
@@ -133,10 +133,10 @@ def _kind_label(res: dict, kind: str) -> str:
     return f"{kind} {ident!r}" if ident else kind
 
 
-def collect(doc: Any) -> tuple[list[Found], list[dict]]:
+def collect(doc: Any, label: str = "--fhir") -> tuple[list[Found], list[dict]]:
     """Every Observation in the file, once, in the order met, with its context; and the
     report results that point at nothing in the file ({report, reference, subject, effective})."""
-    top = _top(doc)
+    top = _top(doc, label)
     index = _index(top)
     inherited: dict[int, tuple] = {}  # id(observation) -> (subject, effective, report label)
     report_obs: dict[int, list[dict]] = {}  # id(report) -> its Observations, in result order
@@ -196,16 +196,16 @@ def collect(doc: Any) -> tuple[list[Found], list[dict]]:
                 add(obs)
     if not found and not missing:
         if isinstance(doc, dict) and doc.get("resourceType") == "Bundle":
-            raise InputError("--fhir: the Bundle has no Observation entries")
+            raise InputError(f"{label}: the Bundle has no Observation entries")
         if isinstance(doc, dict):
             raise InputError(
-                f"--fhir: resourceType {str(doc.get('resourceType'))[:40]!r} is not supported; "
+                f"{label}: resourceType {str(doc.get('resourceType'))[:40]!r} is not supported; "
                 "give an Observation, a Bundle, a DiagnosticReport with its results, or FHIR "
                 "NDJSON"
             )
         kinds = sorted({str(r.get("resourceType"))[:40] for r, _u in top})
         raise InputError(
-            f"--fhir: no Observation found (resourceType {', '.join(kinds) or 'none'}); give an "
+            f"{label}: no Observation found (resourceType {', '.join(kinds) or 'none'}); give an "
             "Observation, a Bundle, a DiagnosticReport with its results, or FHIR NDJSON"
         )
     return found, missing

@@ -173,10 +173,11 @@ def _jsonl(lines):
 def _fhir(kb, text: str, name: str | None):
     from leuko_cli.batch import fhir
 
-    doc = fhir.read(name or "-", text)
-    for n, g in enumerate(fhir.groups(kb, doc), start=1):
+    label = name or "stdin"  # as the user gave the file: `trend FILE`, not --fhir
+    doc = fhir.read(name or "-", text, label)
+    for n, g in enumerate(fhir.groups(kb, doc, label), start=1):
         try:
-            fields, _notes = fhir.request_values(kb, g)
+            fields, _notes = fhir.request_values(kb, g, label)
         except InputError as err:
             fields = readers.RowError(str(err))
         yield n, g["subject"], g["effective"], fields
