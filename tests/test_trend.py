@@ -272,6 +272,11 @@ def test_fhir_time_zones(invoke, tmp_path):
     # the Bundle pretty-printed on stdin (its first line a lone brace)
     _r, pretty = _json(invoke, "-", input=json.dumps(bundle, indent=2))
     assert pretty["subjects"] == d["subjects"]
+    # and in a file, whatever its JSON name (a lone brace is no JSON Lines row)
+    for name in ("pretty.json", "pretty.ndjson", "pretty.jsonl"):
+        (tmp_path / name).write_text(json.dumps(bundle, indent=2), "utf-8")
+        _r, pretty = _json(invoke, str(tmp_path / name))
+        assert pretty["subjects"] == d["subjects"], name
     # a plain row among the resources is refused with its line, not dropped
     mixed = tmp_path / "mixed.ndjson"
     mixed.write_text(lines + '{"date": "2024-03-07", "anc": 100}\n', "utf-8")

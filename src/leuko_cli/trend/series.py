@@ -201,8 +201,10 @@ def detect(name: str | None, first: str) -> str:
                 return "fhir"  # a resource on line 1: FHIR NDJSON, or one resource on a line
         elif not low.endswith((".jsonl", ".ndjson", ".csv", ".tsv")) and not _json_object(first):
             return "fhir"  # the start of a FHIR document on stdin or under another name
-    elif first.strip() in ("{", "[") and not low.endswith((".jsonl", ".ndjson", ".csv", ".tsv")):
-        return "fhir"  # a pretty-printed JSON document (no JSON Lines row is a lone brace)
+    elif first.strip() in ("{", "[") and not low.endswith((".csv", ".tsv")):
+        # a pretty-printed JSON document: no JSON Lines row is a lone brace, so even under a
+        # .jsonl or .ndjson name it has no other reading (as rows, every line was an error)
+        return "fhir"
     return readers.detect_format(name, first)
 
 
