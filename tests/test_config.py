@@ -215,13 +215,16 @@ BROKEN = [
     ('audience = "patient"\nunit = 1000\n', 2, "must be a non-empty string"),
     ('unit = ""\n', 1, "must be a non-empty string"),
     ("unit = [\n", 1, "not valid TOML"),
+    # U+2028 and U+0085 end no TOML line (str.splitlines would count one more)
+    ('# a\u2028b\ncolour = "red"\n', 2, "unknown config key 'colour'"),
+    ('# \x85\nunit = ""\n', 2, "must be a non-empty string"),
 ]
 
 
 @pytest.mark.parametrize("text,line_no,what", BROKEN)
 def test_broken_file_is_reported_and_never_overwritten(invoke, text, line_no, what):
     cfg_path().parent.mkdir(parents=True)
-    cfg_path().write_text(text)
+    cfg_path().write_text(text, encoding="utf-8")
     for args in (
         ("config", "show"),
         ("config", "get", "unit"),
@@ -233,7 +236,7 @@ def test_broken_file_is_reported_and_never_overwritten(invoke, text, line_no, wh
         line = one_line_error(invoke(*args), 3)
         assert line.startswith(f"leuko: error: {cfg_path()}:{line_no}:"), line
         assert what in line and "delete the file" in line
-        assert cfg_path().read_text() == text
+        assert cfg_path().read_text(encoding="utf-8") == text
     assert invoke("config", "path").exit_code == 0  # still tells you where it is
 
 

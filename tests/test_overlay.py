@@ -411,3 +411,27 @@ def test_overlay_entries_record_file_and_line(kb):
         assert "source_location" not in loaded.get("causes", kb.table("causes")[0]["id"])
         assert loaded.settings_origin["ctcae_default_version"] == f"overlay {path}:{setting_line}"
         assert loaded.settings_origin["disclaimer"] == "bundled"
+
+
+@pytest.mark.parametrize("use_cache", [False, True])
+def test_overlay_lines_are_counted_at_lf_only(kb, use_cache):
+    """TOML ends a line at LF only: a U+2028 or U+0085 in a comment or a string (which
+    str.splitlines would also end a line at) moves no entry's FILE:LINE."""
+    first = local_cause(kb, summary="One\u2028two\x85three.")
+    second = local_cause(kb, id="local-test-neutropenia-2", name="Local test neutropenia 2")
+    text = "# a note\u2028on two lines\n" + tomli_w.dumps(
+        {"settings": {"ctcae_default_version": "5.0"}, "causes": [first, second]}
+    )
+    path = write_overlay(text)
+    lines = text.split("\n")
+
+    def line_of(start: str) -> int:
+        return next(n for n, line in enumerate(lines, 1) if line.startswith(start))
+
+    for loaded in (kbmod.load(use_cache=use_cache), kbmod.load(use_cache=use_cache)):
+        for cause in (first, second):
+            ident = cause["id"]
+            where = loaded.get("causes", ident)["source_location"]
+            assert where == f"{path}:{line_of('id = ' + json.dumps(ident))}"
+        origin = loaded.settings_origin["ctcae_default_version"]
+        assert origin == f"overlay {path}:{line_of('ctcae_default_version')}"

@@ -34,7 +34,8 @@ def key_line(text: str, key: str) -> int | None:
     """Line of `key = ...` (or a `[key]` table header) in a TOML text, for messages."""
     k = re.escape(key)
     pattern = re.compile(rf"""^\s*(?:(["']?){k}\1\s*[=.]|\[+\s*(["']?){k}\2\s*[\].])""")
-    for n, line in enumerate(text.splitlines(), start=1):
+    # TOML lines end at LF only: str.splitlines also ends one at U+2028, U+0085, a form feed...
+    for n, line in enumerate(text.split("\n"), start=1):
         if pattern.match(line):
             return n
     return None

@@ -214,7 +214,7 @@ class File:
         from .validation import entry_lines
 
         ids, self.settings_lines = entry_lines(preamble_text)
-        offset = len(preamble_text.splitlines())
+        offset = preamble_text.count("\n")  # TOML ends a line at LF only
         self.records: dict[tuple[str, str], tuple] = {}
         self.keys: list[bytes] = []
         for table, piece in pieces:
@@ -274,7 +274,7 @@ def _compute(table: str, piece: bytes) -> tuple[bytes, list]:
     id_lines = [[t, i, line] for (t, i), line in ids.items()]
     fields = checked_fields(table)
     checked = {k: v for k, v in entry.items() if k in fields} if table == "causes" else None
-    return entry_bytes, [table, id_lines, row, index_row, len(text.splitlines()), checked]
+    return entry_bytes, [table, id_lines, row, index_row, text.count("\n"), checked]
 
 
 class Built:

@@ -397,7 +397,7 @@ def line_of(text: str, table: str, ident: str | None) -> int | None:
     """Best-effort line number of an entry (`id = "..."` after `[[table]]`), for messages."""
     if not ident:
         return None
-    lines = text.splitlines()
+    lines = text.split("\n")
     in_table = False
     for n, line in enumerate(lines, start=1):
         s = line.strip()
@@ -428,7 +428,7 @@ def locate_problems(problems: list[str], text: str, path: str) -> list[str]:
 def nth_header(text: str, table: str, index: int) -> int | None:
     """Line of the index-th (1-based) `[[table]]` header."""
     seen = 0
-    for n, line in enumerate(text.splitlines(), start=1):
+    for n, line in enumerate(text.split("\n"), start=1):
         if re.match(rf"\s*\[\[\s*{re.escape(table)}\s*\]\]", line):
             seen += 1
             if seen == index:
@@ -438,7 +438,7 @@ def nth_header(text: str, table: str, index: int) -> int | None:
 
 def field_line(text: str, id_line: int, name: str) -> int | None:
     """The line of `name = ...` in the entry whose `id` is on `id_line` (same table block)."""
-    lines = text.splitlines()
+    lines = text.split("\n")
     start = id_line - 1
     while start > 0 and not lines[start - 1].lstrip().startswith("["):
         start -= 1
@@ -465,7 +465,7 @@ def entry_lines(text: str) -> tuple[dict[tuple[str, str], int], dict[str, int]]:
     ids: dict[tuple[str, str], int] = {}
     settings: dict[str, int] = {}
     table, in_array = None, False
-    for n, line in enumerate(text.splitlines(), start=1):
+    for n, line in enumerate(text.split("\n"), start=1):
         header = header_re.match(line)
         if header:
             table, in_array = header.group(2), bool(header.group(1))
