@@ -51,6 +51,28 @@ def runner():
     return CliRunner()
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _build_the_click_command_once():
+    """Typer's CliRunner turns the app into its Click group anew on every invoke (~7 ms: every
+    command's signature and type hints read again). The group is the same each time (the app
+    is not changed after import) and Click keeps no state in it between runs (each run has its
+    own Context): build it once per worker. tests/test_startup.py and test_layout.py build
+    their own with typer.main.get_command, which this leaves alone."""
+    import typer.testing
+
+    real = typer.testing._get_command
+    built: dict = {}
+
+    def get_command(app):
+        if id(app) not in built:
+            built[id(app)] = (app, real(app))  # the app is kept alive, so its id stays its own
+        return built[id(app)][1]
+
+    typer.testing._get_command = get_command
+    yield
+    typer.testing._get_command = real
+
+
 @pytest.fixture
 def invoke(runner):
     """Run the CLI in-process; returns the Result (stdout and stderr separate)."""
