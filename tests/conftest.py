@@ -95,8 +95,12 @@ def _parse_each_kb_once():
     import sqlite3
     import sys
 
-    def copy_of(value):  # a deep copy (shared parts stay shared), several times deepcopy's speed
-        return pickle.loads(pickle.dumps(value, pickle.HIGHEST_PROTOCOL))
+    # a value is remembered pickled, and each caller gets pickle.loads of it: a deep copy
+    # (shared parts stay shared), several times deepcopy's speed, and half a dumps-and-loads
+    def pickled(value) -> bytes:
+        return pickle.dumps(value, pickle.HIGHEST_PROTOCOL)
+
+    copy_of = pickle.loads
 
     import leuko_cli.kb  # noqa: F401 - loads the submodule
 
@@ -107,7 +111,7 @@ def _parse_each_kb_once():
     def build(bundled_bytes, bundled_name, overlay_bytes, overlay_name):
         key = (bundled_bytes, bundled_name, overlay_bytes, overlay_name)
         if key not in seen:
-            seen[key] = real(bundled_bytes, bundled_name, overlay_bytes, overlay_name)
+            seen[key] = pickled(real(bundled_bytes, bundled_name, overlay_bytes, overlay_name))
         return copy_of(seen[key])
 
     # a junk overlay fails to build, so the bundled file would be parsed again for each one
@@ -116,7 +120,7 @@ def _parse_each_kb_once():
 
     def parse_toml(data, path):
         if (data, path) not in parsed:
-            parsed[(data, path)] = real_parse(data, path)
+            parsed[(data, path)] = pickled(real_parse(data, path))
         return copy_of(parsed[(data, path)])
 
     # the piecewise build (kb/chunks.py) likewise: its memo lives in each test's cache dir, and
@@ -129,11 +133,13 @@ def _parse_each_kb_once():
 
     def chunks_build(bundled_bytes, bundled_name, overlay_bytes, overlay_name):
         key = (bundled_bytes, bundled_name, overlay_bytes, overlay_name)
-        found = built.get(key) or real_chunks(*key)
-        if found is None:  # stepped aside here (e.g. no writable cache): not remembered
-            return None
-        built[key] = found
-        return chunks.Built(copy_of(found.merged), found.bodies, found.index_text, found.row_of)
+        if key not in built:
+            found = real_chunks(*key)
+            if found is None:  # stepped aside here (e.g. no writable cache): not remembered
+                return None
+            built[key] = (found, pickled(found.merged))
+        found, merged = built[key]
+        return chunks.Built(copy_of(merged), found.bodies, found.index_text, found.row_of)
 
     chunks_build.real = real_chunks
 
