@@ -102,6 +102,8 @@ def _parse_each_kb_once(tmp_path_factory):
 
     copy_of = pickle.loads
 
+    import importlib
+
     import leuko_cli.kb  # noqa: F401 - loads the submodule
 
     module = sys.modules["leuko_cli.kb.load"]
@@ -121,12 +123,27 @@ def _parse_each_kb_once(tmp_path_factory):
     def parse_toml(data, path):
         if (data, path) not in parsed:
             parsed[(data, path)] = pickled(real_parse(data, path))
-        return copy_of(parsed[(data, path)])
+        handed[:] = [copy_of(parsed[(data, path)]), (data, path)]
+        return handed[0]
+
+    # ... and validated again (~35 ms for the bundled file): build() validates the document
+    # parse_toml has just handed it, so a document known by its bytes is validated once
+    # (validate is a pure function of the document; failures are not remembered)
+    validation = importlib.import_module("leuko_cli.kb.validation")
+    real_validate = validation.validate
+    handed: list = [None, None]  # the last document parse_toml handed out, and its key
+    valid: dict = {}
+
+    def validate(raw, *, require_core=True, label="knowledge base"):
+        if handed[0] is not raw:  # any other document: validated as it is
+            return real_validate(raw, require_core=require_core, label=label)
+        key = (*handed[1], require_core, label)
+        if key not in valid:
+            valid[key] = pickled(real_validate(raw, require_core=require_core, label=label))
+        return copy_of(valid[key])
 
     # the piecewise build (kb/chunks.py) likewise: a cold memo costs more than a whole parse.
     # tests/test_chunks.py uses the real one, with the real memo in its own dirs.
-    import importlib
-
     chunks = importlib.import_module("leuko_cli.kb.chunks")  # load.py imports it lazily
     real_chunks = chunks.build
     built: dict = {}
@@ -180,7 +197,7 @@ def _parse_each_kb_once(tmp_path_factory):
 
     fill.real = real_fill
     module.build, module.parse_toml, chunks.build = build, parse_toml, chunks_build
-    store._fill = fill
+    store._fill, validation.validate = fill, validate
     yield
     module.build, module.parse_toml, chunks.build = real, real_parse, real_chunks
-    store._fill = real_fill
+    store._fill, validation.validate = real_fill, real_validate
