@@ -163,7 +163,9 @@ def exports(draw) -> bytes:
     return _file_bytes(draw, lines, eol)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=FIXTURE)
+# 60 generated files: the edges a block can fall on (a BOM, CRLF, quotes, wrong widths, bad
+# bytes, lines over the limit) are pinned case by case at several block sizes below
+@settings(max_examples=60, deadline=None, suppress_health_check=FIXTURE)
 @given(data=exports(), block=st.sampled_from([16, 64, 200, 1 << 18]))
 def test_blocks_equal_the_row_loop(data, block, monkeypatch):
     _same(data, block, monkeypatch)
@@ -372,7 +374,9 @@ def json_lines(draw) -> bytes:
     return _file_bytes(draw, lines, eol)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=FIXTURE)
+# 60 generated files, as above: long lines, BOMs near the limit, result-named keys and -0
+# are pinned case by case
+@settings(max_examples=60, deadline=None, suppress_health_check=FIXTURE)
 @given(
     data=json_lines(),
     block=st.sampled_from([16, 64, 300, 1 << 18]),

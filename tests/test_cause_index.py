@@ -74,11 +74,30 @@ def synthetic_causes(kb, n: int) -> list[dict]:
     ]
 
 
+DIRS = ("CONFIG", "DATA", "CACHE")
+
+
+@pytest.fixture(scope="module")
+def _synthetic_dirs(tmp_path_factory, _bundled_kb):
+    """Dirs holding the overlay of 60 synthetic causes and the cache a load of it wrote, made
+    once per module (the overlay's path is part of the store's key, so each test's own dirs
+    would mean a store build of its own each time)."""
+    root = tmp_path_factory.mktemp("cause-index")
+    with pytest.MonkeyPatch.context() as mp:
+        for kind in DIRS:
+            mp.setenv(f"LEUKO_{kind}_DIR", str(root / kind.lower()))
+        write_overlay(synthetic_causes(_bundled_kb, 60))
+        kbmod.load()  # writes the cache
+    return root
+
+
 @pytest.fixture
-def both(isolated_dirs, kb):
-    """The same KB (bundled + 60 synthetic causes) decoded directly and read from the cache."""
-    write_overlay(synthetic_causes(kb, 60))
-    kbmod.load()  # writes the cache
+def both(_synthetic_dirs, monkeypatch):
+    """The same KB (bundled + 60 synthetic causes) decoded directly and read from the cache:
+    new KnowledgeBase objects for each test (nothing decoded yet), the store shared."""
+    for kind in DIRS:
+        monkeypatch.setenv(f"LEUKO_{kind}_DIR", str(_synthetic_dirs / kind.lower()))
+    kbmod.load()  # rewrites the store if a test removed it (test_cache_file_gone_...)
     cached = kbmod.load()
     assert cached._store is not None
     return kbmod.load(use_cache=False), cached

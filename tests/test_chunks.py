@@ -188,7 +188,8 @@ def test_ordinary_overlays_take_the_piecewise_path(name):
 FRAGMENTS = [*CASES.values(), "# comment\n", "\n", '"""\n', "[[causes]]\n", "x = [\n", "]\n"]
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# 20 spliced overlays: each fragment is also checked whole in the CASES table above
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     parts=st.lists(st.sampled_from(FRAGMENTS), max_size=5),
     cut=st.integers(min_value=0, max_value=4000),
