@@ -297,6 +297,8 @@ def load(*, overlay: str | Path | None | bool = True, use_cache: bool = True) ->
                 if signature:
                     _remember_hash(signature, overlay_hash, info)
     status = "loaded" if overlay_path is not None else "absent"
+    # as entries record it (source_location) and as the store key holds it
+    overlay_name = str(overlay_path) if overlay_path else None
 
     def from_sources(open_written: bool = False) -> tuple[dict | None, store.Store | None]:
         """Build from the TOML files and write the store: (the merged KB, None), or with
@@ -308,7 +310,7 @@ def load(*, overlay: str | Path | None | bool = True, use_cache: bool = True) ->
         if overlay_path is not None and overlay_bytes is None:  # the hash came from the memo
             overlay_bytes = read_overlay()
             overlay_hash = content_hash(overlay_bytes)  # the file may have changed since
-        names = (str(bundled), str(overlay_path) if overlay_path else None)
+        names = (str(bundled), overlay_name)
         # entry by entry from the memo where it can (chunks.py), else the whole files anew
         quick = None
         if use_cache:
@@ -326,7 +328,7 @@ def load(*, overlay: str | Path | None | bool = True, use_cache: bool = True) ->
                 err.problems, err.path, hint=OVERLAY_HINT.format(path=overlay_path)
             ) from None
         if use_cache:  # keyed by the bytes just built from
-            state_key = store.key(bundled_hash, overlay_hash, names[1] or "")
+            state_key = store.key(bundled_hash, overlay_hash, overlay_name or "")
             _save(state_key, data, quick)
             written = store.open_store(state_key, fresh=True) if open_written else None
             if written is not None:
@@ -336,7 +338,7 @@ def load(*, overlay: str | Path | None | bool = True, use_cache: bool = True) ->
     def rebuild() -> dict:
         return _without_gc(from_sources)[0]
 
-    state = store.key(bundled_hash, overlay_hash, str(overlay_path) if overlay_path else "")
+    state = store.key(bundled_hash, overlay_hash, overlay_name or "")
     cached = store.open_store(state) if use_cache else None
     if cached is None and use_cache and overlay_path is None:
         # the wheel's prebuilt store: trusted only as far as the cache's is (key and checksums)
