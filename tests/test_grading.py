@@ -212,6 +212,55 @@ def test_duffy_null_adult_within_its_range_is_headed_by_that_range(kb):
     assert r["severity"] == "mild"  # still reported, not the headline
 
 
+# DAIDS 2.1 splits the ANC table by age in completed days (clinical-facts §12): >7 days,
+# 2-7 days, <=1 day. At ANC 450 the three tables give grades 3, 4 and 4.
+DAIDS_AGES = [
+    (
+        None,
+        [
+            ("daids-2.1-anc-over-7-days", 3),
+            ("daids-2.1-anc-2-7-days", 4),
+            ("daids-2.1-anc-up-to-1-day", 4),
+        ],
+    ),
+    ("30", [("daids-2.1-anc-over-7-days", 3)]),
+    ("8d", [("daids-2.1-anc-over-7-days", 3)]),
+    ("7d", [("daids-2.1-anc-2-7-days", 4)]),
+    ("48h", [("daids-2.1-anc-2-7-days", 4)]),
+    ("47h", [("daids-2.1-anc-up-to-1-day", 4)]),
+    ("0d", [("daids-2.1-anc-up-to-1-day", 4)]),
+]
+
+
+@pytest.mark.parametrize("age,expected", DAIDS_AGES)
+def test_daids_grades_are_the_patients_age_group(kb, age, expected):
+    r = assess(kb, _req(anc="450", age=age) if age else _req(anc="450"))
+    daids = [g for g in r["grades"] if g["system"] == "DAIDS"]
+    assert [(g["scale"], g["grade"]) for g in daids] == expected
+    for g in daids:  # each names its ages, so a list for every age reads unambiguously
+        scale = kb.get("scales", g["scale"])
+        assert (g["age_min_days"], g["age_max_days"]) == (
+            scale.get("age_min_days"),
+            scale.get("age_max_days"),
+        )
+
+
+@pytest.mark.parametrize(
+    "args,shown,hidden",
+    [
+        ([], ["(aged 8 days or more)", "(aged 2-7 days)", "(aged 0-1 days)", "no age given"], []),
+        (["--age", "30"], ["(aged 8 days or more)", "age 30 years"], ["(aged 2-7 days)"]),
+        (["--age", "1d"], ["(aged 0-1 days)", "age 1 day)"], ["(aged 8 days"]),
+    ],
+)
+def test_human_grades_name_the_daids_age_group(invoke, args, shown, hidden):
+    result = invoke("assess", "--anc", "450", *args, env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    out = " ".join(result.stdout.split())  # wrapped lines joined
+    assert all(s in out for s in shown), out
+    assert not any(h in out for h in hidden), out
+
+
 @pytest.mark.parametrize(
     "age,days",
     [

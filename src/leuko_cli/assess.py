@@ -243,7 +243,13 @@ def _grade_anc(
     if ctcae["lln_needed"]:
         cited.note(_unknown_grade_note(version, "ANC", ctcae, "--lln"))
     for other in kb.table("scales"):
-        if other["measure"] == "anc" and not summarised(kb, other):
+        # a scale split by age (DAIDS) gives the grade of the patient's age group; with no age
+        # given, every group's grade is listed, each with its ages (grades[].age_min_days)
+        if (
+            other["measure"] == "anc"
+            and not summarised(kb, other)
+            and (age_days is None or grading.applies_at_age(other, age_days))
+        ):
             result["grades"].append(grading.grade(other, anc))
             cited.cite(other)
     rng, note = grading.reference_range(kb, "anc", age_days, duffy_null)
@@ -269,9 +275,7 @@ def summarised(kb, scale: dict) -> bool:
 
 def _range_view(rng: dict, reason, age_days, duffy_null: bool) -> dict:
     chosen_by = []
-    chosen_by.append(
-        f"age {age_days:g} days" if age_days is not None else "no age given: adult range"
-    )
+    chosen_by.append(_age_text(age_days) if age_days is not None else "no age given: adult range")
     if duffy_null:
         chosen_by.append("Duffy-null (--duffy-null)")
     return {
@@ -287,6 +291,13 @@ def _range_view(rng: dict, reason, age_days, duffy_null: bool) -> dict:
         "chosen_by": chosen_by,
         "origin": rng.get("source_location"),
     }
+
+
+def _age_text(age_days: float) -> str:
+    """An age as a person reads it: years from one year on, else days."""
+    if age_days >= inputs.DAYS_PER_YEAR:
+        return f"age {age_days / inputs.DAYS_PER_YEAR:g} years"
+    return f"age {age_days:g} {'day' if age_days == 1 else 'days'}"
 
 
 def _headline(severity: dict, rng: dict | None, below: bool | None) -> dict:

@@ -312,7 +312,9 @@ RESULTS: tuple[ResultField, ...] = (
         "grades",
         "array",
         "Every grade given: scale id, system, version, term, "
-        "grade (null when unknown), label, meaning, references.",
+        "grade (null when unknown), label, meaning, references; a scale split by age "
+        "(DAIDS) gives its ages in completed days (age_min_days, up to but not including "
+        "age_max_days) and is listed for the patient's age only, or for every age with none.",
     ),
     ResultField(
         "fever",

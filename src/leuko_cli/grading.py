@@ -114,6 +114,8 @@ def grade(scale: dict, cells: float, lln: float | None = None) -> dict:
         "monitoring": chosen.get("monitoring"),
         "lln_needed": lln_needed,
         "lln": lln,
+        "age_min_days": scale.get("age_min_days"),
+        "age_max_days": scale.get("age_max_days"),
         "references": scale["references"],
         "origin": scale.get("source_location"),
     }
@@ -131,12 +133,16 @@ def scale_for(
     ]
     if age_days is None:
         return found[0] if len(found) == 1 else None
-    completed = int(age_days)  # ages count in completed days, as DAIDS writes them
-    for s in found:
-        lo, hi = s.get("age_min_days"), s.get("age_max_days")
-        if (lo is None or completed >= lo) and (hi is None or completed < hi):
-            return s
-    return None
+    return next((s for s in found if applies_at_age(s, age_days)), None)
+
+
+def applies_at_age(scale: dict, age_days: float) -> bool:
+    """Whether a scale's age limits (age_min_days <= completed days < age_max_days; a scale
+    without them applies at every age) include this age: ages count in completed days, as
+    DAIDS writes them."""
+    lo, hi = scale.get("age_min_days"), scale.get("age_max_days")
+    completed = int(age_days)
+    return (lo is None or completed >= lo) and (hi is None or completed < hi)
 
 
 def ctcae_scale(kb: KnowledgeBase, measure: str, version: str) -> dict | None:

@@ -7,6 +7,8 @@ Everything shown comes from the result dict, whose strings were made inert by re
 
 from __future__ import annotations
 
+import math
+
 from rich.text import Text
 
 from .render import (
@@ -185,12 +187,27 @@ def _clinician(kb, r: dict) -> None:
     _disclaimer(con, kb, "clinician")
 
 
+def _age_group(g: dict) -> str:
+    """' (aged 2-7 days)' for a scale split by age, in completed days (a scale applies from
+    age_min_days up to, not including, age_max_days); '' for one that is not."""
+    lo, hi = g.get("age_min_days"), g.get("age_max_days")
+    if lo is None and hi is None:
+        return ""
+    lo = lo or 0
+    if hi is None:
+        return f" (aged {lo:g} days or more)"
+    last = math.ceil(hi) - 1  # the last completed day below age_max_days
+    if last <= lo:
+        return f" (aged {lo:g} {'day' if lo == 1 else 'days'})"
+    return f" (aged {lo:g}-{last:g} days)"
+
+
 def _grade_line(g: dict) -> Text:
     label = g["label"]
     style = SEVERITY_STYLE.get(label, "bold" if g["grade"] else "green")
     if g["grade"] is None:
         style = "yellow"
-    t = Text(f"{g['system']} {g['version']} · {g['term']}: ", style="bold")
+    t = Text(f"{g['system']} {g['version']} · {g['term']}{_age_group(g)}: ", style="bold")
     t.append(label, style=style)
     if g["system"] == "CTCAE" and g["grade"] is not None and not label.startswith("Grade"):
         t.append(f" (grade {g['grade']})")
