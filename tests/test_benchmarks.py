@@ -29,6 +29,8 @@ SCRIPTS = {
             r"^batch ratio JSONL to CSV vs json\.loads->json\.dumps .* <= 2\.0x (met|MISSED)$",
             r"^batch least block stream, no grading \(anc\.csv\): [\d.]+s [\d.]+x the floor",
             r"^batch least block stream, no grading \(wbc\.csv\): [\d.]+s [\d.]+x the floor",
+            r"^batch two processes, half the file each \(anc\.csv\): [\d.]+s [\d.]+x the floor",
+            r"^batch two processes, half the file each \(wbc\.csv\): [\d.]+s [\d.]+x the floor",
             r"^batch peak RSS \(largest CLI run\) [\d.]+ MiB  <= 64 MiB (met|MISSED)$",
             r"^verdicts on the in-process ratio",
         ],
