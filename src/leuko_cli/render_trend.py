@@ -60,7 +60,9 @@ def _figures(con, s: dict, data: dict, kb) -> None:
             f"Days below {d['threshold']:g}/µL: {d['below_threshold']} "
             f"{_cites(kb, dsn['references'])}"
         )
-    grades = ", ".join(f"G{g} {n}" for g, n in d["by_grade"].items())
+    grades = ", ".join(
+        f"{g} {n}" if g == "unknown" else f"G{g} {n}" for g, n in d["by_grade"].items()
+    )
     version = nad["ctcae_version"]
     con.print(
         f"Days per CTCAE {version} grade: {grades} (observed {d['observed']}, "
@@ -91,7 +93,7 @@ def trend(answer: Answer) -> None:
         samples = ctx["series"][s["subject"]]
         cells = [x.cells for x in samples]
         low = min(range(len(cells)), key=lambda i: (cells[i], i))
-        grade_of = grade_function(kb, ctx["settings"], data["measure"])
+        grade_of = grade_function(kb, s["nadir"]["ctcae_version"], data["measure"])
         for line in chart(
             [x.t for x in samples],
             cells,

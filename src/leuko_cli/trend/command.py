@@ -140,6 +140,11 @@ def trend(
             samples, rules, measure=measure, day1=start, recovery_n=n, floor=floor, cycles_on=screen
         )
         subjects.append({"subject": sid, **s})
+    if any(figures.UNKNOWN in s["days"]["by_grade"] for s in subjects):
+        got.notes.append(
+            f"grade unknown: CTCAE grade 0 or 1 needs the lab's lower limit of normal "
+            f"(a {LLN_COLUMN[measure]} column)"
+        )
     refs: list[str] = []
     for r in rules.values():
         refs.extend(x for x in r["references"] if x not in refs)
@@ -188,14 +193,17 @@ def _error_lines(errors, n_subjects: int) -> str | None:
     return "\n".join(lines)
 
 
-def grade_function(kb, settings: dict, measure: str):
-    """cells -> CTCAE grade on the version in use (the KB scale), for chart bands."""
+LLN_COLUMN = {"anc": "lln", "wbc": "wbc_lln", "lymphocytes": "lymphocytes_lln"}
+
+
+def grade_function(kb, version: str, measure: str):
+    """cells -> CTCAE grade (None: unknown) on `version`, the version the counts were graded
+    with (the KB scale), for chart bands."""
     from leuko_cli import grading
 
-    version = settings["ctcae_version"].value
-    scale = grading.ctcae_scale(kb, measure, version) or grading.ctcae_scale(
-        kb, measure, kb.settings["ctcae_versions"][-1]
-    )
+    scale = grading.ctcae_scale(kb, measure, version)
+    if scale is None:
+        return lambda cells: None
     return lambda cells: grading.grade(scale, cells)["grade"]
 
 
@@ -221,11 +229,12 @@ def _write_svg(kb, path: str, by_subject: dict, data: dict, measure, settings, f
         [s.t for s in samples],
         cells,
         low,
-        grade_function(kb, settings, measure),
+        grade_function(kb, nad["ctcae_version"], measure),
         floor,
         summary["first_date"],
         summary["last_date"],
         f"nadir {nad['value']:g}/µL {nad['date']}{day}",
+        f"CTCAE {nad['ctcae_version']}",
     )
     svg.write_atomic(path, text)
 
@@ -261,7 +270,7 @@ def csv_text(subjects: list[dict]) -> str:
 
     from leuko_cli.sanitize import inert_line
 
-    grades = sorted({g for s in subjects for g in s["days"]["by_grade"]}, key=int)
+    grades = sorted({g for s in subjects for g in s["days"]["by_grade"]}, key=figures.grade_order)
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(list(CSV_COLUMNS) + [f"days_grade_{g}" for g in grades])
