@@ -329,3 +329,17 @@ def test_json_batch_path_does_not_import_rich(tmp_path):
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert "RICH=False" in proc.stderr, proc.stderr
     assert json.loads(proc.stdout)["severity"] == "severe"
+
+
+@pytest.mark.parametrize("engine", ["stream", "columnar"])
+def test_lymphocyte_grade_names_the_version_that_graded_it(invoke, tmp_path, engine):
+    """The KB has no CTCAE 6.0 'Lymphocyte count decreased': assess grades it with 5.0 and says
+    so. A batch row's ctcae_version (6.0) must not stand for that grade's version."""
+    path = tmp_path / "labs.csv"
+    path.write_text("id,anc,lymphocytes\na,450,300\nb,450,\n")
+    out = rows(invoke("assess", "--input", str(path), "--engine", engine).stdout)
+    assert out[0]["ctcae_version"] == "6.0" and out[0]["lymphocytes_ctcae_grade"] == "3"
+    assert out[0]["lymphocytes_ctcae_version"] == "5.0"
+    assert out[1]["lymphocytes_ctcae_version"] == ""
+    out = rows(invoke("assess", "--input", str(path), "--ctcae-version", "4.03").stdout)
+    assert out[0]["lymphocytes_ctcae_version"] == "4.03"

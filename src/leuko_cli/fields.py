@@ -410,6 +410,14 @@ BATCH_EXTRA: tuple[BatchColumn, ...] = (
         "CTCAE 'Lymphocyte count decreased' grade of the row's lymphocytes; null when "
         "the row has none or the grade needs the lab's lower limit.",
     ),
+    BatchColumn(
+        "lymphocytes_ctcae_version",
+        ("lymphocytes", "ctcae_version"),
+        "string|null",
+        "The CTCAE version of lymphocytes_ctcae_grade: the row's ctcae_version, or the "
+        "version used when that one has no 'Lymphocyte count decreased' in the KB (6.0: "
+        "graded with 5.0); null when the row has no lymphocytes.",
+    ),
 )
 BATCH_RESULTS = (
     tuple(r.name for r in RESULTS if r.batch) + tuple(c.name for c in BATCH_EXTRA) + ("error",)
