@@ -343,3 +343,13 @@ def test_lymphocyte_grade_names_the_version_that_graded_it(invoke, tmp_path, eng
     assert out[1]["lymphocytes_ctcae_version"] == ""
     out = rows(invoke("assess", "--input", str(path), "--ctcae-version", "4.03").stdout)
     assert out[0]["lymphocytes_ctcae_version"] == "4.03"
+
+
+def test_table_format_ends_with_the_disclaimer(invoke, tmp_path, kb):
+    """--format table is human output: it ends with the one-line disclaimer, as every
+    clinical answer on screen does (CSV and JSON Lines stay plain data)."""
+    path = tmp_path / "labs.csv"
+    path.write_text("id,anc\na,450\nb,n/a\n")
+    res = invoke("assess", "--input", str(path), "--format", "table")
+    assert res.stdout.rstrip().endswith(kb.settings["disclaimer"])
+    assert kb.settings["disclaimer"] not in invoke("assess", "--input", str(path)).stdout

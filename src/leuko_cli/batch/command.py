@@ -205,6 +205,11 @@ def _table(
             on_error=on_error,
         )
         out.flush()  # a full disk shows here when the last 64 KiB are written
+        if fmt == "table":  # human output: it ends with the disclaimer, as every answer does
+            from leuko_cli.render import _disclaimer
+            from leuko_cli.render_console import console
+
+            _disclaimer(console(), kb)
     except readers.StreamError as err:
         raise InputError(
             _broke(path, err.line, err.reason, summary, "fix or remove that line")
