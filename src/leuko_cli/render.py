@@ -428,7 +428,8 @@ def meds(answer: Answer) -> None:
             ):
                 con.print(f"  {label}: {value}")
             for t in e["region_monitoring"]:
-                con.print(f"  {t['region']} · {t['name']}: {t['schedule']}")
+                cites = _cites(kb, t["references"])
+                con.print(f"  {t['region']} · {t['name']}: {t['schedule']} {cites}".rstrip())
             con.print(
                 Text(
                     f"  Refs {_cites(kb, e['references'])} · leuko causes show {e['cause']}"
