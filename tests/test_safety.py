@@ -192,3 +192,18 @@ def test_patient_recheck_for_a_reading_just_under_the_rule(invoke):
         invoke("assess", "--anc", "300", "--temp", "38.1", "--audience", "patient").stdout.split()
     )
     assert "again in an hour" in out
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("manage",),
+        ("causes", "show", "clozapine"),
+        ("assess", "--anc", "450"),
+    ],
+)
+def test_patient_answers_end_with_the_patient_disclaimer(invoke, kb, args):
+    out = invoke(*args, "--audience", "patient").stdout
+    assert out.rstrip().endswith(" ".join(kb.settings["patient_disclaimer"].split()[-4:]))
+    assert " ".join(kb.settings["patient_disclaimer"].split()) in " ".join(out.split())
+    assert kb.settings["disclaimer"] not in out

@@ -234,9 +234,9 @@ def assess(answer: Answer) -> None:
     render_assess.assess(answer)
 
 
-def sections(kb: KnowledgeBase, title: str, rows: list[dict]) -> None:
+def sections(kb: KnowledgeBase, title: str, rows: list[dict], audience: str = "clinician") -> None:
     """Generic renderer for classify/workup/presentation-style content: each row has a title,
-    a body, optional bullet items and references."""
+    a body, optional bullet items and references; the audience's disclaimer ends it."""
     con = console()
     con.print(Text(title, style="bold underline"))
     for row in rows:
@@ -251,7 +251,7 @@ def sections(kb: KnowledgeBase, title: str, rows: list[dict]) -> None:
             con.print("  • " + (item))
     con.print()
     _references(con, kb, sorted({i for row in rows for i in row["references"]}))
-    _disclaimer(con, kb)
+    _disclaimer(con, kb, audience)
 
 
 def score(answer: Answer) -> None:
@@ -346,7 +346,7 @@ def manage(answer: Answer) -> None:
         }
         for m in data["management"]
     ]
-    sections(kb, "Presentation and management", rows)
+    sections(kb, "Presentation and management", rows, answer.audience)
 
 
 def scales(answer: Answer) -> None:
