@@ -207,3 +207,32 @@ def test_patient_answers_end_with_the_patient_disclaimer(invoke, kb, args):
     assert out.rstrip().endswith(" ".join(kb.settings["patient_disclaimer"].split()[-4:]))
     assert " ".join(kb.settings["patient_disclaimer"].split()) in " ".join(out.split())
     assert kb.settings["disclaimer"] not in out
+
+
+def _overlay_ctcae6_anc(isolated_dirs, kb):
+    """An overlay that moves CTCAE 6.0's ANC grade 1/0 boundary to 1600; its path."""
+    import tomli_w
+
+    scale = dict(kb.get("scales", "ctcae-6.0-neutrophil-count-decreased"))
+    scale = {
+        k: v for k, v in scale.items() if k not in ("source", "source_location") and v is not None
+    }
+    scale["bands"] = [{k: v for k, v in b.items() if v is not None} for b in scale["bands"]]
+    for b in scale["bands"]:
+        b.update({k: 1600 for k in ("lower", "upper") if b.get(k) == 1500})
+    overlay = isolated_dirs / "data" / "overlay.toml"
+    overlay.parent.mkdir(parents=True)
+    overlay.write_text(tomli_w.dumps({"scales": [scale]}))
+    return overlay
+
+
+def test_scales_marks_an_overlay_scale(invoke, isolated_dirs, kb):
+    overlay = _overlay_ctcae6_anc(isolated_dirs, kb)
+    rows = json.loads(invoke("scales", "--json").stdout)
+    rows = rows if isinstance(rows, list) else rows["scales"]
+    mine = next(s for s in rows if s["id"] == "ctcae-6.0-neutrophil-count-decreased")
+    assert mine["source"] == "overlay" and mine["origin"].startswith(str(overlay))
+    assert next(s for s in rows if s["id"] != mine["id"])["source"] == "bundled"
+    human = " ".join(invoke("scales").stdout.split())
+    assert "CTCAE 6.0 Neutrophil count decreased (CTCAE 6.0) *" in human
+    assert "* from your personal overlay" in human

@@ -234,7 +234,13 @@ def assess(answer: Answer) -> None:
     render_assess.assess(answer)
 
 
-def sections(kb: KnowledgeBase, title: str, rows: list[dict], audience: str = "clinician") -> None:
+def sections(
+    kb: KnowledgeBase,
+    title: str,
+    rows: list[dict],
+    audience: str = "clinician",
+    footnote: str | None = None,
+) -> None:
     """Generic renderer for classify/workup/presentation-style content: each row has a title,
     a body, optional bullet items and references; the audience's disclaimer ends it."""
     con = console()
@@ -250,6 +256,8 @@ def sections(kb: KnowledgeBase, title: str, rows: list[dict], audience: str = "c
         for item in row.get("items") or []:
             con.print("  • " + (item))
     con.print()
+    if footnote:
+        con.print(footnote)
     _references(con, kb, sorted({i for row in rows for i in row["references"]}))
     _disclaimer(con, kb, audience)
 
@@ -356,14 +364,22 @@ def scales(answer: Answer) -> None:
         "Grading scales",
         [
             {
-                "title": f"{s['name']} ({s['system']} {s['version']})",
+                "title": f"{s['name']} ({s['system']} {s['version']})"
+                + (" *" if s.get("source") == "overlay" else ""),
                 "body": s.get("definition"),
                 "references": s["references"],
                 "items": [f"{b['label']}: {_band_text(b)}" for b in s["bands"]],
             }
             for s in rows
         ],
+        footnote=_overlay_footnote(rows),
     )
+
+
+def _overlay_footnote(rows: list[dict]) -> str | None:
+    """The marker's meaning and each overlay entry's FILE:LINE, when any row is marked."""
+    where = [r.get("origin") or r["id"] for r in rows if r.get("source") == "overlay"]
+    return "* from your personal overlay: " + ", ".join(where) if where else None
 
 
 def _band_text(b: dict) -> str:
