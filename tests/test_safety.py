@@ -236,3 +236,22 @@ def test_scales_marks_an_overlay_scale(invoke, isolated_dirs, kb):
     human = " ".join(invoke("scales").stdout.split())
     assert "CTCAE 6.0 Neutrophil count decreased (CTCAE 6.0) *" in human
     assert "* from your personal overlay" in human
+
+
+def test_batch_outputs_name_overlay_grading_entries(invoke, isolated_dirs, kb, tmp_path):
+    """A grade read from an overlay scale says so in every channel, not only in assess."""
+    overlay = str(_overlay_ctcae6_anc(isolated_dirs, kb))
+    labs = tmp_path / "labs.csv"
+    labs.write_text("id,anc\na,1550\n")
+    r = invoke("assess", "--input", str(labs))
+    assert r.stdout.splitlines()[1].split(",")[5] == "1"  # graded with the overlay's bands
+    assert overlay in r.stderr
+    adlb = tmp_path / "adlb.csv"
+    adlb.write_text("USUBJID,PARAMCD,AVAL,AVALU\n1,ANC,1.55,10^9/L\n")
+    r = invoke("batch", str(adlb), "--ctcae-version", "6.0")
+    assert ",1,CTCAE 6.0," in r.stdout and overlay in r.stderr
+    series = tmp_path / "s.csv"
+    series.write_text("date,anc\n2024-01-01,1550\n2024-01-02,1200\n")
+    d = json.loads(invoke("trend", str(series), "--json").stdout)
+    assert any(e.startswith(overlay) for e in d["overlay_entries"])
+    assert overlay in " ".join(invoke("trend", str(series)).stdout.split())

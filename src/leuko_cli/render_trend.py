@@ -124,5 +124,9 @@ def trend(answer: Answer) -> None:
         con.print(f"{len(subjects)} subject(s). One subject's chart: --subject ID")
     for note in data["notes"]:
         con.print(Text(inert_line(note), style="dim"))
+    if data.get("overlay_entries"):
+        con.print(
+            Text("From your overlay: " + inert_line(", ".join(data["overlay_entries"])), "yellow")
+        )
     _references(con, kb, data["references"])
     _disclaimer(con, kb)

@@ -248,7 +248,18 @@ def _table(
             stream.close()
         _flush(out)
     sys.stderr.write(summary.line() + "\n")
+    _overlay_note(kb)
     return 1 if summary.errors else 0
+
+
+def _overlay_note(kb) -> None:
+    """Rows have no room for overlay_entries: an overlay that can change grades is named once."""
+    from leuko_cli.assess import overlay_line
+    from leuko_cli.sanitize import inert_line
+
+    line = overlay_line(kb)
+    if line:
+        sys.stderr.write(inert_line(line) + "\n")
 
 
 def _broke(path: str, line: int, reason: str, summary: Summary, fix: str, prefix: str = "") -> str:

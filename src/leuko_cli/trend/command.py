@@ -87,6 +87,7 @@ def trend(
     cycles_on: bool | None = None,
     on_error: str | None = None,
 ) -> Answer:
+    from leuko_cli.assess import GRADING_TABLES, overlay_grading_entries
     from leuko_cli.batch.grade import ON_ERROR
     from leuko_cli.kb import load
     from leuko_cli.settings import resolve_all
@@ -158,6 +159,7 @@ def trend(
         "notes": got.notes,
         "rules": {rid: _rule(r) for rid, r in rules.items()},
         "references": refs,
+        "overlay_entries": overlay_grading_entries(kb, (*GRADING_TABLES, "trend_rules")),
         "disclaimer": kb.settings["disclaimer"],
     }
     if svg is not None:
@@ -167,6 +169,9 @@ def trend(
     if not subjects and not got.errors:
         raise InputError(f"{path}: no dated counts found")
     if fmt == "csv" and not as_json:
+        if data["overlay_entries"]:  # the CSV has no room for it: named on stderr
+            line = "leuko: graded with your personal overlay: " + ", ".join(data["overlay_entries"])
+            note = line if note is None else note + "\n" + line
         return Answer("text", csv_text(subjects), kb, exit_code=code, note=note)
     context = {"series": got.subjects, "settings": settings, "floor": floor, "width": width}
     return Answer("trend", data, kb, exit_code=code, note=note, context=context)
