@@ -428,3 +428,24 @@ def test_lymphocyte_chart_is_shaded_with_the_version_that_graded(invoke, tmp_pat
     r = invoke("trend", path, "--measure", "lymphocytes", "--ctcae-version", "6.0")
     assert r.exit_code == 0, r.stderr
     assert "G4│" in r.stdout  # 150/µL: grade 4 in the version named in the summary
+
+
+def test_many_subjects_line_names_the_kb_threshold(invoke, tmp_path, isolated_dirs, kb):
+    """The days-below figure is counted from the KB rule's threshold; the one-line-per-subject
+    view must print that threshold, not a 500 of its own."""
+    import tomli_w
+
+    rule = {
+        k: v
+        for k, v in kb.get("trend_rules", "severe-neutropenia-duration").items()
+        if k not in ("source", "source_location") and v is not None
+    }
+    rule["threshold_cells_per_ul"] = 400
+    overlay = isolated_dirs / "data" / "overlay.toml"
+    overlay.parent.mkdir(parents=True)
+    overlay.write_text(tomli_w.dumps({"trend_rules": [rule]}))
+    rows = [("a", d, v) for d, v in _daily([900, 450, 300])] + [
+        ("b", d, v) for d, v in _daily([2000, 1900])
+    ]
+    out = invoke("trend", _csv(tmp_path, rows, header="subject,date,anc")).stdout
+    assert "<400: 1 d" in out and "<500" not in out

@@ -111,7 +111,7 @@ def trend(answer: Answer) -> None:
             below = s["days"]["below_threshold"]
             line = (
                 f"{_who(s)}: n={s['counts']} nadir {nad['value']:g} {nad['date']}"
-                + (f" · <500: {below} d" if below is not None else "")
+                + (f" · <{s['days']['threshold']:g}: {below} d" if below is not None else "")
                 + f" · recovery {_recovery(s['recovery'])}"
                 + f" · {_direction(s['direction'])}"
             )
