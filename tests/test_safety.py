@@ -255,3 +255,13 @@ def test_batch_outputs_name_overlay_grading_entries(invoke, isolated_dirs, kb, t
     d = json.loads(invoke("trend", str(series), "--json").stdout)
     assert any(e.startswith(overlay) for e in d["overlay_entries"])
     assert overlay in " ".join(invoke("trend", str(series)).stdout.split())
+
+
+def test_a_count_with_no_reference_range_for_the_age_says_so(invoke):
+    """Lymphocytes have KB ranges under 2 years and for adults only: at 10 years the comparison
+    is unknown, and the answer must say why rather than stay silent."""
+    out = json.loads(invoke("assess", "--lymphocytes", "300", "--age", "10", "--json").stdout)
+    assert out["lymphocytes"]["below_reference"] is None
+    assert any("reference range" in n and "lymphocytes" in n for n in out["notes"])
+    human = " ".join(invoke("assess", "--lymphocytes", "300", "--age", "10").stdout.split())
+    assert "no lymphocytes reference range" in human

@@ -350,6 +350,14 @@ def _other_count(
     if rng:
         below, reason = grading.compare_with_range(rng, count)
         cited.cite(rng)
+    elif age_days is not None and any(
+        r["measure"] == measure and r["population"] == "general"
+        for r in kb.table("reference_ranges")
+    ):  # ranges for other ages only: unknown, not normal, and the answer says why
+        cited.note(
+            f"Reference range: unknown, no {measure} reference range in the KB for "
+            f"age {age_days:g} days"
+        )
     entry = {
         "value": _round(count),
         "ctcae_grade": g["grade"],
