@@ -449,3 +449,17 @@ def test_many_subjects_line_names_the_kb_threshold(invoke, tmp_path, isolated_di
     ]
     out = invoke("trend", _csv(tmp_path, rows, header="subject,date,anc")).stdout
     assert "<400: 1 d" in out and "<500" not in out
+
+
+def test_the_ctcae_version_and_unit_say_where_they_came_from(invoke, tmp_path):
+    """As assess does: the settings used, each with its origin, and the default-version note."""
+    path = _csv(tmp_path, _daily(CHEMO))
+    _r, d = _json(invoke, path)
+    assert d["settings"]["ctcae_version"] == {"value": "6.0", "origin": "default"}
+    assert d["settings"]["unit"]["origin"] == "default"
+    assert any("--ctcae-version 5.0" in n for n in d["notes"])
+    _r, d = _json(invoke, path, "--ctcae-version", "5.0")
+    assert d["settings"]["ctcae_version"] == {"value": "5.0", "origin": "flag"}
+    assert not any("--ctcae-version 5.0" in n for n in d["notes"])
+    human = " ".join(invoke("trend", path).stdout.split())
+    assert "ctcae version 6.0 (default)" in human

@@ -122,6 +122,17 @@ def trend(answer: Answer) -> None:
                 )
             con.print(line)
         con.print(f"{len(subjects)} subject(s). One subject's chart: --subject ID")
+    settings = data.get("settings") or {}
+    con.print(
+        Text("Settings: ", style="bold")
+        + Text(
+            " · ".join(
+                f"{key.replace('_', ' ')} {v['value']} ({v['origin']})"
+                for key, v in settings.items()
+            ),
+            style="dim",
+        )
+    )
     for note in data["notes"]:
         con.print(Text(inert_line(note), style="dim"))
     if data.get("overlay_entries"):

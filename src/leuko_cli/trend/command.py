@@ -146,6 +146,11 @@ def trend(
             f"grade unknown: CTCAE grade 0 or 1 needs the lab's lower limit of normal "
             f"(a {LLN_COLUMN[measure]} column)"
         )
+    used = {k: settings[k].as_dict() for k in ("unit", "ctcae_version")}
+    if used["ctcae_version"]["origin"].startswith("default"):  # as assess: say what it means
+        got.notes.append(
+            kb.settings["ctcae_default_note"].format(version=used["ctcae_version"]["value"])
+        )
     refs: list[str] = []
     for r in rules.values():
         refs.extend(x for x in r["references"] if x not in refs)
@@ -158,6 +163,7 @@ def trend(
         "errors": [{"line": line, "error": msg} for line, msg in got.errors],
         "notes": got.notes,
         "rules": {rid: _rule(r) for rid, r in rules.items()},
+        "settings": used,
         "references": refs,
         "overlay_entries": overlay_grading_entries(kb, (*GRADING_TABLES, "trend_rules")),
         "disclaimer": kb.settings["disclaimer"],
