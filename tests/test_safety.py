@@ -265,3 +265,18 @@ def test_a_count_with_no_reference_range_for_the_age_says_so(invoke):
     assert any("reference range" in n and "lymphocytes" in n for n in out["notes"])
     human = " ".join(invoke("assess", "--lymphocytes", "300", "--age", "10").stdout.split())
     assert "no lymphocytes reference range" in human
+
+
+@pytest.mark.parametrize("version", ["4.03", "5.0", "6.0"])
+def test_fever_with_a_possibly_falling_count_is_an_emergency_in_every_version(invoke, version):
+    """IDSA's 'expected to fall below 500' window does not depend on the CTCAE version chosen:
+    fever with an ANC of 700 is an emergency under 4.03 too (the KB has no 4.03 CTCAE
+    febrile-neutropenia rule; that must leave the AE ungraded with a reason, not drop the
+    emergency)."""
+    args = ("assess", "--anc", "700", "--temp", "38.6", "--ctcae-version", version)
+    out = json.loads(invoke(*args, "--json").stdout)
+    assert out["febrile_neutropenia"] is False
+    assert out["febrile_neutropenia_if_falling"] is True and out["emergency"]
+    if "ctcae_febrile_neutropenia" not in out:
+        assert any("Febrile neutropenia" in n and version in n for n in out["notes"])
+    assert "TREAT AS AN EMERGENCY" in invoke(*args).stdout
