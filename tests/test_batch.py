@@ -353,3 +353,21 @@ def test_table_format_ends_with_the_disclaimer(invoke, tmp_path, kb):
     res = invoke("assess", "--input", str(path), "--format", "table")
     assert res.stdout.rstrip().endswith(kb.settings["disclaimer"])
     assert kb.settings["disclaimer"] not in invoke("assess", "--input", str(path)).stdout
+
+
+@pytest.mark.parametrize("engine", ["stream", "columnar"])
+def test_an_unknown_grade_says_why_in_its_row(invoke, tmp_path, engine):
+    """Unknown is not zero, and not silent: a grade left empty because grade 1 needs the lab's
+    lower limit names that reason in the row (CSV has no notes), as leuko batch does."""
+    path = tmp_path / "labs.csv"
+    path.write_text("id,anc,wbc\na,1600,5000\nb,450,\nc,1600,\n")
+    args = ("assess", "--input", str(path), "--ctcae-version", "5.0", "--engine", engine)
+    out = rows(invoke(*args).stdout)
+    assert out[0]["ctcae_grade"] == "" and out[0]["wbc_ctcae_grade"] == ""
+    assert out[0]["unknown_grade_reason"] == (
+        "ctcae_grade: grade 0 or 1, needs lln; wbc_ctcae_grade: grade 0 or 1, needs wbc_lln"
+    )
+    assert out[1]["ctcae_grade"] == "4" and out[1]["unknown_grade_reason"] == ""
+    assert out[2]["unknown_grade_reason"] == "ctcae_grade: grade 0 or 1, needs lln"
+    with_lln = rows(invoke(*args, "--lln", "1800").stdout)
+    assert with_lln[2]["ctcae_grade"] == "1" and with_lln[2]["unknown_grade_reason"] == ""
