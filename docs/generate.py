@@ -224,10 +224,12 @@ EXAMPLES = {
     "example-assess": ["assess", "--anc", "450"],
     "example-causes": ["causes", "--category", "nutritional"],
     "example-search": ["search", "G-CSF", "--limit", "2"],
+    "example-trend": ["trend", "docs/examples/series.csv", "--day1", "2024-03-01"],
 }
 
 
 def example(argv: list[str]) -> str:
+    import contextlib
     import tempfile
 
     from typer.testing import CliRunner
@@ -238,7 +240,8 @@ def example(argv: list[str]) -> str:
         env = {"COLUMNS": "80", "NO_COLOR": "1", "LEUKO_COLOR": "never", "LEUKO_NO_PAGER": "1"}
         env |= {f"LEUKO_{k}_DIR": f"{tmp}/{k.lower()}" for k in ("CONFIG", "DATA", "CACHE")}
         env |= {"LEUKO_UNIT": None, "LEUKO_CTCAE_VERSION": None, "LEUKO_AUDIENCE": None}
-        result = CliRunner().invoke(app, argv, prog_name="leuko", env=env)
+        with contextlib.chdir(ROOT):  # file arguments are relative to the repository
+            result = CliRunner().invoke(app, argv, prog_name="leuko", env=env)
     return "```\n$ leuko " + " ".join(argv) + "\n" + result.stdout + "```\n"
 
 

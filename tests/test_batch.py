@@ -329,3 +329,45 @@ def test_json_batch_path_does_not_import_rich(tmp_path):
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert "RICH=False" in proc.stderr, proc.stderr
     assert json.loads(proc.stdout)["severity"] == "severe"
+
+
+@pytest.mark.parametrize("engine", ["stream", "columnar"])
+def test_lymphocyte_grade_names_the_version_that_graded_it(invoke, tmp_path, engine):
+    """The KB has no CTCAE 6.0 'Lymphocyte count decreased': assess grades it with 5.0 and says
+    so. A batch row's ctcae_version (6.0) must not stand for that grade's version."""
+    path = tmp_path / "labs.csv"
+    path.write_text("id,anc,lymphocytes\na,450,300\nb,450,\n")
+    out = rows(invoke("assess", "--input", str(path), "--engine", engine).stdout)
+    assert out[0]["ctcae_version"] == "6.0" and out[0]["lymphocytes_ctcae_grade"] == "3"
+    assert out[0]["lymphocytes_ctcae_version"] == "5.0"
+    assert out[1]["lymphocytes_ctcae_version"] == ""
+    out = rows(invoke("assess", "--input", str(path), "--ctcae-version", "4.03").stdout)
+    assert out[0]["lymphocytes_ctcae_version"] == "4.03"
+
+
+def test_table_format_ends_with_the_disclaimer(invoke, tmp_path, kb):
+    """--format table is human output: it ends with the one-line disclaimer, as every
+    clinical answer on screen does (CSV and JSON Lines stay plain data)."""
+    path = tmp_path / "labs.csv"
+    path.write_text("id,anc\na,450\nb,n/a\n")
+    res = invoke("assess", "--input", str(path), "--format", "table")
+    assert res.stdout.rstrip().endswith(kb.settings["disclaimer"])
+    assert kb.settings["disclaimer"] not in invoke("assess", "--input", str(path)).stdout
+
+
+@pytest.mark.parametrize("engine", ["stream", "columnar"])
+def test_an_unknown_grade_says_why_in_its_row(invoke, tmp_path, engine):
+    """Unknown is not zero, and not silent: a grade left empty because grade 1 needs the lab's
+    lower limit names that reason in the row (CSV has no notes), as leuko batch does."""
+    path = tmp_path / "labs.csv"
+    path.write_text("id,anc,wbc\na,1600,5000\nb,450,\nc,1600,\n")
+    args = ("assess", "--input", str(path), "--ctcae-version", "5.0", "--engine", engine)
+    out = rows(invoke(*args).stdout)
+    assert out[0]["ctcae_grade"] == "" and out[0]["wbc_ctcae_grade"] == ""
+    assert out[0]["unknown_grade_reason"] == (
+        "ctcae_grade: grade 0 or 1, needs lln; wbc_ctcae_grade: grade 0 or 1, needs wbc_lln"
+    )
+    assert out[1]["ctcae_grade"] == "4" and out[1]["unknown_grade_reason"] == ""
+    assert out[2]["unknown_grade_reason"] == "ctcae_grade: grade 0 or 1, needs lln"
+    with_lln = rows(invoke(*args, "--lln", "1800").stdout)
+    assert with_lln[2]["ctcae_grade"] == "1" and with_lln[2]["unknown_grade_reason"] == ""

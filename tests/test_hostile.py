@@ -397,8 +397,8 @@ def test_lone_cr_line_ends_are_read_as_lines(invoke, tmp_path):
     result = invoke("assess", "--input", write(tmp_path, "in.csv", CSV_FILES["CR only"]))
     assert_safe(result, codes={0})
     assert result.stdout.splitlines()[1:] == [
-        "a,500,500,moderate,6.0,2,,,true,,,",
-        "b,600,600,moderate,6.0,2,,,true,,,",
+        "a,500,500,moderate,6.0,2,,,true,,,,,",
+        "b,600,600,moderate,6.0,2,,,true,,,,,",
     ]
 
 

@@ -85,3 +85,22 @@ def test_refusals_exit_2(invoke, args):
 def test_outside_text_is_inert(invoke):
     r = invoke("meds", "evil\x1b[31mred")
     assert "\x1b" not in r.stdout
+
+
+def test_region_monitoring_line_cites_its_sources(invoke, kb):
+    """Every reference listed under an answer is cited by the line it supports: the region's
+    monitoring table (UK: the monitoring services) cites its own references."""
+    import re
+
+    from leuko_cli.queries import citation_numbers
+
+    r = invoke("meds", "clozapine", "--region", "UK")
+    assert r.exit_code == 0
+    body, refs = r.stdout.split("\nReferences\n")
+    table = kb.get("drug_monitoring", "clozapine-uk-general")
+    line = body[body.index("  UK · ") : body.index("  Refs ")]  # the table's (wrapped) line
+    cited = {int(n) for m in re.findall(r"\[([\d, ]+)\]", line) for n in m.split(", ")}
+    assert cited == set(citation_numbers(kb, table["references"]))
+    listed = {int(n) for n in re.findall(r"^\s+\[(\d+)\]", refs, re.M)}
+    everywhere = {int(n) for m in re.findall(r"\[([\d, ]+)\]", body) for n in m.split(", ")}
+    assert listed == everywhere

@@ -192,3 +192,91 @@ def test_patient_recheck_for_a_reading_just_under_the_rule(invoke):
         invoke("assess", "--anc", "300", "--temp", "38.1", "--audience", "patient").stdout.split()
     )
     assert "again in an hour" in out
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("manage",),
+        ("causes", "show", "clozapine"),
+        ("assess", "--anc", "450"),
+    ],
+)
+def test_patient_answers_end_with_the_patient_disclaimer(invoke, kb, args):
+    out = invoke(*args, "--audience", "patient").stdout
+    assert out.rstrip().endswith(" ".join(kb.settings["patient_disclaimer"].split()[-4:]))
+    assert " ".join(kb.settings["patient_disclaimer"].split()) in " ".join(out.split())
+    assert kb.settings["disclaimer"] not in out
+
+
+def _overlay_ctcae6_anc(isolated_dirs, kb):
+    """An overlay that moves CTCAE 6.0's ANC grade 1/0 boundary to 1600; its path."""
+    import tomli_w
+
+    scale = dict(kb.get("scales", "ctcae-6.0-neutrophil-count-decreased"))
+    scale = {
+        k: v for k, v in scale.items() if k not in ("source", "source_location") and v is not None
+    }
+    scale["bands"] = [{k: v for k, v in b.items() if v is not None} for b in scale["bands"]]
+    for b in scale["bands"]:
+        b.update({k: 1600 for k in ("lower", "upper") if b.get(k) == 1500})
+    overlay = isolated_dirs / "data" / "overlay.toml"
+    overlay.parent.mkdir(parents=True)
+    overlay.write_text(tomli_w.dumps({"scales": [scale]}))
+    return overlay
+
+
+def test_scales_marks_an_overlay_scale(invoke, isolated_dirs, kb):
+    overlay = _overlay_ctcae6_anc(isolated_dirs, kb)
+    rows = json.loads(invoke("scales", "--json").stdout)
+    rows = rows if isinstance(rows, list) else rows["scales"]
+    mine = next(s for s in rows if s["id"] == "ctcae-6.0-neutrophil-count-decreased")
+    assert mine["source"] == "overlay" and mine["origin"].startswith(str(overlay))
+    assert next(s for s in rows if s["id"] != mine["id"])["source"] == "bundled"
+    human = " ".join(invoke("scales").stdout.split())
+    assert "CTCAE 6.0 Neutrophil count decreased (CTCAE 6.0) *" in human
+    assert "* from your personal overlay" in human
+
+
+def test_batch_outputs_name_overlay_grading_entries(invoke, isolated_dirs, kb, tmp_path):
+    """A grade read from an overlay scale says so in every channel, not only in assess."""
+    overlay = str(_overlay_ctcae6_anc(isolated_dirs, kb))
+    labs = tmp_path / "labs.csv"
+    labs.write_text("id,anc\na,1550\n")
+    r = invoke("assess", "--input", str(labs))
+    assert r.stdout.splitlines()[1].split(",")[5] == "1"  # graded with the overlay's bands
+    assert overlay in r.stderr
+    adlb = tmp_path / "adlb.csv"
+    adlb.write_text("USUBJID,PARAMCD,AVAL,AVALU\n1,ANC,1.55,10^9/L\n")
+    r = invoke("batch", str(adlb), "--ctcae-version", "6.0")
+    assert ",1,CTCAE 6.0," in r.stdout and overlay in r.stderr
+    series = tmp_path / "s.csv"
+    series.write_text("date,anc\n2024-01-01,1550\n2024-01-02,1200\n")
+    d = json.loads(invoke("trend", str(series), "--json").stdout)
+    assert any(e.startswith(overlay) for e in d["overlay_entries"])
+    assert overlay in " ".join(invoke("trend", str(series)).stdout.split())
+
+
+def test_a_count_with_no_reference_range_for_the_age_says_so(invoke):
+    """Lymphocytes have KB ranges under 2 years and for adults only: at 10 years the comparison
+    is unknown, and the answer must say why rather than stay silent."""
+    out = json.loads(invoke("assess", "--lymphocytes", "300", "--age", "10", "--json").stdout)
+    assert out["lymphocytes"]["below_reference"] is None
+    assert any("reference range" in n and "lymphocytes" in n for n in out["notes"])
+    human = " ".join(invoke("assess", "--lymphocytes", "300", "--age", "10").stdout.split())
+    assert "no lymphocytes reference range" in human
+
+
+@pytest.mark.parametrize("version", ["4.03", "5.0", "6.0"])
+def test_fever_with_a_possibly_falling_count_is_an_emergency_in_every_version(invoke, version):
+    """IDSA's 'expected to fall below 500' window does not depend on the CTCAE version chosen:
+    fever with an ANC of 700 is an emergency under 4.03 too (the KB has no 4.03 CTCAE
+    febrile-neutropenia rule; that must leave the AE ungraded with a reason, not drop the
+    emergency)."""
+    args = ("assess", "--anc", "700", "--temp", "38.6", "--ctcae-version", version)
+    out = json.loads(invoke(*args, "--json").stdout)
+    assert out["febrile_neutropenia"] is False
+    assert out["febrile_neutropenia_if_falling"] is True and out["emergency"]
+    if "ctcae_febrile_neutropenia" not in out:
+        assert any("Febrile neutropenia" in n and version in n for n in out["notes"])
+    assert "TREAT AS AN EMERGENCY" in invoke(*args).stdout

@@ -391,3 +391,75 @@ def test_an_endless_input_is_refused_not_read_forever(invoke, monkeypatch):
     monkeypatch.setenv("LEUKO_MAX_LINE_BYTES", "4096")
     res = invoke("trend", "/dev/zero")
     assert res.exit_code == 2 and "/dev/zero:1: line longer than 4096 bytes" in res.stderr
+
+
+# CTCAE 5.0's grade 1 for the ANC is "<LLN - 1500": a count of 1500 or more without the lab's
+# lower limit is grade 0 or 1, unknown. The series must say so, never crash or print "None".
+LLN_SERIES = [3000, 1600, 900, 400, 1200, 2000]
+
+
+def test_unknown_grades_without_an_lln_are_named_in_every_output(invoke, tmp_path, monkeypatch):
+    path = _csv(tmp_path, _daily(LLN_SERIES))
+    monkeypatch.setenv("COLUMNS", "80")
+    r = invoke("trend", path, "--ctcae-version", "5.0")
+    assert r.exit_code == 0, r.stderr
+    assert "None" not in r.stdout and "lower limit of normal" in r.stdout
+    _r, d = _json(invoke, path, "--ctcae-version", "5.0")
+    by_grade = d["subjects"][0]["days"]["by_grade"]
+    assert "None" not in by_grade and by_grade["unknown"] == 3  # 3000 1600 2000
+    assert sum(by_grade.values()) == len(LLN_SERIES)
+    r = invoke("trend", path, "--ctcae-version", "5.0", "--format", "csv")
+    assert r.exit_code == 0, r.stderr
+    head, row = r.stdout.strip().splitlines()
+    cells = dict(zip(head.split(","), row.split(",")))
+    assert cells["days_grade_unknown"] == "3" and cells["ctcae_version"] == "5.0"
+    svg = tmp_path / "c.svg"
+    r = invoke("trend", path, "--ctcae-version", "5.0", "--svg", str(svg))
+    assert r.exit_code == 0, r.stderr
+    assert "CTCAE 5.0" in svg.read_text("utf-8")
+
+
+def test_lymphocyte_chart_is_shaded_with_the_version_that_graded(invoke, tmp_path, monkeypatch):
+    """CTCAE 6.0 has no lymphocyte term in the KB: the counts are graded as assess grades them,
+    and the chart's margin must use that same version, not crash on a missing 6.0 scale."""
+    rows = [(d, 1000, v) for d, v in _daily([900, 400, 150, 600])]
+    path = _csv(tmp_path, rows, header="date,lymphocytes_lln,lymphocytes")
+    monkeypatch.setenv("COLUMNS", "80")
+    r = invoke("trend", path, "--measure", "lymphocytes", "--ctcae-version", "6.0")
+    assert r.exit_code == 0, r.stderr
+    assert "G4│" in r.stdout  # 150/µL: grade 4 in the version named in the summary
+
+
+def test_many_subjects_line_names_the_kb_threshold(invoke, tmp_path, isolated_dirs, kb):
+    """The days-below figure is counted from the KB rule's threshold; the one-line-per-subject
+    view must print that threshold, not a 500 of its own."""
+    import tomli_w
+
+    rule = {
+        k: v
+        for k, v in kb.get("trend_rules", "severe-neutropenia-duration").items()
+        if k not in ("source", "source_location") and v is not None
+    }
+    rule["threshold_cells_per_ul"] = 400
+    overlay = isolated_dirs / "data" / "overlay.toml"
+    overlay.parent.mkdir(parents=True)
+    overlay.write_text(tomli_w.dumps({"trend_rules": [rule]}))
+    rows = [("a", d, v) for d, v in _daily([900, 450, 300])] + [
+        ("b", d, v) for d, v in _daily([2000, 1900])
+    ]
+    out = invoke("trend", _csv(tmp_path, rows, header="subject,date,anc")).stdout
+    assert "<400: 1 d" in out and "<500" not in out
+
+
+def test_the_ctcae_version_and_unit_say_where_they_came_from(invoke, tmp_path):
+    """As assess does: the settings used, each with its origin, and the default-version note."""
+    path = _csv(tmp_path, _daily(CHEMO))
+    _r, d = _json(invoke, path)
+    assert d["settings"]["ctcae_version"] == {"value": "6.0", "origin": "default"}
+    assert d["settings"]["unit"]["origin"] == "default"
+    assert any("--ctcae-version 5.0" in n for n in d["notes"])
+    _r, d = _json(invoke, path, "--ctcae-version", "5.0")
+    assert d["settings"]["ctcae_version"] == {"value": "5.0", "origin": "flag"}
+    assert not any("--ctcae-version 5.0" in n for n in d["notes"])
+    human = " ".join(invoke("trend", path).stdout.split())
+    assert "ctcae version 6.0 (default)" in human

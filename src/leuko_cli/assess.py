@@ -46,6 +46,27 @@ def _setting(kb, key: str, raw, settings: dict, origin: str) -> tuple[str, str]:
         raise InputError(f"{BY_NAME[key].flag}: {err}") from None
 
 
+# the tables a grade is read from: an overlay entry in any of them can change a batch's grades
+GRADING_TABLES = ("scales", "reference_ranges", "fever_rules", "measures", "units")
+
+
+def overlay_grading_entries(kb, tables: tuple[str, ...] = GRADING_TABLES) -> list[str]:
+    """FILE:LINE (table id) of every entry of the personal overlay in the grading tables: what
+    a batch, trend or dataset run names, since its rows have no room for overlay_entries."""
+    return [
+        f"{e.get('source_location') or 'overlay'} ({table} {e['id']})"
+        for table in tables
+        for e in kb.table(table)
+        if e.get("source") == "overlay"
+    ]
+
+
+def overlay_line(kb, tables: tuple[str, ...] = GRADING_TABLES) -> str | None:
+    """The stderr line of a batch run graded with overlay entries, or None."""
+    used = overlay_grading_entries(kb, tables)
+    return "leuko: graded with your personal overlay: " + ", ".join(used) if used else None
+
+
 class Cited:
     """The references and notes an answer collects as it goes (in order, without repeats)."""
 
@@ -340,6 +361,14 @@ def _other_count(
     if rng:
         below, reason = grading.compare_with_range(rng, count)
         cited.cite(rng)
+    elif age_days is not None and any(
+        r["measure"] == measure and r["population"] == "general"
+        for r in kb.table("reference_ranges")
+    ):  # ranges for other ages only: unknown, not normal, and the answer says why
+        cited.note(
+            f"Reference range: unknown, no {measure} reference range in the KB for "
+            f"age {age_days:g} days"
+        )
     entry = {
         "value": _round(count),
         "ctcae_grade": g["grade"],

@@ -33,8 +33,16 @@ def assess_fever(
         return
     ae = grading.febrile_neutropenia_ae(kb, version, anc, temp_c, sustained)
     definite = is_fever and anc < rule["anc_below"]
-    # IDSA's window ends at the CTCAE febrile-neutropenia limit of this version
-    falling_limit = kb.get("fever_rules", ae["rule"])["anc_below"] if ae else None
+    # IDSA's window ends at the CTCAE febrile-neutropenia limit of this version; a version
+    # without a KB rule (4.03) leaves the AE ungraded, never the emergency undecided: the
+    # window then ends at the newest version's limit
+    window = kb.get("fever_rules", ae["rule"]) if ae else _newest_ctcae_fever_rule(kb)
+    falling_limit = window["anc_below"] if window else None
+    if ae is None:
+        cited.note(
+            f"CTCAE {version}: no 'Febrile neutropenia' criteria in the knowledge base; "
+            "the adverse event is not graded"
+        )
     if_falling = bool(
         is_fever
         and not definite
@@ -67,3 +75,11 @@ def _recheck(rule: dict, temp_c: float, sustained: bool, is_fever: bool) -> dict
         "sustained_temp_c": rule["sustained_temp_c"],
         "sustained_minutes": rule["sustained_minutes"],
     }
+
+
+def _newest_ctcae_fever_rule(kb) -> dict | None:
+    for version in reversed(kb.settings["ctcae_versions"]):
+        rule = grading.ctcae_fever_rule(kb, version)
+        if rule is not None:
+            return rule
+    return None

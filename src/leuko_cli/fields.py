@@ -412,7 +412,39 @@ BATCH_EXTRA: tuple[BatchColumn, ...] = (
         "CTCAE 'Lymphocyte count decreased' grade of the row's lymphocytes; null when "
         "the row has none or the grade needs the lab's lower limit.",
     ),
+    BatchColumn(
+        "lymphocytes_ctcae_version",
+        ("lymphocytes", "ctcae_version"),
+        "string|null",
+        "The CTCAE version of lymphocytes_ctcae_grade: the row's ctcae_version, or the "
+        "version used when that one has no 'Lymphocyte count decreased' in the KB (6.0: "
+        "graded with 5.0); null when the row has no lymphocytes.",
+    ),
+    BatchColumn(
+        "unknown_grade_reason",
+        (),
+        "string|null",
+        "Why a CTCAE grade column of a count the row has is empty: grade 0 or 1, which "
+        "needs the lab's lower limit (e.g. 'ctcae_grade: grade 0 or 1, needs lln'); null "
+        "when every grade of the row's counts is known.",
+    ),
 )
+# (grade column, result path of the count, its lower-limit column) for unknown_grade_reason
+UNKNOWN_GRADES = (
+    ("ctcae_grade", ("anc",), "lln"),
+    ("wbc_ctcae_grade", ("wbc", "value"), "wbc_lln"),
+    ("lymphocytes_ctcae_grade", ("lymphocytes", "value"), "lymphocytes_lln"),
+)
+
+
+def unknown_grade_reason(unknown: list[str]) -> str | None:
+    """The unknown_grade_reason text for these grade columns (in UNKNOWN_GRADES order)."""
+    parts = [
+        f"{col}: grade 0 or 1, needs {lln}" for col, _p, lln in UNKNOWN_GRADES if col in unknown
+    ]
+    return "; ".join(parts) or None
+
+
 BATCH_RESULTS = (
     tuple(r.name for r in RESULTS if r.batch) + tuple(c.name for c in BATCH_EXTRA) + ("error",)
 )
@@ -427,7 +459,21 @@ def batch_values(result: dict) -> tuple:
         for key in column.path:
             value = value.get(key) if isinstance(value, dict) else None
         nested.append(value)
+    values = dict(zip(BATCH_RESULTS, top + tuple(nested)))
+    unknown = [
+        col
+        for col, path, _lln in UNKNOWN_GRADES
+        if values[col] is None and _at(result, path) is not None
+    ]
+    nested[-1] = unknown_grade_reason(unknown)
     return top + tuple(nested)
+
+
+def _at(result: dict, path: tuple[str, ...]):
+    value = result
+    for key in path:
+        value = value.get(key) if isinstance(value, dict) else None
+    return value
 
 
 # --- serial counts (`leuko trend`) ------------------------------------------------------------

@@ -237,13 +237,9 @@ def febrile_neutropenia(rule: dict, anc_cells: float, temp_c: float, sustained: 
     return has_fever(rule, temp_c, sustained) and anc_cells < rule["anc_below"]
 
 
-def febrile_neutropenia_ae(
-    kb: KnowledgeBase, version: str, anc_cells: float, temp_c: float, sustained: bool
-) -> dict | None:
-    """The CTCAE 'Febrile neutropenia' adverse event for this version: the rule's grade when its
-    ANC and temperature criteria are met (higher grades depend on consequences a count cannot
-    show; the rule's note says so)."""
-    rule = next(
+def ctcae_fever_rule(kb: KnowledgeBase, version: str) -> dict | None:
+    """The KB's CTCAE 'Febrile neutropenia' rule of this version, if it has one."""
+    return next(
         (
             r
             for r in kb.table("fever_rules")
@@ -251,6 +247,15 @@ def febrile_neutropenia_ae(
         ),
         None,
     )
+
+
+def febrile_neutropenia_ae(
+    kb: KnowledgeBase, version: str, anc_cells: float, temp_c: float, sustained: bool
+) -> dict | None:
+    """The CTCAE 'Febrile neutropenia' adverse event for this version: the rule's grade when its
+    ANC and temperature criteria are met (higher grades depend on consequences a count cannot
+    show; the rule's note says so)."""
+    rule = ctcae_fever_rule(kb, version)
     if rule is None:
         return None
     met = febrile_neutropenia(rule, anc_cells, temp_c, sustained)

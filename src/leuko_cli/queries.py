@@ -139,6 +139,7 @@ def scales(kb: KnowledgeBase) -> list[dict]:
                 "bands",
             )
         }
+        | {"source": s.get("source") or "bundled", "origin": s.get("source_location")}
         for s in kb.table("scales")
     ]
 

@@ -234,9 +234,15 @@ def assess(answer: Answer) -> None:
     render_assess.assess(answer)
 
 
-def sections(kb: KnowledgeBase, title: str, rows: list[dict]) -> None:
+def sections(
+    kb: KnowledgeBase,
+    title: str,
+    rows: list[dict],
+    audience: str = "clinician",
+    footnote: str | None = None,
+) -> None:
     """Generic renderer for classify/workup/presentation-style content: each row has a title,
-    a body, optional bullet items and references."""
+    a body, optional bullet items and references; the audience's disclaimer ends it."""
     con = console()
     con.print(Text(title, style="bold underline"))
     for row in rows:
@@ -250,8 +256,10 @@ def sections(kb: KnowledgeBase, title: str, rows: list[dict]) -> None:
         for item in row.get("items") or []:
             con.print("  • " + (item))
     con.print()
+    if footnote:
+        con.print(footnote)
     _references(con, kb, sorted({i for row in rows for i in row["references"]}))
-    _disclaimer(con, kb)
+    _disclaimer(con, kb, audience)
 
 
 def score(answer: Answer) -> None:
@@ -346,7 +354,7 @@ def manage(answer: Answer) -> None:
         }
         for m in data["management"]
     ]
-    sections(kb, "Presentation and management", rows)
+    sections(kb, "Presentation and management", rows, answer.audience)
 
 
 def scales(answer: Answer) -> None:
@@ -356,14 +364,22 @@ def scales(answer: Answer) -> None:
         "Grading scales",
         [
             {
-                "title": f"{s['name']} ({s['system']} {s['version']})",
+                "title": f"{s['name']} ({s['system']} {s['version']})"
+                + (" *" if s.get("source") == "overlay" else ""),
                 "body": s.get("definition"),
                 "references": s["references"],
                 "items": [f"{b['label']}: {_band_text(b)}" for b in s["bands"]],
             }
             for s in rows
         ],
+        footnote=_overlay_footnote(rows),
     )
+
+
+def _overlay_footnote(rows: list[dict]) -> str | None:
+    """The marker's meaning and each overlay entry's FILE:LINE, when any row is marked."""
+    where = [r.get("origin") or r["id"] for r in rows if r.get("source") == "overlay"]
+    return "* from your personal overlay: " + ", ".join(where) if where else None
 
 
 def _band_text(b: dict) -> str:
@@ -428,7 +444,8 @@ def meds(answer: Answer) -> None:
             ):
                 con.print(f"  {label}: {value}")
             for t in e["region_monitoring"]:
-                con.print(f"  {t['region']} · {t['name']}: {t['schedule']}")
+                cites = _cites(kb, t["references"])
+                con.print(f"  {t['region']} · {t['name']}: {t['schedule']} {cites}".rstrip())
             con.print(
                 Text(
                     f"  Refs {_cites(kb, e['references'])} · leuko causes show {e['cause']}"

@@ -60,7 +60,9 @@ def _figures(con, s: dict, data: dict, kb) -> None:
             f"Days below {d['threshold']:g}/µL: {d['below_threshold']} "
             f"{_cites(kb, dsn['references'])}"
         )
-    grades = ", ".join(f"G{g} {n}" for g, n in d["by_grade"].items())
+    grades = ", ".join(
+        f"{g} {n}" if g == "unknown" else f"G{g} {n}" for g, n in d["by_grade"].items()
+    )
     version = nad["ctcae_version"]
     con.print(
         f"Days per CTCAE {version} grade: {grades} (observed {d['observed']}, "
@@ -91,7 +93,7 @@ def trend(answer: Answer) -> None:
         samples = ctx["series"][s["subject"]]
         cells = [x.cells for x in samples]
         low = min(range(len(cells)), key=lambda i: (cells[i], i))
-        grade_of = grade_function(kb, ctx["settings"], data["measure"])
+        grade_of = grade_function(kb, s["nadir"]["ctcae_version"], data["measure"])
         for line in chart(
             [x.t for x in samples],
             cells,
@@ -109,7 +111,7 @@ def trend(answer: Answer) -> None:
             below = s["days"]["below_threshold"]
             line = (
                 f"{_who(s)}: n={s['counts']} nadir {nad['value']:g} {nad['date']}"
-                + (f" · <500: {below} d" if below is not None else "")
+                + (f" · <{s['days']['threshold']:g}: {below} d" if below is not None else "")
                 + f" · recovery {_recovery(s['recovery'])}"
                 + f" · {_direction(s['direction'])}"
             )
@@ -120,7 +122,22 @@ def trend(answer: Answer) -> None:
                 )
             con.print(line)
         con.print(f"{len(subjects)} subject(s). One subject's chart: --subject ID")
+    settings = data.get("settings") or {}
+    con.print(
+        Text("Settings: ", style="bold")
+        + Text(
+            " · ".join(
+                f"{key.replace('_', ' ')} {v['value']} ({v['origin']})"
+                for key, v in settings.items()
+            ),
+            style="dim",
+        )
+    )
     for note in data["notes"]:
         con.print(Text(inert_line(note), style="dim"))
+    if data.get("overlay_entries"):
+        con.print(
+            Text("From your overlay: " + inert_line(", ".join(data["overlay_entries"])), "yellow")
+        )
     _references(con, kb, data["references"])
     _disclaimer(con, kb)

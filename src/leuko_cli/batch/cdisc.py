@@ -330,4 +330,7 @@ def run(
     writer.close()
     sys.stdout.flush()
     sys.stderr.write(counts.line() + "\n")
+    from leuko_cli.batch.command import _overlay_note
+
+    _overlay_note(kb)
     return 1 if counts.errors else 0

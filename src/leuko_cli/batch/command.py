@@ -205,6 +205,11 @@ def _table(
             on_error=on_error,
         )
         out.flush()  # a full disk shows here when the last 64 KiB are written
+        if fmt == "table":  # human output: it ends with the disclaimer, as every answer does
+            from leuko_cli.render import _disclaimer
+            from leuko_cli.render_console import console
+
+            _disclaimer(console(), kb)
     except readers.StreamError as err:
         raise InputError(
             _broke(path, err.line, err.reason, summary, "fix or remove that line")
@@ -243,7 +248,18 @@ def _table(
             stream.close()
         _flush(out)
     sys.stderr.write(summary.line() + "\n")
+    _overlay_note(kb)
     return 1 if summary.errors else 0
+
+
+def _overlay_note(kb) -> None:
+    """Rows have no room for overlay_entries: an overlay that can change grades is named once."""
+    from leuko_cli.assess import overlay_line
+    from leuko_cli.sanitize import inert_line
+
+    line = overlay_line(kb)
+    if line:
+        sys.stderr.write(inert_line(line) + "\n")
 
 
 def _broke(path: str, line: int, reason: str, summary: Summary, fix: str, prefix: str = "") -> str:

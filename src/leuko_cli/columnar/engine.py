@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 from leuko_cli import grading, vector
 from leuko_cli.assess import _round
 from leuko_cli.batch.readers import field_columns
-from leuko_cli.fields import BATCH_RESULTS
+from leuko_cli.fields import BATCH_RESULTS, UNKNOWN_GRADES, unknown_grade_reason
 
 from . import text
 
@@ -38,6 +38,8 @@ TYPES = {
     "below_reference": pa.bool_(),
     "wbc_ctcae_grade": pa.int8(),
     "lymphocytes_ctcae_grade": pa.int8(),
+    "lymphocytes_ctcae_version": pa.string(),
+    "unknown_grade_reason": pa.string(),
     "error": pa.string(),
 }
 assert tuple(TYPES) == BATCH_RESULTS, "columnar.engine.TYPES must follow fields.BATCH_RESULTS"
@@ -201,6 +203,9 @@ def _vectorised(grader, fast, anc, wbc, lym, cells, has, ver_ix, versions) -> di
     out["severity"] = (sev, labels.outputs)
     out["ctcae_version"] = (np.where(fast, ver_ix, -1), versions)
     grades = {k: np.full(n, -1, dtype=np.int8) for k in ("anc", "wbc", "lymphocytes")}
+    needs_lln = {k: np.zeros(n, dtype=bool) for k in grades}
+    lym_used = np.full(n, -1)  # index into `used_versions`: the version that graded it
+    used_versions: list[str] = []
     for k, version in enumerate(versions):
         in_version = fast & (ver_ix == k)
         for measure, count, limit in (
@@ -211,13 +216,26 @@ def _vectorised(grader, fast, anc, wbc, lym, cells, has, ver_ix, versions) -> di
             rows = in_version & ~np.isnan(count)
             if not rows.any():
                 continue
-            scale, _used = grading.ctcae_scale_or_newest(kb, measure, version)
+            scale, used = grading.ctcae_scale_or_newest(kb, measure, version)
+            if measure == "lymphocytes":
+                if used not in used_versions:
+                    used_versions.append(used)
+                lym_used[rows] = used_versions.index(used)
             reason = np.where(rows, vector.GRADED, vector.MISSING).astype(np.uint8)
             llns = np.where(has[limit], cells[limit], np.nan)
             vector.grade_into(grades[measure], reason, scale, count, llns)
+            needs_lln[measure] |= reason == vector.NEEDS_LLN
     out["ctcae_grade"] = grades["anc"]
     out["wbc_ctcae_grade"] = grades["wbc"]
     out["lymphocytes_ctcae_grade"] = grades["lymphocytes"]
+    out["lymphocytes_ctcae_version"] = (lym_used, used_versions)
+    # unknown_grade_reason: one text per combination of unknown grades (bit k: UNKNOWN_GRADES[k])
+    bits = needs_lln["anc"] * 1 + needs_lln["wbc"] * 2 + needs_lln["lymphocytes"] * 4
+    texts = [
+        unknown_grade_reason([c for k, (c, _p, _l) in enumerate(UNKNOWN_GRADES) if b >> k & 1])
+        for b in range(8)
+    ]
+    out["unknown_grade_reason"] = (np.where(bits > 0, bits - 1, -1), texts[1:])
     rng, _ = grading.reference_range(kb, "anc", None, False)
     below = np.full(n, -1, dtype=np.int8)
     if rng is not None:

@@ -33,7 +33,8 @@ def chart(
     first: str,
     last: str,
 ) -> list:
-    """Lines of the chart; grade_of(cells) -> the CTCAE grade of a count (the KB scale)."""
+    """Lines of the chart; grade_of(cells) -> the CTCAE grade of a count (the KB scale), None
+    when it is unknown."""
     from rich.text import Text
 
     if width < WIDE:
@@ -60,7 +61,9 @@ def chart(
         grade = grade_of(centre)
         label = f"{centre:>{LABEL - 1}.0f} " if r % 3 == 0 or r == HEIGHT - 1 else " " * LABEL
         line = Text(label)
-        line.append(f"G{grade}", style="bold" if grade >= 3 else "dim")
+        # "G?": grade 0 or 1, unknown without the lab's lower limit
+        mark = "G?" if grade is None else f"G{grade}"
+        line.append(mark, style="bold" if grade is not None and grade >= 3 else "dim")
         line.append("│")
         body = Text("".join(grid[r]), style=GRADE_STYLE.get(grade, ""))
         for x, ch in enumerate(grid[r]):

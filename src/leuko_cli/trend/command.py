@@ -87,6 +87,7 @@ def trend(
     cycles_on: bool | None = None,
     on_error: str | None = None,
 ) -> Answer:
+    from leuko_cli.assess import GRADING_TABLES, overlay_grading_entries
     from leuko_cli.batch.grade import ON_ERROR
     from leuko_cli.kb import load
     from leuko_cli.settings import resolve_all
@@ -140,6 +141,16 @@ def trend(
             samples, rules, measure=measure, day1=start, recovery_n=n, floor=floor, cycles_on=screen
         )
         subjects.append({"subject": sid, **s})
+    if any(figures.UNKNOWN in s["days"]["by_grade"] for s in subjects):
+        got.notes.append(
+            f"grade unknown: CTCAE grade 0 or 1 needs the lab's lower limit of normal "
+            f"(a {LLN_COLUMN[measure]} column)"
+        )
+    used = {k: settings[k].as_dict() for k in ("unit", "ctcae_version")}
+    if used["ctcae_version"]["origin"].startswith("default"):  # as assess: say what it means
+        got.notes.append(
+            kb.settings["ctcae_default_note"].format(version=used["ctcae_version"]["value"])
+        )
     refs: list[str] = []
     for r in rules.values():
         refs.extend(x for x in r["references"] if x not in refs)
@@ -152,7 +163,9 @@ def trend(
         "errors": [{"line": line, "error": msg} for line, msg in got.errors],
         "notes": got.notes,
         "rules": {rid: _rule(r) for rid, r in rules.items()},
+        "settings": used,
         "references": refs,
+        "overlay_entries": overlay_grading_entries(kb, (*GRADING_TABLES, "trend_rules")),
         "disclaimer": kb.settings["disclaimer"],
     }
     if svg is not None:
@@ -162,6 +175,9 @@ def trend(
     if not subjects and not got.errors:
         raise InputError(f"{path}: no dated counts found")
     if fmt == "csv" and not as_json:
+        if data["overlay_entries"]:  # the CSV has no room for it: named on stderr
+            line = "leuko: graded with your personal overlay: " + ", ".join(data["overlay_entries"])
+            note = line if note is None else note + "\n" + line
         return Answer("text", csv_text(subjects), kb, exit_code=code, note=note)
     context = {"series": got.subjects, "settings": settings, "floor": floor, "width": width}
     return Answer("trend", data, kb, exit_code=code, note=note, context=context)
@@ -188,14 +204,17 @@ def _error_lines(errors, n_subjects: int) -> str | None:
     return "\n".join(lines)
 
 
-def grade_function(kb, settings: dict, measure: str):
-    """cells -> CTCAE grade on the version in use (the KB scale), for chart bands."""
+LLN_COLUMN = {"anc": "lln", "wbc": "wbc_lln", "lymphocytes": "lymphocytes_lln"}
+
+
+def grade_function(kb, version: str, measure: str):
+    """cells -> CTCAE grade (None: unknown) on `version`, the version the counts were graded
+    with (the KB scale), for chart bands."""
     from leuko_cli import grading
 
-    version = settings["ctcae_version"].value
-    scale = grading.ctcae_scale(kb, measure, version) or grading.ctcae_scale(
-        kb, measure, kb.settings["ctcae_versions"][-1]
-    )
+    scale = grading.ctcae_scale(kb, measure, version)
+    if scale is None:
+        return lambda cells: None
     return lambda cells: grading.grade(scale, cells)["grade"]
 
 
@@ -221,11 +240,12 @@ def _write_svg(kb, path: str, by_subject: dict, data: dict, measure, settings, f
         [s.t for s in samples],
         cells,
         low,
-        grade_function(kb, settings, measure),
+        grade_function(kb, nad["ctcae_version"], measure),
         floor,
         summary["first_date"],
         summary["last_date"],
         f"nadir {nad['value']:g}/µL {nad['date']}{day}",
+        f"CTCAE {nad['ctcae_version']}",
     )
     svg.write_atomic(path, text)
 
@@ -261,7 +281,7 @@ def csv_text(subjects: list[dict]) -> str:
 
     from leuko_cli.sanitize import inert_line
 
-    grades = sorted({g for s in subjects for g in s["days"]["by_grade"]}, key=int)
+    grades = sorted({g for s in subjects for g in s["days"]["by_grade"]}, key=figures.grade_order)
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(list(CSV_COLUMNS) + [f"days_grade_{g}" for g in grades])

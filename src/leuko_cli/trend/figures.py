@@ -41,8 +41,18 @@ def nadir(samples: list[Sample], day1: date | None) -> dict:
     }
 
 
+UNKNOWN = "unknown"  # the by_grade key of days whose grade needs the lab's lower limit
+
+
+def grade_order(key: str) -> tuple[int, int]:
+    """Grades in order, `unknown` last."""
+    return (1, 0) if key == UNKNOWN else (0, int(key))
+
+
 def day_counts(days: list[Sample], max_carry: int, threshold: float | None) -> dict:
-    """Days per grade and below `threshold`, by the day rule; observed and unobserved days."""
+    """Days per grade and below `threshold`, by the day rule; observed and unobserved days.
+    A day whose grade is unknown (grade 0 or 1 without the lab's lower limit) counts under
+    `unknown`, never under a grade."""
     by_grade: dict[str, int] = {}
     below = observed = unobserved = 0
     for i, s in enumerate(days):
@@ -50,14 +60,14 @@ def day_counts(days: list[Sample], max_carry: int, threshold: float | None) -> d
         stands = min(gap, max_carry)
         observed += stands
         unobserved += gap - stands
-        key = str(s.grade)
+        key = UNKNOWN if s.grade is None else str(s.grade)
         by_grade[key] = by_grade.get(key, 0) + stands
         if threshold is not None and s.cells < threshold:
             below += stands
     return {
         "observed": observed,
         "unobserved": unobserved,
-        "by_grade": dict(sorted(by_grade.items())),
+        "by_grade": dict(sorted(by_grade.items(), key=lambda kv: grade_order(kv[0]))),
         "below_threshold": below if threshold is not None else None,
         "threshold": threshold,
     }
@@ -129,8 +139,10 @@ def span_dates(samples: list[Sample]) -> tuple[str, str]:
 
 
 __all__ = [
+    "UNKNOWN",
     "daily",
     "day_counts",
+    "grade_order",
     "direction",
     "nadir",
     "recovery",

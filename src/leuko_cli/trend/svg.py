@@ -36,6 +36,7 @@ def render(
     first: str,
     last: str,
     nadir_label: str,
+    grades: str = "CTCAE",
 ) -> str:
     lo = math.log(max(floor, min(cells) / 1.5))
     hi = math.log(max(max(cells) * 1.5, math.exp(lo) * 4))
@@ -83,7 +84,7 @@ def render(
     out.append(f'<text x="{LEFT}" y="22" font-size="14" font-weight="bold">{escape(title)}</text>')
     out.append(
         f'<text x="{W - RIGHT}" y="22" text-anchor="end">cells/µL, log scale; '
-        "shading: CTCAE grade</text>"
+        f"shading: {escape(grades)} grade</text>"
     )
     out.append("</svg>\n")
     return "\n".join(out)
