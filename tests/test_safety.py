@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 
 import pytest
 from hypothesis import given, settings
@@ -179,6 +180,58 @@ def test_patients_are_never_told_to_start_stop_or_continue_a_drug(invoke, anc):
         assert word not in low
     assert "prescribe" in low
     assert "anc" not in low.split() and "ctcae" not in low
+
+
+# a patient text that tells the reader what to do with a medicine: take, stop, start, keep,
+# change it (the care team's actions may be described; the reader is never told)
+DRUG_INSTRUCTION = re.compile(
+    r"\b(do not|don't|never|always)\s+(take|stop|start|change|skip|miss)\b"
+    r"|\b(stop|start|keep|continue|resume|restart)\s+(taking|using|the medicine|the drug|it)\b",
+    re.IGNORECASE,
+)
+
+
+def _patient_texts(node, where=""):
+    """Every patient-facing text of the KB: fields whose name starts with 'patient_'."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            here = f"{where}.{node.get('id', key)}"
+            if key.startswith("patient_") and isinstance(value, str):
+                yield here + "." + key, value
+            else:
+                yield from _patient_texts(value, here)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _patient_texts(item, where)
+
+
+def test_no_patient_text_in_the_kb_tells_the_reader_what_to_do_with_a_drug(kb):
+    import tomllib
+
+    from leuko_cli import kb as kbmod
+
+    texts = list(_patient_texts(tomllib.loads(kbmod.bundled_path().read_text("utf-8"))))
+    assert len(texts) > 100  # causes, presentation, management, settings, scale bands
+    assert [(w, t) for w, t in texts if DRUG_INSTRUCTION.search(t)] == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Do not take it again unless a doctor says so.",
+        "do not change how you take it on your own",
+        "Keep taking your tablets.",
+        "Stop the medicine if you get a rash.",
+    ],
+)
+def test_the_drug_instruction_check_catches_instructions(text):
+    assert DRUG_INSTRUCTION.search(text)
+
+
+def test_manage_for_patients_has_no_instruction_heading(invoke):
+    out = " ".join(invoke("manage", "--audience", "patient").stdout.split())
+    assert "Stop the offending drug" not in out
+    assert not DRUG_INSTRUCTION.search(out.split("References")[0])
 
 
 def test_patient_emergency_does_not_assume_a_cancer_team(invoke):
