@@ -260,6 +260,11 @@ def test_patient_answers_end_with_the_patient_disclaimer(invoke, kb, args):
     assert out.rstrip().endswith(" ".join(kb.settings["patient_disclaimer"].split()[-4:]))
     assert " ".join(kb.settings["patient_disclaimer"].split()) in " ".join(out.split())
     assert kb.settings["disclaimer"] not in out
+    # the JSON answer carries the same disclaimer as the text (it carried the clinician one)
+    data = json.loads(invoke(*args, "--audience", "patient", "--json").stdout)
+    assert data["disclaimer"] == kb.settings["patient_disclaimer"]
+    clinician = json.loads(invoke(*args, "--audience", "clinician", "--json").stdout)
+    assert clinician["disclaimer"] == kb.settings["disclaimer"]
 
 
 def _overlay_ctcae6_anc(isolated_dirs, kb):

@@ -50,7 +50,7 @@ def assess(values: dict, *, audience: str | None = None) -> Answer:
     result = core.assess(kb, request, resolved)
     aud = resolved["audience"]
     result["settings"]["audience"] = aud.as_dict()
-    data = {**result, "audience": aud.value, "disclaimer": kb.settings["disclaimer"]}
+    data = {**result, "audience": aud.value, "disclaimer": kb.disclaimer(aud.value)}
     return Answer("assess", data, kb, audience=aud.value)
 
 
@@ -75,7 +75,7 @@ def cause_show(ident: str, *, audience: str | None = None) -> Answer:
         **cause,
         "references_full": queries.references(kb, cause["references"]),
         "audience": aud,
-        "disclaimer": kb.settings["disclaimer"],
+        "disclaimer": kb.disclaimer(aud),
     }
     return Answer("cause_detail", data, kb, audience=aud)
 
@@ -111,7 +111,7 @@ def classify() -> Answer:
         {
             "axes": kb.table("classification"),
             "scales": queries.scales(kb),
-            "disclaimer": kb.settings["disclaimer"],
+            "disclaimer": kb.disclaimer(),
         },
         kb,
     )
@@ -120,7 +120,7 @@ def classify() -> Answer:
 def workup() -> Answer:
     kb = load_kb()
     steps = sorted(kb.table("workup"), key=lambda s: s["step"])
-    return Answer("workup", {"steps": steps, "disclaimer": kb.settings["disclaimer"]}, kb)
+    return Answer("workup", {"steps": steps, "disclaimer": kb.disclaimer()}, kb)
 
 
 def manage(*, audience: str | None = None) -> Answer:
@@ -132,7 +132,7 @@ def manage(*, audience: str | None = None) -> Answer:
             "presentation": kb.table("presentation"),
             "management": kb.table("management"),
             "audience": aud,
-            "disclaimer": kb.settings["disclaimer"],
+            "disclaimer": kb.disclaimer(aud),
         },
         kb,
         audience=aud,
@@ -157,7 +157,7 @@ def mascc(answers: dict[str, bool]) -> Answer:
 
     kb = load_kb()
     result = grading.score(kb, "mascc", answers)
-    return Answer("score", {**result, "disclaimer": kb.settings["disclaimer"]}, kb)
+    return Answer("score", {**result, "disclaimer": kb.disclaimer()}, kb)
 
 
 def search(query: str, limit: int = 10) -> Answer:
@@ -210,7 +210,7 @@ def meds(names: list[str], *, file: str | None = None, region: str | None = None
         "found": sum(1 for r in results if r["found"]),
         "not_found": sum(1 for r in results if not r["found"]),
         "references": cited,
-        "disclaimer": kb.settings["disclaimer"],
+        "disclaimer": kb.disclaimer(),
     }
     return Answer("meds", data, kb)
 

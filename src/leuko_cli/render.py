@@ -39,8 +39,7 @@ def _cites(kb: KnowledgeBase, ids: list[str]) -> str:
 
 
 def _disclaimer(con: Console, kb: KnowledgeBase, audience: str = "clinician") -> None:
-    key = "patient_disclaimer" if audience == "patient" else "disclaimer"
-    con.print(Text(inert(kb.settings[key]), style="dim italic"))
+    con.print(Text(inert(kb.disclaimer(audience)), style="dim italic"))
 
 
 def _references(con: Console, kb: KnowledgeBase, ids: list[str]) -> None:

@@ -316,7 +316,7 @@ def _fhir(kb, path: str, grader: Grader, *, as_json: bool) -> int:
     for r in results:
         if "error" not in r:
             r["settings"]["audience"] = audience.as_dict()
-            r.update(audience=audience.value, disclaimer=kb.settings["disclaimer"])
+            r.update(audience=audience.value, disclaimer=kb.disclaimer(audience.value))
     failed = sum(1 for r in results if "error" in r)
     if as_json:
         sys.stdout.write(json_text(results[0] if len(results) == 1 else results))

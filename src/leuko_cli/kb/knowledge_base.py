@@ -97,6 +97,10 @@ class KnowledgeBase:
     def settings(self) -> dict:
         return self._data["settings"]
 
+    def disclaimer(self, audience: str = "clinician") -> str:
+        """The one-line disclaimer an answer for this audience ends with (and carries in JSON)."""
+        return self.settings["patient_disclaimer" if audience == "patient" else "disclaimer"]
+
     def reference_numbers(self) -> dict[str, int]:
         """Stable citation numbers: the order of [[references]] in the KB."""
         return {r["id"]: n for n, r in enumerate(self.table("references"), start=1)}

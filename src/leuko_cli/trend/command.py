@@ -166,7 +166,7 @@ def trend(
         "settings": used,
         "references": refs,
         "overlay_entries": overlay_grading_entries(kb, (*GRADING_TABLES, "trend_rules")),
-        "disclaimer": kb.settings["disclaimer"],
+        "disclaimer": kb.disclaimer(),
     }
     if svg is not None:
         _write_svg(kb, svg, got.subjects, data, measure, settings, floor)
