@@ -371,3 +371,22 @@ def test_an_unknown_grade_says_why_in_its_row(invoke, tmp_path, engine):
     assert out[2]["unknown_grade_reason"] == "ctcae_grade: grade 0 or 1, needs lln"
     with_lln = rows(invoke(*args, "--lln", "1800").stdout)
     assert with_lln[2]["ctcae_grade"] == "1" and with_lln[2]["unknown_grade_reason"] == ""
+
+
+@pytest.mark.parametrize(
+    "flags,env,named",
+    [
+        ([], {}, "cells/uL (default)"),
+        (["--unit", "10^9/L"], {}, "10^9/L (flag)"),
+        ([], {"LEUKO_UNIT": "10^9/L"}, "10^9/L (environment LEUKO_UNIT)"),
+    ],
+)
+def test_a_batch_names_the_unit_of_rows_without_one(invoke, tmp_path, flags, env, named):
+    """The rows name their CTCAE version; the unit they were read in is named on stderr,
+    before the summary (which stays the last line)."""
+    src = tmp_path / "in.csv"
+    src.write_text("id,anc\nA,1.2\n")
+    res = invoke("assess", "--input", str(src), *flags, env=env)
+    lines = res.stderr.strip().splitlines()
+    assert lines[-2] == f"leuko: counts in rows without a unit read as {named}"
+    assert lines[-1].startswith("leuko: 1 row(s)")

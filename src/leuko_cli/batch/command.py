@@ -247,8 +247,24 @@ def _table(
         if close:
             stream.close()
         _flush(out)
-    sys.stderr.write(summary.line() + "\n")
-    _overlay_note(kb)
+    return finish(grader, summary)
+
+
+def finish(grader: Grader, summary: Summary) -> int:
+    """The lines a finished batch ends with on stderr, whichever engine graded it, and its
+    exit code. Each row names its CTCAE version (a column) but not the unit its counts were
+    read in: the unit of rows without a `unit` cell is named, with where it came from; then
+    the summary; then the overlay entries grades may come from."""
+    from leuko_cli.sanitize import inert_line
+
+    unit = grader.settings["unit"]
+    sys.stderr.write(
+        inert_line(f"leuko: counts in rows without a unit read as {unit.value} ({unit.origin})")
+        + "\n"
+        + summary.line()
+        + "\n"
+    )
+    _overlay_note(grader.kb)
     return 1 if summary.errors else 0
 
 

@@ -157,8 +157,7 @@ def _run(stream, grader, path: str, kind: str, fmt: str) -> int:
     summary = Summary()
     summary.rows, summary.errors = table.num_rows, errors
     summary.graded = summary.rows - errors
-    sys.stderr.write(summary.line() + "\n")
-    return 1 if errors else 0
+    return stream.finish(grader, summary)
 
 
 def _pipeline(grader, table, writer, *, text_empty_is_absent: bool) -> int:
