@@ -424,9 +424,10 @@ BATCH_EXTRA: tuple[BatchColumn, ...] = (
         "unknown_grade_reason",
         (),
         "string|null",
-        "Why a CTCAE grade column of a count the row has is empty: grade 0 or 1, which "
-        "needs the lab's lower limit (e.g. 'ctcae_grade: grade 0 or 1, needs lln'); null "
-        "when every grade of the row's counts is known.",
+        "Why a CTCAE grade column of a count the row has is empty: the grade depends on "
+        "the lab's lower limit of normal, which the named column gives (e.g. 'ctcae_grade "
+        "needs lln'; assess's notes list the possible grades); null when every grade of "
+        "the row's counts is known.",
     ),
 )
 # (grade column, result path of the count, its lower-limit column) for unknown_grade_reason
@@ -439,9 +440,7 @@ UNKNOWN_GRADES = (
 
 def unknown_grade_reason(unknown: list[str]) -> str | None:
     """The unknown_grade_reason text for these grade columns (in UNKNOWN_GRADES order)."""
-    parts = [
-        f"{col}: grade 0 or 1, needs {lln}" for col, _p, lln in UNKNOWN_GRADES if col in unknown
-    ]
+    parts = [f"{col} needs {lln}" for col, _p, lln in UNKNOWN_GRADES if col in unknown]
     return "; ".join(parts) or None
 
 
@@ -453,12 +452,7 @@ BATCH_RESULTS = (
 def batch_values(result: dict) -> tuple:
     """The BATCH_RESULTS values of an assess result (the error column excluded)."""
     top = tuple(result[r.name] for r in RESULTS if r.batch)
-    nested = []
-    for column in BATCH_EXTRA:
-        value = result
-        for key in column.path:
-            value = value.get(key) if isinstance(value, dict) else None
-        nested.append(value)
+    nested = [_at(result, column.path) for column in BATCH_EXTRA]
     values = dict(zip(BATCH_RESULTS, top + tuple(nested)))
     unknown = [
         col
