@@ -438,3 +438,20 @@ def test_overlay_lines_are_counted_at_lf_only(kb, use_cache):
             assert where == f"{path}:{line_of('id = ' + json.dumps(ident))}"
         origin = loaded.settings_origin["ctcae_default_version"]
         assert origin == f"overlay {path}:{line_of('ctcae_default_version')}"
+
+
+@pytest.mark.parametrize("kind", ["fifo", "empty"])
+def test_export_output_that_is_not_a_file_is_refused_and_left_alone(invoke, tmp_path, kind):
+    """`-o /dev/null` run as root must not replace the device with a regular file (the atomic
+    rename would): a device, pipe or socket is refused, and so is an empty name."""
+    import os
+    import stat
+
+    target = tmp_path / "pipe"
+    if kind == "fifo":
+        os.mkfifo(target)
+    line = one_line_error(invoke("kb", "export", "-o", str(target) if kind == "fifo" else ""), 2)
+    assert ("not a regular file" if kind == "fifo" else "--output is empty") in line
+    if kind == "fifo":
+        assert stat.S_ISFIFO(os.lstat(target).st_mode)
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []

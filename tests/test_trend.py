@@ -391,3 +391,32 @@ def test_an_endless_input_is_refused_not_read_forever(invoke, monkeypatch):
     monkeypatch.setenv("LEUKO_MAX_LINE_BYTES", "4096")
     res = invoke("trend", "/dev/zero")
     assert res.exit_code == 2 and "/dev/zero:1: line longer than 4096 bytes" in res.stderr
+
+
+def test_svg_target_that_is_not_a_file_is_refused_and_left_alone(invoke, tmp_path):
+    """`--svg /dev/null` run as root must not replace the device with a regular file."""
+    import os
+    import stat
+
+    path = _csv(tmp_path, _daily([900, 400, 700]))
+    fifo = tmp_path / "pipe.svg"
+    os.mkfifo(fifo)
+    r = invoke("trend", path, "--svg", str(fifo))
+    assert r.exit_code == 2 and "not a regular file" in r.stderr, r.stderr
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+    r = invoke("trend", path, "--svg", "")
+    assert r.exit_code == 2 and "--svg is empty" in r.stderr, r.stderr
+
+
+def test_svg_is_written_with_the_usual_file_mode(invoke, tmp_path):
+    """A chart is for sharing: not the 0600 of a bare temp file."""
+    import os
+
+    out = tmp_path / "c.svg"
+    old = os.umask(0o022)
+    try:
+        r = invoke("trend", _csv(tmp_path, _daily([900, 400, 700])), "--svg", str(out))
+        assert r.exit_code == 0
+    finally:
+        os.umask(old)
+    assert out.stat().st_mode & 0o777 == 0o644

@@ -252,7 +252,6 @@ def kb_check(file: str | None) -> Answer:
 
 
 def kb_export(fmt: str, output: str | None) -> Answer:
-    from pathlib import Path
 
     from . import kb as kbmod
     from . import paths
@@ -262,11 +261,7 @@ def kb_export(fmt: str, output: str | None) -> Answer:
     text = kbmod.dumps(loaded.data, fmt)
     if output is None:
         return Answer("text", text)
-    path = Path(output)
-    if path.is_dir():
-        raise InputError(f"--output {output}: is a directory; give a file name")
-    if not path.parent.is_dir():
-        raise InputError(f"--output {output}: directory {path.parent} does not exist")
+    path = paths.output_file("--output", output)
     if path.exists() and path.resolve() == kbmod.bundled_path().resolve():
         raise InputError(
             f"--output {output}: refusing to overwrite the bundled knowledge base; "

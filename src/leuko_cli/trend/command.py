@@ -101,6 +101,10 @@ def trend(
     if as_json and out_format is not None:
         raise InputError("give --json or --format, not both")
     start = series.parse_day1(day1)
+    if svg is not None:
+        from leuko_cli.paths import output_file
+
+        output_file("--svg", svg)  # refused before any work, as a bad flag is
     kb = load()
     rules = rules_of(kb)
     n = rules["anc-recovery"]["consecutive"] if recovery_n is None else recovery_n
