@@ -227,6 +227,35 @@ def test_bad_input_exit_2_one_line(invoke, args, fragment):
     assert "Traceback" not in r.stderr and r.stdout == ""
 
 
+@pytest.mark.parametrize(
+    "args,hint",
+    [
+        (["--color", "alwys", "assess", "--anc", "450"], "did you mean 'always'?"),
+        (["assess", "--anc", "450", "--audience", "patinet"], "did you mean 'patient'?"),
+        (["assess", "--anc", "450", "--unit", "cels/uL"], "did you mean 'cells/uL'?"),
+        (["assess", "--input", "x.csv", "--on-error", "skp"], "did you mean 'skip'?"),
+        (["causes", "--lineage", "neutrophil"], "did you mean 'neutrophils'?"),
+        (["causes", "--format", "tsx"], "did you mean 'tsv'?"),
+        (["refs", "--format", "bibtx"], "did you mean 'bibtex'?"),
+        (["kb", "export", "--format", "jsn"], "did you mean 'json'?"),
+        (["config", "set", "unti", "G/L"], "did you mean 'unit'?"),
+        (["config", "set", "audience", "patinet"], "did you mean 'patient'?"),
+        (["help", "asess"], "did you mean 'assess'?"),
+    ],
+)
+def test_a_mistyped_choice_names_the_nearest_one(invoke, args, hint):
+    """Commands and options already get "Did you mean"; a choice's value gets it too."""
+    r = invoke(*args)
+    assert r.exit_code == 2, (r.stdout, r.stderr)
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and hint.lower() in lines[0].lower(), r.stderr
+
+
+def test_a_choice_far_from_every_value_gets_no_guess(invoke):
+    r = invoke("causes", "--format", "xml")
+    assert r.exit_code == 2 and "did you mean" not in r.stderr and "text or tsv" in r.stderr
+
+
 # --- width: readable from 40 columns up, ids never cut --------------------------------------
 
 

@@ -15,7 +15,7 @@ from .cli_app import (
     out,
     sub_app,
 )
-from .errors import InputError
+from .errors import InputError, nearest
 from .fields import SETTINGS_KEYS
 
 
@@ -43,7 +43,8 @@ def help_command(
     for name in command or []:
         sub = getattr(target, "commands", {}).get(name)
         if sub is None:
-            raise InputError(f"no command {' '.join(command)!r}; see 'leuko help'")
+            hint = nearest(name, getattr(target, "commands", {}))
+            raise InputError(f"no command {' '.join(command)!r}{hint}; see 'leuko help'")
         target_ctx = type(ctx)(sub, info_name=name, parent=target_ctx)
         target = sub
     typer.echo(target.get_help(target_ctx))

@@ -21,7 +21,7 @@ except ImportError:  # pragma: no cover
     from click import exceptions as click_exc
 
 from . import __version__
-from .errors import InputError, OutputClosed, run_guarded
+from .errors import InputError, OutputClosed, closest, nearest, run_guarded
 from .fields import AUDIENCES
 from .output import emit
 
@@ -48,7 +48,8 @@ class LeukoGroup(TyperGroup):
                 )
             except click_exc.UsageError as err:
                 path = err.ctx.command_path if err.ctx else "leuko"
-                raise InputError(f"{err.format_message()} (see '{path} --help')") from None
+                hint = _choice_hint(err, args)
+                raise InputError(f"{err.format_message()}{hint} (see '{path} --help')") from None
             except click_exc.ClickException as err:
                 raise InputError(err.format_message()) from None
             except typer.Exit as err:
@@ -61,6 +62,24 @@ class LeukoGroup(TyperGroup):
         if standalone_mode:
             sys.exit(code)
         return code
+
+
+def _choice_hint(err, args: list[str]) -> str:
+    """Click names the nearest command or option, not the nearest choice of an option's value
+    (`--color alwys`): find the value the user gave and name the closest choice."""
+    param = getattr(err, "param", None)
+    choices = getattr(getattr(param, "type", None), "choices", None)
+    if not choices or not getattr(param, "opts", None):
+        return ""
+    given = None
+    for i, arg in enumerate(args):
+        for opt in param.opts:
+            if arg == opt and i + 1 < len(args):
+                given = args[i + 1]
+            elif arg.startswith(opt + "="):
+                given = arg[len(opt) + 1 :]
+    near = None if given is None else closest(given, [getattr(c, "value", c) for c in choices])
+    return "" if near is None else f" Did you mean {near!r}?"  # Click's own wording
 
 
 def _refuse_repeated_options(group, args: list[str]) -> None:
@@ -197,7 +216,8 @@ def tabular(answer, out_format: Optional[str], as_json: bool):
     """The answer, or its rows as TSV lines when --format tsv."""
     fmt = (out_format or "text").strip().lower()
     if fmt not in ("text", "tsv"):
-        raise InputError(f"unknown --format {out_format!r}; use text or tsv")
+        hint = nearest(out_format, ("text", "tsv"))
+        raise InputError(f"unknown --format {out_format!r}{hint}; use text or tsv")
     if fmt == "text":
         return answer
     if as_json:

@@ -39,13 +39,31 @@ class InputError(LeukoError):
 _AS_GIVEN = object()
 
 
+def closest(value, choices) -> str | None:
+    """The choice closest to a mistyped value (ignoring case), or None when none is close."""
+    import difflib
+
+    folded = {str(c).lower(): str(c) for c in choices}
+    near = difflib.get_close_matches(str(value).strip().lower(), list(folded), n=1, cutoff=0.6)
+    return folded[near[0]] if near else None
+
+
+def nearest(value, choices) -> str:
+    """` (did you mean 'x'?)`, or '' when no choice is close: the hint Click gives for commands
+    and options, for an option's value too."""
+    near = closest(value, choices)
+    return f" (did you mean {near!r}?)" if near is not None else ""
+
+
 def check_choice(what: str, value, choices, *, shown=_AS_GIVEN) -> None:
     """Refuse a value outside its choices, in the one wording every option uses:
     `unknown WHAT 'value'; use one of: a, b`. `shown` is the text as the user typed it, when
     the check is on a normalised form of it."""
     if value not in choices:
         text = value if shown is _AS_GIVEN else shown
-        raise InputError(f"unknown {what} {text!r}; use one of: {', '.join(choices)}")
+        raise InputError(
+            f"unknown {what} {text!r}{nearest(text, choices)}; use one of: {', '.join(choices)}"
+        )
 
 
 class KBError(LeukoError):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import re
 
-from .errors import InputError
+from .errors import InputError, nearest
 from .fields import Field
 
 TYPE_CHECKING = False
@@ -231,8 +231,8 @@ def find_unit(kb: KnowledgeBase, text: object) -> dict:
     found = _unit_names(units).get(_norm_unit(text))
     if found is not None:
         return found
-    names = ", ".join(u["id"] for u in kb.table("units"))
-    raise InputError(f"unknown unit {text!r}; use one of: {names}")
+    ids = [u["id"] for u in kb.table("units")]
+    raise InputError(f"unknown unit {text!r}{nearest(text, ids)}; use one of: {', '.join(ids)}")
 
 
 def to_cells(kb: KnowledgeBase, measure_id: str, value: float, unit: dict, flag: str) -> float:
