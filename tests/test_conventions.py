@@ -54,6 +54,21 @@ def test_bad_color_value_is_refused(invoke):
     assert "--color" in one_line_error(invoke("--color", "sometimes", "causes"), 2)
 
 
+@pytest.mark.parametrize("value", ["alwys", "yes", "1"])
+def test_bad_leuko_color_is_refused_not_ignored(invoke, monkeypatch, value):
+    """LEUKO_COLOR=alwys was read as auto: an environment variable is refused like the flag."""
+    from helpers import one_line_error
+
+    monkeypatch.setenv("LEUKO_COLOR", value)
+    line = one_line_error(invoke("assess", "--anc", "450"), 2)
+    assert f"LEUKO_COLOR={value!r}" in line and "auto, always, never" in line
+
+
+def test_empty_leuko_color_counts_as_unset(invoke, monkeypatch):
+    monkeypatch.setenv("LEUKO_COLOR", "")
+    assert invoke("assess", "--anc", "450").exit_code == 0
+
+
 @pytest.mark.parametrize(
     "argv, columns",
     [
