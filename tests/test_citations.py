@@ -160,7 +160,7 @@ def test_bibtex_escaping_round_trips():
     assert entry["author"] == "O'Brien, A. B. and {Smith & Co}"
 
 
-@pytest.mark.parametrize("fmt", ["bibtex", "ris"])
+@pytest.mark.parametrize("fmt", ["bibtex", "ris", "csl-json"])
 def test_control_characters_from_an_overlay_are_shown_not_written(fmt):
     """An overlay reference is text from outside: `leuko refs --format bibtex` printed its raw
     ESC (a title holding ESC [2J cleared the screen), as RIS did; JSON escapes them."""
@@ -181,6 +181,9 @@ def test_control_characters_from_an_overlay_are_shown_not_written(fmt):
     }
     text = citations.export([ref], fmt)
     assert not any(ch in text for ch in "\x1b\x07\x9b\u202e"), repr(text)
+    if fmt == "csl-json":  # the same data, escaped as JSON
+        assert json.loads(text)[0]["title"] == evil
+        return
     assert "\\x1b" in text.replace("\\textbackslash{}", "\\")
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 
-from .sanitize import inert, inert_line
+from .sanitize import escape_json_unsafe, inert, inert_line
 
 FORMATS = ("text", "json", "tsv", "bibtex", "ris", "csl-json")
 JOURNAL_KINDS = {"article", "review", "case-report"}
@@ -196,7 +196,8 @@ def csl_item(ref: dict) -> dict:
 
 
 def csl_json(refs: list[dict]) -> str:
-    return json.dumps([csl_item(r) for r in refs], indent=2, ensure_ascii=False) + "\n"
+    text = json.dumps([csl_item(r) for r in refs], indent=2, ensure_ascii=False)
+    return escape_json_unsafe(text) + "\n"  # C1 and bidi controls as \uXXXX, as --json does
 
 
 def export(refs: list[dict], fmt: str) -> str:
