@@ -76,6 +76,25 @@ def test_file_input_one_per_line(invoke, tmp_path):
     assert [r["query"] for r in out["results"]] == ["Clozapine", "methotrexate"]
 
 
+def test_a_file_saved_with_a_bom_reads_its_first_drug(invoke, tmp_path):
+    """Notepad's UTF-8 BOM was kept in the first name: clozapine came back as not in the KB."""
+    f = tmp_path / "meds.txt"
+    f.write_bytes("\ufeffclozapine\r\nmethotrexate\r\n".encode("utf-8"))
+    out = json.loads(invoke("meds", "--file", str(f), "--json").stdout)
+    assert [(r["query"], r["found"]) for r in out["results"]] == [
+        ("clozapine", True),
+        ("methotrexate", True),
+    ]
+
+
+@pytest.mark.parametrize("args", [["clozapine", ""], ["", "clozapine"], ["clozapine", "  "]])
+def test_an_empty_drug_argument_is_refused_not_dropped(invoke, args):
+    """`leuko meds clozapine "$DRUG2"` with DRUG2 unset must not answer for one drug silently."""
+    from helpers import one_line_error
+
+    assert "empty" in one_line_error(invoke("meds", *args), 2)
+
+
 @pytest.mark.parametrize("args", [[], ["--file", "/nonexistent/meds.txt"]])
 def test_refusals_exit_2(invoke, args):
     r = invoke("meds", *args)

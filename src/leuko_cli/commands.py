@@ -184,7 +184,7 @@ def meds(names: list[str], *, file: str | None = None, region: str | None = None
         from pathlib import Path
 
         try:
-            text = Path(file).read_text("utf-8")
+            text = Path(file).read_text("utf-8-sig")  # Notepad's BOM is not part of a name
         except (OSError, UnicodeDecodeError) as err:
             why = getattr(err, "strerror", None) or "not UTF-8 text"
             raise InputError(

@@ -38,6 +38,9 @@ def drug_index(kb: KnowledgeBase) -> dict[str, list[tuple[str, dict]]]:
 def read_names(names: list[str], file_text: str | None = None) -> list[str]:
     """The names asked about: arguments, then the file's lines (blank lines and # comments
     skipped); each stripped, duplicates (ignoring case) dropped, order kept."""
+    for n, name in enumerate(names, start=1):
+        if not name.strip():  # `leuko meds clozapine "$DRUG2"` with DRUG2 unset
+            raise InputError(f"drug name {n} is empty; give a name, or leave it out")
     wanted = list(names)
     if file_text is not None:
         for line in file_text.splitlines():
