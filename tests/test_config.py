@@ -218,6 +218,8 @@ BROKEN = [
     # U+2028 and U+0085 end no TOML line (str.splitlines would count one more)
     ('# a\u2028b\ncolour = "red"\n', 2, "unknown config key 'colour'"),
     ('# \x85\nunit = ""\n', 2, "must be a non-empty string"),
+    # Notepad's UTF-8 byte-order mark: invisible, so the message must name it
+    ('\ufeffunit = "10^9/L"\n', 1, "byte-order mark"),
 ]
 
 

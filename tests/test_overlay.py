@@ -175,6 +175,14 @@ def test_broken_overlay_schema_and_toml(invoke, kb):
     assert f"{overlay_path()}:2: not valid TOML" in line and "leuko kb check" in line
 
 
+def test_an_overlay_saved_with_a_bom_says_so(invoke):
+    """A BOM is invisible in an editor: 'Invalid statement (column 1)' named no fix."""
+    overlay_path().parent.mkdir(parents=True, exist_ok=True)
+    overlay_path().write_bytes(b"\xef\xbb\xbf[[causes]]\n")
+    line = one_line_error(invoke("causes"), 3)
+    assert f"{overlay_path()}:1:" in line and "byte-order mark" in line and "without" in line
+
+
 def test_unreadable_overlay(invoke):
     overlay_path().mkdir(parents=True)  # a directory where the file should be
     line = one_line_error(invoke("causes"), 3)

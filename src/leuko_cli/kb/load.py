@@ -50,6 +50,11 @@ def toml_problem(data: bytes, path: str) -> tuple[dict | None, str | None]:
         line = data[: err.start].count(b"\n") + 1
         return None, f"{path}:{line}: not UTF-8 text ({err.reason} at byte {err.start})"
     except tomllib.TOMLDecodeError as err:
+        if data.startswith(b"\xef\xbb\xbf"):  # Notepad's UTF-8 BOM: invisible in an editor
+            return None, (
+                f"{path}:1: starts with a byte-order mark (BOM), which TOML does not allow; "
+                "save the file as UTF-8 without BOM"
+            )
         text = str(err)
         m = re.search(r"\s*\(at line (\d+), column (\d+)\)\s*$", text)
         if m:
