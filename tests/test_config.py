@@ -25,6 +25,26 @@ def cfg_path():
 # --- path, show, get ------------------------------------------------------------------------
 
 
+def test_path_set_and_unset_take_json(invoke):
+    """--json on every command: path, set and unset were 'No such option: --json'."""
+    import json
+
+    path = json.loads(invoke("config", "path", "--json").stdout)
+    assert path == {"path": str(cfg_path()), "exists": False}
+    r = invoke("config", "set", "unit", "G/L", "--json")
+    assert r.exit_code == 0, r.stderr
+    assert json.loads(r.stdout) == {"key": "unit", "value": "10^9/L", "file": str(cfg_path())}
+    assert json.loads(invoke("config", "path", "--json").stdout)["exists"] is True
+    r = invoke("config", "unset", "unit", "--json")
+    assert r.exit_code == 0, r.stderr
+    assert json.loads(r.stdout) == {
+        "key": "unit",
+        "removed": True,
+        "value": "cells/uL",
+        "origin": "default",
+    }
+
+
 def test_config_path_is_in_the_test_dir(invoke, isolated_dirs):
     result = invoke("config", "path")
     assert result.exit_code == 0

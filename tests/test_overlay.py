@@ -67,6 +67,16 @@ def test_kb_path_prints_overlay_path(invoke, isolated_dirs):
     assert result.stdout.strip() == str(isolated_dirs / "data" / "overlay.toml")
 
 
+def test_kb_path_json(invoke, isolated_dirs):
+    """--json on every command: `kb path --json` was 'No such option'."""
+    result = invoke("kb", "path", "--json")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout) == {
+        "path": str(isolated_dirs / "data" / "overlay.toml"),
+        "exists": False,
+    }
+
+
 def test_the_same_overlay_in_another_file_names_its_own_file(kb, tmp_path, monkeypatch):
     """One cache, the same overlay text in two data dirs: each load names its own file (the
     store is per overlay file, not just per overlay text)."""

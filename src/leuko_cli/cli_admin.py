@@ -63,11 +63,11 @@ def kb_info(as_json: bool = JSON_OPT) -> None:
 
 
 @kb_app.command("path", epilog=examples("leuko kb path"))
-def kb_path() -> None:
+def kb_path(as_json: bool = JSON_OPT) -> None:
     """Print where your personal overlay lives (it need not exist yet)."""
     from . import paths
 
-    out(commands.Answer("lines", None, lines=[paths.overlay_file()]))
+    out(commands.path_answer(paths.overlay_file()), as_json)
 
 
 @kb_app.command("check", epilog=examples("leuko kb check", "leuko kb check my-overlay.toml"))
@@ -122,11 +122,11 @@ CONFIG_KEY_ARG = typer.Argument(..., metavar="KEY", help=f"One of: {', '.join(SE
 
 
 @config_app.command("path", epilog=examples("leuko config path"))
-def config_path() -> None:
+def config_path(as_json: bool = JSON_OPT) -> None:
     """Print where the config file lives (it need not exist yet)."""
     from . import paths
 
-    out(commands.Answer("lines", None, lines=[paths.config_file()]))
+    out(commands.path_answer(paths.config_file()), as_json)
 
 
 @config_app.command("show", epilog=examples("leuko config show", "leuko config show --json"))
@@ -165,12 +165,13 @@ def config_get(
 def config_set(
     key: str = CONFIG_KEY_ARG,
     value: str = typer.Argument(..., metavar="VALUE", help="The new value (checked first)."),
+    as_json: bool = JSON_OPT,
 ) -> None:
     """Validate and save a setting; a refused value leaves the file untouched."""
-    out(commands.config_set(key, value))
+    out(commands.config_set(key, value), as_json)
 
 
 @config_app.command("unset", epilog=examples("leuko config unset unit"))
-def config_unset(key: str = CONFIG_KEY_ARG) -> None:
+def config_unset(key: str = CONFIG_KEY_ARG, as_json: bool = JSON_OPT) -> None:
     """Remove a setting from the config file (back to the environment or the default)."""
-    out(commands.config_unset(key))
+    out(commands.config_unset(key), as_json)

@@ -323,6 +323,13 @@ def config_get(key: str, *, show_origin: bool = False) -> Answer:
     return Answer("lines", {"key": key, "value": s.value, "origin": s.origin}, lines=[line])
 
 
+def path_answer(path: str) -> Answer:
+    """`kb path`, `config path`: the path on a line; JSON says whether it exists yet."""
+    import os
+
+    return Answer("lines", {"path": path, "exists": os.path.exists(path)}, lines=[path])
+
+
 def config_set(key: str, value: str) -> Answer:
     import os
 
