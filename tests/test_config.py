@@ -45,6 +45,22 @@ def test_path_set_and_unset_take_json(invoke):
     }
 
 
+def test_a_symlinked_config_file_is_written_through_not_replaced(invoke, tmp_path):
+    """config.toml linked into a dotfiles repo: `config set` replaced the link with a regular
+    file, so the repo's copy silently went stale (and the next checkout lost the change)."""
+    target = tmp_path / "dotfiles" / "leuko.toml"
+    target.parent.mkdir()
+    target.write_text('unit = "10^9/L"\n', "utf-8")
+    cfg_path().parent.mkdir(parents=True)
+    cfg_path().symlink_to(target)
+    assert invoke("config", "set", "audience", "patient").exit_code == 0
+    assert cfg_path().is_symlink() and cfg_path().resolve() == target.resolve()
+    assert config.read_file() == {"unit": "10^9/L", "audience": "patient"}
+    assert invoke("config", "unset", "unit").exit_code == 0
+    assert cfg_path().is_symlink() and "unit" not in target.read_text("utf-8")
+    assert sorted(p.name for p in target.parent.iterdir()) == ["leuko.toml"]  # no temp left
+
+
 def test_config_path_is_in_the_test_dir(invoke, isolated_dirs):
     result = invoke("config", "path")
     assert result.exit_code == 0

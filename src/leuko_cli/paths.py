@@ -114,9 +114,13 @@ def output_file(option: str, text: str) -> Path:
 def write_atomic(path: Path, data: bytes) -> None:
     """Replace `path` with `data` atomically: a temp file in the same directory, fsync'd, then
     os.replace. On any failure the temp file is removed and the old file is left untouched
-    (OSError propagates to the caller, which names the file)."""
+    (OSError propagates to the caller, which names the file). A symbolic link is written
+    through, as `>` would: the file it names is replaced, and the link stays (a config file
+    kept in a dotfiles repository)."""
     import tempfile
 
+    if os.path.islink(path):
+        path = _path(os.path.realpath(path))
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         mode = path.stat().st_mode & 0o777
