@@ -241,6 +241,8 @@ def test_bad_input_exit_2_one_line(invoke, args, fragment):
         (["config", "set", "unti", "G/L"], "did you mean 'unit'?"),
         (["config", "set", "audience", "patinet"], "did you mean 'patient'?"),
         (["help", "asess"], "did you mean 'assess'?"),
+        (["schema", "ouput"], "did you mean 'output'?"),
+        (["batch", "x.csv", "--criteria", "ctcea"], "did you mean 'ctcae'?"),
     ],
 )
 def test_a_mistyped_choice_names_the_nearest_one(invoke, args, hint):
