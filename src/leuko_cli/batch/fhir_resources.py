@@ -298,10 +298,15 @@ def quantity(kb, obs: dict, analyte: str, label: str) -> tuple[float, str]:
                 f"{BY_NAME[analyte].label} must be in % (UCUM '%')"
             )
         return value, "%"
+    names = ", ".join(u["id"] for u in kb.table("units"))
+    if ucum is None:
+        raise InputError(
+            f"{label}: the {BY_NAME[analyte].label} has no unit; give valueQuantity.code, "
+            f"one of: {names} (or their UCUM forms)"
+        )
     try:
         unit = find_unit(kb, ucum)["id"]
     except InputError:
-        names = ", ".join(u["id"] for u in kb.table("units"))
         raise InputError(
             f"{label}: unit {ucum!r} is not supported for "
             f"{BY_NAME[analyte].label}; use one of: {names} (or their UCUM forms)"
