@@ -253,6 +253,12 @@ def test_a_mistyped_choice_names_the_nearest_one(invoke, args, hint):
     assert len(lines) == 1 and hint.lower() in lines[0].lower(), r.stderr
 
 
+def test_schema_takes_json(invoke):
+    """The schema is JSON already; --json (on every command) is accepted, not refused."""
+    plain, flagged = invoke("schema", "output"), invoke("schema", "output", "--json")
+    assert flagged.exit_code == 0 and flagged.stdout == plain.stdout
+
+
 def test_a_choice_far_from_every_value_gets_no_guess(invoke):
     r = invoke("causes", "--format", "xml")
     assert r.exit_code == 2 and "did you mean" not in r.stderr and "text or tsv" in r.stderr

@@ -24,6 +24,7 @@ def schema(
     which: str = typer.Argument(
         "input", metavar="[input|output]", help="The assess input (default) or its output."
     ),
+    as_json: bool = typer.Option(False, "--json", help="Accepted: the schema is JSON already."),
 ) -> None:
     """JSON Schema of an assessment's input or output, generated from the field table."""
     from . import schema as schema_mod
