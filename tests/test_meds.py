@@ -87,6 +87,14 @@ def test_a_file_saved_with_a_bom_reads_its_first_drug(invoke, tmp_path):
     ]
 
 
+def test_file_dash_is_stdin_as_for_every_other_file_option(invoke):
+    """`--input -`, `--fhir -`, `trend -` and `batch -` read stdin; `meds -f -` looked for a
+    file called '-'."""
+    r = invoke("meds", "--file", "-", "--json", input="\ufeffclozapine\nmethotrexate\n")
+    assert r.exit_code == 0, r.stderr
+    assert [x["query"] for x in json.loads(r.stdout)["results"]] == ["clozapine", "methotrexate"]
+
+
 @pytest.mark.parametrize("args", [["clozapine", ""], ["", "clozapine"], ["clozapine", "  "]])
 def test_an_empty_drug_argument_is_refused_not_dropped(invoke, args):
     """`leuko meds clozapine "$DRUG2"` with DRUG2 unset must not answer for one drug silently."""

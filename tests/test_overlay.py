@@ -458,6 +458,14 @@ def test_overlay_lines_are_counted_at_lf_only(kb, use_cache):
         assert origin == f"overlay {path}:{line_of('ctcae_default_version')}"
 
 
+def test_export_output_dash_is_stdout(invoke, tmp_path, monkeypatch):
+    """As `--input -` is stdin: `kb export -o -` wrote a file called '-'."""
+    monkeypatch.chdir(tmp_path)
+    r = invoke("kb", "export", "-o", "-")
+    assert r.exit_code == 0 and r.stdout == invoke("kb", "export").stdout
+    assert not (tmp_path / "-").exists()
+
+
 @pytest.mark.parametrize("kind", ["fifo", "empty"])
 def test_export_output_that_is_not_a_file_is_refused_and_left_alone(invoke, tmp_path, kind):
     """`-o /dev/null` run as root must not replace the device with a regular file (the atomic

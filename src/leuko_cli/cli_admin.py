@@ -103,7 +103,7 @@ def kb_export(
         help="toml (default; valid as an overlay) or json.",
     ),
     output: Optional[str] = typer.Option(
-        None, "--output", "-o", help="Write to FILE (atomically) instead of stdout."
+        None, "--output", "-o", help="Write to FILE (atomically) instead of stdout (- is stdout)."
     ),
 ) -> None:
     """Write the merged knowledge base (bundled + overlay) in the schema an overlay accepts."""

@@ -184,7 +184,12 @@ def meds(names: list[str], *, file: str | None = None, region: str | None = None
         from pathlib import Path
 
         try:
-            text = Path(file).read_text("utf-8-sig")  # Notepad's BOM is not part of a name
+            if file == "-":  # stdin, as for --input, --fhir, trend and batch
+                import sys
+
+                text = (sys.stdin.buffer.read() if sys.stdin else b"").decode("utf-8-sig")
+            else:  # Notepad's BOM is not part of a name
+                text = Path(file).read_text("utf-8-sig")
         except (OSError, UnicodeDecodeError) as err:
             why = getattr(err, "strerror", None) or "not UTF-8 text"
             raise InputError(
@@ -259,7 +264,7 @@ def kb_export(fmt: str, output: str | None) -> Answer:
 
     loaded = load_kb()
     text = kbmod.dumps(loaded.data, fmt)
-    if output is None:
+    if output is None or output == "-":  # `-o -`: stdout, as `--input -` is stdin
         return Answer("text", text)
     path = paths.output_file("--output", output)
     if path.exists() and path.resolve() == kbmod.bundled_path().resolve():
