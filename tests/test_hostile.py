@@ -913,6 +913,35 @@ def test_sigint_during_a_store_build_leaves_no_temp_file(isolated_dirs, monkeypa
     assert ".tmp" not in done.stdout.splitlines()[-1]
 
 
+def test_ctrl_c_in_a_typer_command_says_interrupted(invoke, monkeypatch):
+    """Typer turns KeyboardInterrupt into a silent Exit(130): `leuko assess --input big.csv`
+    stopped with Ctrl-C printed nothing at all."""
+    from leuko_cli import commands
+
+    def interrupted():
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(commands, "kb_info", interrupted)
+    r = invoke("kb", "info")
+    assert r.exit_code == 130 and r.stderr == "leuko: interrupted\n"
+
+
+def test_ctrl_c_while_starting_up_is_one_line_not_a_traceback(monkeypatch, capsys):
+    """Ctrl-C during the imports (before the guarded run) printed a Python traceback."""
+    from leuko_cli import entry, fastpath
+
+    def interrupted(argv):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(fastpath, "run", interrupted)
+    monkeypatch.setattr(sys, "argv", ["leuko", "assess", "--anc", "450"])
+    monkeypatch.setenv("LEUKO_NO_OUTPUT_CACHE", "1")
+    with pytest.raises(SystemExit) as done:
+        entry.main()
+    assert done.value.code == 130
+    assert capsys.readouterr().err == "leuko: interrupted\n"
+
+
 # --- concurrency: config updates are never lost -------------------------------------------------
 
 

@@ -26,6 +26,10 @@ from .fields import AUDIENCES
 from .output import emit
 
 
+class _Interrupted(Exception):
+    """Ctrl-C carried past Typer's main, which would end the run silently with 130."""
+
+
 class LeukoGroup(TyperGroup):
     """Every error becomes one line on stderr (errors.report); usage errors exit 2."""
 
@@ -34,6 +38,8 @@ class LeukoGroup(TyperGroup):
             return super().invoke(ctx)
         except BrokenPipeError:  # `| head`: Typer would exit 1; errors.report exits 0
             raise OutputClosed from None
+        except KeyboardInterrupt:  # Typer would turn it into a silent exit 130
+            raise _Interrupted from None
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         args = list(sys.argv[1:] if args is None else args)
@@ -52,6 +58,8 @@ class LeukoGroup(TyperGroup):
                 raise InputError(f"{err.format_message()}{hint} (see '{path} --help')") from None
             except click_exc.ClickException as err:
                 raise InputError(err.format_message()) from None
+            except _Interrupted:
+                raise KeyboardInterrupt from None  # run_guarded: "leuko: interrupted", 130
             except typer.Exit as err:
                 return err.exit_code
             except typer.Abort:
