@@ -253,6 +253,25 @@ def test_a_mistyped_choice_names_the_nearest_one(invoke, args, hint):
     assert len(lines) == 1 and hint.lower() in lines[0].lower(), r.stderr
 
 
+@pytest.mark.parametrize(
+    "args,fragment",
+    [
+        (["causes", "--category", ""], "--category is empty"),
+        (["causes", "--search", " "], "--search is empty"),
+        (["causes", "--lineage", ""], "--lineage is empty"),
+        (["causes", "-c", "", "--json"], "--category is empty"),
+        (["refs", "--cause", ""], "--cause is empty"),
+        (["causes", "show", ""], "give a cause id"),
+    ],
+)
+def test_an_empty_filter_is_refused_not_dropped(invoke, args, fragment):
+    """`leuko causes --category "$CAT"` with CAT unset listed every cause, unfiltered."""
+    r = invoke(*args)
+    assert r.exit_code == 2 and r.stdout == "", r.stdout[:200]
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and fragment in lines[0], r.stderr
+
+
 def test_schema_takes_json(invoke):
     """The schema is JSON already; --json (on every command) is accepted, not refused."""
     plain, flagged = invoke("schema", "output"), invoke("schema", "output", "--json")

@@ -90,6 +90,7 @@ def refs(*, cause: str | None = None, fmt: str | None = None, as_json: bool = Fa
         if as_json and fmt != "json":
             raise InputError(f"--json means --format json; drop --json or --format {fmt}")
     fmt = fmt or ("json" if as_json else "text")
+    queries.not_empty("--cause", cause)
     kb = load_kb()
     ids = queries.get_cause(kb, cause)["references"] if cause else None
     rows = queries.references(kb, ids)

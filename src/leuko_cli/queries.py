@@ -44,6 +44,13 @@ def check_lineage(lineage: str) -> str:
     return wanted
 
 
+def not_empty(option: str, value: str | None) -> None:
+    """A filter given as '' (`--category "$CAT"` with CAT unset) is refused: dropping it would
+    answer an unfiltered question."""
+    if value is not None and not value.strip():
+        raise InputError(f"{option} is empty; give a value, or leave {option} out")
+
+
 def find_causes(
     kb: KnowledgeBase,
     category: str | None = None,
@@ -52,6 +59,8 @@ def find_causes(
 ) -> list[dict]:
     """Causes filtered by category and lineage; with `search`, exact id/name/synonym matches
     first, then partial matches in a name or the summary (case- and hyphen-insensitive)."""
+    for option, value in (("--category", category), ("--search", search), ("--lineage", lineage)):
+        not_empty(option, value)
     found = kb.match_causes(
         category=check_category(kb, category) if category else None,
         lineage=check_lineage(lineage) if lineage else None,
@@ -65,6 +74,10 @@ def cause_view(cause: dict) -> dict:
 
 
 def get_cause(kb: KnowledgeBase, ident: str) -> dict:
+    if not ident.strip():
+        raise InputError(
+            "give a cause id, e.g. leuko causes show clozapine (`leuko causes` lists them)"
+        )
     cause = kb.get("causes", ident.strip().lower())
     if cause is None:
         found = find_causes(kb, search=ident)
