@@ -107,6 +107,10 @@ def test_a_term_this_version_lacks_is_not_graded_silently_with_another(invoke, t
         (["--preset", "sdtm"], "unknown --preset"),
         (["--ctcae-version", "3.0"], "unknown CTCAE version"),
         (["--format", "xlsx"], "unknown --format"),
+        # empty: refused, not the default (`--param-col "$COL"` with COL unset)
+        (["--format", ""], "--format is empty"),
+        (["--param-col", ""], "--param-col is empty"),
+        (["--value-col", " "], "--value-col is empty"),
     ],
 )
 def test_bad_options_are_one_line(invoke, tmp_path, args, fragment):

@@ -262,6 +262,8 @@ def test_a_mistyped_choice_names_the_nearest_one(invoke, args, hint):
         (["causes", "-c", "", "--json"], "--category is empty"),
         (["refs", "--cause", ""], "--cause is empty"),
         (["causes", "show", ""], "give a cause id"),
+        (["causes", "--format", ""], "--format is empty"),
+        (["search", "clozapine", "--format", " "], "--format is empty"),
     ],
 )
 def test_an_empty_filter_is_refused_not_dropped(invoke, args, fragment):

@@ -408,6 +408,11 @@ def test_svg_target_that_is_not_a_file_is_refused_and_left_alone(invoke, tmp_pat
     assert r.exit_code == 2 and "--svg is empty" in r.stderr, r.stderr
 
 
+def test_an_empty_format_is_refused_not_defaulted(invoke, tmp_path):
+    r = invoke("trend", _csv(tmp_path, _daily([900, 400, 700])), "--format", "")
+    assert r.exit_code == 2 and r.stdout == "" and "--format is empty" in r.stderr, r.stderr
+
+
 def test_svg_is_written_with_the_usual_file_mode(invoke, tmp_path):
     """A chart is for sharing: not the 0600 of a bare temp file."""
     import os

@@ -21,7 +21,7 @@ except ImportError:  # pragma: no cover
     from click import exceptions as click_exc
 
 from . import __version__
-from .errors import InputError, OutputClosed, closest, nearest, run_guarded
+from .errors import InputError, OutputClosed, closest, nearest, not_empty, run_guarded
 from .fields import AUDIENCES
 from .output import emit
 
@@ -222,6 +222,7 @@ FORMAT_TSV_OPT = typer.Option(
 
 def tabular(answer, out_format: Optional[str], as_json: bool):
     """The answer, or its rows as TSV lines when --format tsv."""
+    not_empty("--format", out_format)
     fmt = (out_format or "text").strip().lower()
     if fmt not in ("text", "tsv"):
         hint = nearest(out_format, ("text", "tsv"))

@@ -7,7 +7,7 @@ path ran.
 
 from __future__ import annotations
 
-from .errors import InputError, check_choice
+from .errors import InputError, check_choice, not_empty
 from .fields import REQUEST_FIELDS
 from .output import Answer
 
@@ -90,7 +90,7 @@ def refs(*, cause: str | None = None, fmt: str | None = None, as_json: bool = Fa
         if as_json and fmt != "json":
             raise InputError(f"--json means --format json; drop --json or --format {fmt}")
     fmt = fmt or ("json" if as_json else "text")
-    queries.not_empty("--cause", cause)
+    not_empty("--cause", cause)
     kb = load_kb()
     ids = queries.get_cause(kb, cause)["references"] if cause else None
     rows = queries.references(kb, ids)

@@ -39,6 +39,13 @@ class InputError(LeukoError):
 _AS_GIVEN = object()
 
 
+def not_empty(option: str, value: str | None) -> None:
+    """An option given as '' (`--category "$CAT"` with CAT unset) is refused: dropping it, or
+    taking the default, would answer another question than the one asked."""
+    if value is not None and not value.strip():
+        raise InputError(f"{option} is empty; give a value, or leave {option} out")
+
+
 def closest(value, choices) -> str | None:
     """The choice closest to a mistyped value (ignoring case), or None when none is close."""
     import difflib

@@ -3,7 +3,7 @@ build the JSON-ready views that the CLI prints or renders."""
 
 from __future__ import annotations
 
-from .errors import InputError, check_choice
+from .errors import InputError, check_choice, not_empty
 from .kb import LINEAGES, SCHEMA, KnowledgeBase
 from .kb import fold as _fold
 
@@ -42,13 +42,6 @@ def check_lineage(lineage: str) -> str:
     wanted = lineage.strip().lower()
     check_choice("lineage", wanted, LINEAGES, shown=lineage)
     return wanted
-
-
-def not_empty(option: str, value: str | None) -> None:
-    """A filter given as '' (`--category "$CAT"` with CAT unset) is refused: dropping it would
-    answer an unfiltered question."""
-    if value is not None and not value.strip():
-        raise InputError(f"{option} is empty; give a value, or leave {option} out")
 
 
 def find_causes(

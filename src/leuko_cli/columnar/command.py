@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 
-from leuko_cli.errors import InputError, OutputError, check_choice
+from leuko_cli.errors import InputError, OutputError, check_choice, not_empty
 
 ENGINES = {  # --engine choice -> what it does (docs/scale.md lists these)
     "stream": "row by row, any size, CSV and JSON Lines, stdin too (the default)",
@@ -21,6 +21,7 @@ OUT_FORMATS = ("csv", "parquet")
 
 
 def check_engine(engine: str | None) -> str:
+    not_empty("--engine", engine)
     choice = (engine or "stream").strip().lower()
     check_choice("--engine", choice, ENGINES, shown=engine)
     return choice

@@ -5,7 +5,7 @@ Numbers come from the KB `[[trend_rules]]` table (docs/trend.md); counts through
 
 from __future__ import annotations
 
-from leuko_cli.errors import InputError, check_choice
+from leuko_cli.errors import InputError, check_choice, not_empty
 from leuko_cli.output import Answer
 
 from . import cycles, figures, series
@@ -96,6 +96,7 @@ def trend(
     check_choice("--measure", measure, series.MEASURES)
     if input_format is not None:
         check_choice("--input-format", input_format, series.INPUT_FORMATS)
+    not_empty("--format", out_format)
     fmt = out_format or "table"
     check_choice("--format", fmt, FORMATS)
     if as_json and out_format is not None:
