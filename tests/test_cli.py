@@ -274,6 +274,16 @@ def test_an_empty_filter_is_refused_not_dropped(invoke, args, fragment):
     assert len(lines) == 1 and fragment in lines[0], r.stderr
 
 
+@pytest.mark.parametrize(
+    "args", [["assess", "--anc", "450", "--unit", ""], ["config", "set", "unit", " "]]
+)
+def test_an_empty_unit_names_the_option_once(invoke, args):
+    """It read: --unit: --unit expects a unit name, got ''."""
+    r = invoke(*args)
+    assert r.exit_code == 2
+    assert "--unit: --unit" not in r.stderr and "give a unit name" in r.stderr, r.stderr
+
+
 def test_schema_takes_json(invoke):
     """The schema is JSON already; --json (on every command) is accepted, not refused."""
     plain, flagged = invoke("schema", "output"), invoke("schema", "output", "--json")

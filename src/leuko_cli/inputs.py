@@ -224,7 +224,7 @@ def _unit_names(units: list) -> dict:
 def find_unit(kb: KnowledgeBase, text: object) -> dict:
     if not isinstance(text, str) or not text.strip():
         raise InputError(
-            f"--unit expects a unit name, got {_shown(text)}; use one of: "
+            f"give a unit name, not {_shown(text)}; use one of: "
             f"{', '.join(u['id'] for u in kb.table('units'))}"
         )
     units = kb.table("units")
