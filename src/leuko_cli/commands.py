@@ -7,7 +7,7 @@ path ran.
 
 from __future__ import annotations
 
-from .errors import InputError, check_choice, not_empty
+from .errors import SAVE_AS_UTF8, UTF16, InputError, check_choice, is_utf16, not_empty
 from .fields import REQUEST_FIELDS
 from .output import Answer
 
@@ -188,9 +188,12 @@ def meds(names: list[str], *, file: str | None = None, region: str | None = None
             if file == "-":  # stdin, as for --input, --fhir, trend and batch
                 import sys
 
-                text = (sys.stdin.buffer.read() if sys.stdin else b"").decode("utf-8-sig")
-            else:  # Notepad's BOM is not part of a name
-                text = Path(file).read_text("utf-8-sig")
+                data = sys.stdin.buffer.read() if sys.stdin else b""
+            else:
+                data = Path(file).read_bytes()
+            if is_utf16(data):
+                raise InputError(f"--file {file}: {UTF16}; {SAVE_AS_UTF8}")
+            text = data.decode("utf-8-sig")  # Notepad's BOM is not part of a name
         except (OSError, UnicodeDecodeError) as err:
             why = getattr(err, "strerror", None) or "not UTF-8 text"
             raise InputError(

@@ -38,6 +38,14 @@ class InputError(LeukoError):
 
 _AS_GIVEN = object()
 
+# Excel's "Unicode Text" and Notepad's "Unicode" are UTF-16, with its byte-order mark
+UTF16 = "UTF-16 text (it starts with a UTF-16 byte-order mark)"
+SAVE_AS_UTF8 = "save it as UTF-8"
+
+
+def is_utf16(data) -> bool:
+    return isinstance(data, (bytes, bytearray)) and bytes(data[:2]) in (b"\xff\xfe", b"\xfe\xff")
+
 
 def not_empty(option: str, value: str | None) -> None:
     """An option given as '' (`--category "$CAT"` with CAT unset) is refused: dropping it, or

@@ -207,9 +207,8 @@ def _table(
         )
         out.flush()  # a full disk shows here when the last 64 KiB are written
     except readers.StreamError as err:
-        raise InputError(
-            _broke(path, err.line, err.reason, summary, "fix or remove that line")
-        ) from None
+        fix = err.fix or "fix or remove that line"
+        raise InputError(_broke(path, err.line, err.reason, summary, fix)) from None
     except csv.Error as err:
         raise InputError(
             _broke(

@@ -123,7 +123,8 @@ def trend(
     except UnicodeDecodeError as err:
         raise InputError(f"{path}: not UTF-8 text ({err.reason}); save it as UTF-8") from None
     except series.readers.StreamError as err:
-        raise InputError(f"{path}:{err.line}: {err.reason}") from None
+        fix = f"; {err.fix}" if err.fix else ""
+        raise InputError(f"{path}:{err.line}: {err.reason}{fix}") from None
     finally:
         stream.close()
     if on_error == "fail" and got.errors:  # the batch policy: the first bad row stops the run
