@@ -165,6 +165,15 @@ def test_columnar_refusals_name_the_fix(invoke, sample, args, needle):
     assert needle in one_line_error(invoke("assess", "--input", str(sample), *args), 2)
 
 
+def test_a_utf16_csv_is_named_with_the_fix_as_by_the_stream(invoke, tmp_path):
+    from helpers import one_line_error
+
+    path = tmp_path / "export.csv"
+    path.write_bytes("id,anc\na,450\n".encode("utf-16"))
+    line = one_line_error(invoke("assess", "--input", str(path), "--engine", "columnar"), 2)
+    assert "UTF-16 text" in line and "save it as UTF-8" in line
+
+
 def test_a_csv_arrow_cannot_read_exactly_goes_to_the_stream(invoke, tmp_path):
     path = tmp_path / "odd.csv"
     path.write_text('id,anc\n"a\nb",450\nc,300,extra\nd,800\n', encoding="utf-8")
