@@ -155,6 +155,20 @@ def test_completed_values_are_accepted(invoke):
         assert invoke("scales", scale).exit_code == 0
 
 
+def test_completion_leaves_out_overlay_values_with_control_characters(monkeypatch):
+    """A drug name in an overlay holding ESC ] 0;... BEL or a newline went raw into the shell's
+    completion list (retitling the terminal; a newline made two completions)."""
+    from leuko_cli import completion
+
+    class KB:
+        def table(self, name):
+            return [{"id": "x", "drugs": ["zzok", "zz\x1b]0;pwned\x07", "zz\nEVIL", "zz\u202e"]}]
+
+    monkeypatch.setattr("leuko_cli.kb.load", lambda *a, **k: KB())
+    assert completion.complete_drug("zz") == ["zzok"]
+    assert completion.complete_cause("") == ["x"]
+
+
 # --- pager ----------------------------------------------------------------------------------
 
 
