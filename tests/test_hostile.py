@@ -914,6 +914,26 @@ def test_non_unicode_stdout(tmp_path):
     assert exported.returncode == 0 and tomllib.loads(exported.stdout.decode("utf-8"))
 
 
+@pytest.mark.parametrize(
+    "which, argv",
+    [
+        ("overlay", ["causes", "--category", "drugs"]),
+        ("overlay", ["assess", "--anc", "450"]),
+        ("config", ["assess", "--anc", "450"]),  # (`causes` uses no setting: it runs)
+    ],
+)
+def test_a_pipe_as_the_overlay_or_config_file_is_refused_not_waited_on(isolated_dirs, which, argv):
+    """`mkfifo overlay.toml` (or config.toml): every command hung for ever, opening it to key
+    the output cache or to read the settings."""
+    folder = isolated_dirs / ("data" if which == "overlay" else "config")
+    folder.mkdir(parents=True, exist_ok=True)
+    os.mkfifo(folder / f"{which}.toml")
+    done = run_leuko(argv, timeout=20)
+    assert done.returncode == 3, done.stderr
+    line = done.stderr.decode()
+    assert "not a regular file" in line and f"{which}.toml" in line and line.count("\n") == 1
+
+
 def test_sigint_during_a_store_build_leaves_no_temp_file(isolated_dirs, monkeypatch):
     monkeypatch.setenv("LEUKO_CACHE_DIR", str(isolated_dirs / "own-cache"))  # nothing built yet
     script = textwrap.dedent(

@@ -51,12 +51,29 @@ def current_hash(path: str, memo: str) -> str:
     """The file's content hash: remembered while its stat signature is unchanged (POSIX only:
     elsewhere ctime does not move on a write), else read and hashed. OSError when unreadable."""
     info = os.stat(path)
+    if not _regular(info):  # a FIFO would block the open, /dev/zero never end the read
+        raise OSError(f"{path}: not a regular file")
     if os.name == "posix":
         found = remembered_hash(signature(info, path), memo)
         if found is not None:
             return found
     with open(path, "rb") as fh:
         return content_hash(fh.read())
+
+
+def _regular(info) -> bool:
+    import stat
+
+    return stat.S_ISREG(info.st_mode)
+
+
+def regular_or_absent(path: str) -> bool:
+    """False for a FIFO, device or directory at `path` (opening a FIFO to read blocks until a
+    writer comes, which may be never); True for a regular file or nothing at all."""
+    try:
+        return _regular(os.stat(path))
+    except OSError:
+        return True  # absent or unreadable: the open says which
 
 
 def signature(stat, path) -> list:

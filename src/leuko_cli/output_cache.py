@@ -123,7 +123,10 @@ def _kb_state() -> list | None:
 
 def _config_bytes() -> bytes | None:
     from . import paths
+    from .kb_state import regular_or_absent
 
+    if not regular_or_absent(paths.config_file()):
+        return None  # not keyed: the command itself says what is wrong
     try:
         with open(paths.config_file(), "rb") as fh:
             return fh.read(1 << 20)
