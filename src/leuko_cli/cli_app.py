@@ -17,8 +17,12 @@ from typer.core import TyperGroup
 
 try:  # Typer 0.28 vendors Click as typer._click; older releases use click itself
     from typer._click import exceptions as click_exc
+    from typer._click.core import Context
+    from typer._click.formatting import HelpFormatter, wrap_text
 except ImportError:  # pragma: no cover
     from click import exceptions as click_exc
+    from click.core import Context
+    from click.formatting import HelpFormatter, wrap_text
 
 from . import __version__
 from .errors import InputError, OutputClosed, closest, nearest, not_empty, run_guarded
@@ -30,8 +34,54 @@ class _Interrupted(Exception):
     """Ctrl-C carried past Typer's main, which would end the run silently with 130."""
 
 
+NARROW = 50  # Click's floor: narrower, options are stacked, each help under its option
+
+
+class LeukoFormatter(HelpFormatter):
+    """Click's help, readable from 40 columns: Click never wraps under 50 and keeps a 30-column
+    option column, so at 40 every line wrapped again in the terminal. When narrow, each option
+    (or command) is on its own line and its help is wrapped under it."""
+
+    def write_dl(self, rows, col_max: int = 30, col_spacing: int = 2) -> None:
+        if self.width >= NARROW:
+            return super().write_dl(rows, col_max, col_spacing)
+        indent = " " * (self.current_indent + 4)
+        for first, second in rows:
+            self.write(f"{'':>{self.current_indent}}{first}\n")
+            if second:
+                width = max(self.width - len(indent), 20)
+                text = wrap_text(second, width, initial_indent=indent, subsequent_indent=indent)
+                self.write(text + "\n")
+
+    def getvalue(self) -> str:
+        # narrow, Click puts "Usage: leuko assess " on a line of its own, space and all
+        return "\n".join(line.rstrip() for line in super().getvalue().split("\n"))
+
+
+class LeukoContext(Context):
+    formatter_class = LeukoFormatter
+
+
 class LeukoGroup(TyperGroup):
     """Every error becomes one line on stderr (errors.report); usage errors exit 2."""
+
+    context_class = LeukoContext
+
+    def get_command(self, ctx, cmd_name):
+        cmd = super().get_command(ctx, cmd_name)
+        if cmd is not None:
+            cmd.context_class = LeukoContext  # its --help gets the narrow layout too
+        return cmd
+
+    def make_context(self, info_name, args, parent=None, **extra):
+        # Click's own width never goes under 50 columns; sub-contexts inherit this one
+        if parent is None and "terminal_width" not in extra:
+            import shutil
+
+            columns = shutil.get_terminal_size().columns
+            if columns - 2 < NARROW:  # wider: Click's width, as before
+                extra["terminal_width"] = max(columns - 2, 30)
+        return super().make_context(info_name, args, parent=parent, **extra)
 
     def invoke(self, ctx):
         try:
