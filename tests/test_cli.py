@@ -216,6 +216,10 @@ def test_mascc_flags_match_kb_items(kb):
         (["causes", "show", "no-such-thing-xyz"], "no cause"),
         (["assess", "--bogus"], "No such option"),
         (["assess", "--audience", "robot", "--anc", "4"], "robot"),
+        # an LLN of 0 graded every count "not decreased" (CTCAE 5.0 grade 1 is <LLN)
+        (["assess", "--anc", "1200", "--lln", "0", "--ctcae-version", "5.0"], "--lln 0"),
+        (["assess", "--wbc", "3000", "--wbc-lln", "0"], "--wbc-lln 0"),
+        (["assess", "--lymphocytes", "900", "--lymphocytes-lln", "0.0"], "--lymphocytes-lln 0"),
     ],
 )
 def test_bad_input_exit_2_one_line(invoke, args, fragment):

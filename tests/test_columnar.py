@@ -165,6 +165,18 @@ def test_columnar_refusals_name_the_fix(invoke, sample, args, needle):
     assert needle in one_line_error(invoke("assess", "--input", str(sample), *args), 2)
 
 
+def test_an_lln_of_zero_is_refused_as_by_the_stream(invoke, tmp_path):
+    path = tmp_path / "l0.csv"
+    path.write_text("anc,lln,ctcae_version\n1700,0,5.0\n1200,0,5.0\n1700,1800,5.0\n", "utf-8")
+    stream = invoke("assess", "--input", str(path))
+    columnar = invoke("assess", "--input", str(path), "--engine", "columnar")
+    assert columnar.stdout == stream.stdout and stream.stdout.count("--lln 0") == 2
+    from leuko_cli import vector
+
+    g = vector.grade([1700, 1700], measure="anc", version="5.0", lln=[0, 1800])
+    assert g.to_list() == [None, 1] and g.reason_text()[0] == vector.REASONS[vector.BAD_LLN]
+
+
 def test_a_utf16_csv_is_named_with_the_fix_as_by_the_stream(invoke, tmp_path):
     from helpers import one_line_error
 
