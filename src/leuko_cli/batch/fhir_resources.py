@@ -352,6 +352,8 @@ def reference_low(kb, obs: dict, analyte: str, label: str) -> tuple[tuple | None
     value = _plain_number(low.get("value"))
     if value is None:
         return None, f"{what}: referenceRange.low is not a number; not used as the LLN"
+    if value == 0:  # a range "0-4.0": no lower limit to grade against
+        return None, f"{what}: referenceRange.low is 0, no lower limit; not used as the LLN"
     ucum = _unit_text(low)
     if ucum is None:
         return None, f"{what}: referenceRange.low has no unit; not used as the LLN"
