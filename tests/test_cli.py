@@ -294,6 +294,21 @@ def test_schema_takes_json(invoke):
     assert flagged.exit_code == 0 and flagged.stdout == plain.stdout
 
 
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["assess", "--anc", "450", "--unit", "10^6/L"],  # 10^6/L is cells/uL: not '10^9/L'
+        ["assess", "--anc", "450", "--unit", "10^12/L"],
+        ["assess", "--anc", "450", "--ctcae-version", "7.0"],  # not '6.0'
+    ],
+)
+def test_no_guess_that_changes_a_number(invoke, args):
+    """A suggestion one digit away is another magnitude or version: following it would grade
+    a count 1000 times off, or by another table."""
+    r = invoke(*args)
+    assert r.exit_code == 2 and "did you mean" not in r.stderr.lower(), r.stderr
+
+
 def test_a_choice_far_from_every_value_gets_no_guess(invoke):
     r = invoke("causes", "--format", "xml")
     assert r.exit_code == 2 and "did you mean" not in r.stderr and "text or tsv" in r.stderr

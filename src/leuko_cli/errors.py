@@ -55,11 +55,17 @@ def not_empty(option: str, value: str | None) -> None:
 
 
 def closest(value, choices) -> str | None:
-    """The choice closest to a mistyped value (ignoring case), or None when none is close."""
+    """The choice closest to a mistyped value (ignoring case), or None when none is close.
+    Only a choice with the same digits is offered: '10^6/L' is not a typo of '10^9/L', nor
+    '7.0' of '6.0' (following such a hint would grade 1000 times off, or by another table)."""
     import difflib
+    import re
 
+    text = str(value).strip().lower()
+    digits = re.sub(r"\D", "", text)
     folded = {str(c).lower(): str(c) for c in choices}
-    near = difflib.get_close_matches(str(value).strip().lower(), list(folded), n=1, cutoff=0.6)
+    same = [c for c in folded if re.sub(r"\D", "", c) == digits]
+    near = difflib.get_close_matches(text, same, n=1, cutoff=0.6)
     return folded[near[0]] if near else None
 
 
