@@ -288,6 +288,15 @@ def test_an_empty_unit_names_the_option_once(invoke, args):
     assert "--unit: --unit" not in r.stderr and "give a unit name" in r.stderr, r.stderr
 
 
+@pytest.mark.parametrize(
+    "args", [["--wbc", "3000", "--neutrophils", "-0"], ["--anc", "450", "--age", "-0"]]
+)
+def test_minus_zero_is_zero(invoke, args):
+    """'-0' passed the sign check and was shown as '(-0 + 0)' and 'age -0 days'."""
+    r = invoke("assess", *args)
+    assert r.exit_code == 0 and "-0 " not in r.stdout and "(-0" not in r.stdout, r.stdout
+
+
 def test_schema_takes_json(invoke):
     """The schema is JSON already; --json (on every command) is accepted, not refused."""
     plain, flagged = invoke("schema", "output"), invoke("schema", "output", "--json")

@@ -64,7 +64,7 @@ def number(raw: object, flag: str) -> float:
             f"{flag} cannot be negative (got {_shown(raw, quote=False)}); give the "
             "count as reported"
         )
-    return value
+    return value + 0.0  # '-0' is 0, never shown as '-0'
 
 
 def _number_text(raw: str, flag: str) -> float:
