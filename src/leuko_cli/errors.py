@@ -14,9 +14,10 @@ EXIT_CODES = {
     0: "success",
     1: "the command ran, but some input rows failed (batch) or a checked file has problems "
     "(`kb check`)",
-    2: "bad input or usage: the message names the fix",
-    3: "an unreadable or invalid data file: the knowledge base, your overlay, your config file, "
-    "or an input file that cannot be read",
+    2: "bad input or usage, including a file named on the command line that is missing or "
+    "cannot be read: the message names the fix",
+    3: "an unreadable or invalid data file of leuko's own: the knowledge base, your overlay or "
+    "your config file",
     4: "output could not be written (disk full, closed output); a batch says how many rows "
     "were written",
     70: "internal error: a bug in leuko (the one line names it); please report it",
