@@ -406,6 +406,8 @@ def test_svg_target_that_is_not_a_file_is_refused_and_left_alone(invoke, tmp_pat
     assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
     r = invoke("trend", path, "--svg", "")
     assert r.exit_code == 2 and "--svg is empty" in r.stderr, r.stderr
+    r = invoke("trend", path, "--svg", "-")  # '-' is stdout elsewhere: not a file called '-'
+    assert r.exit_code == 2 and "stdout" in r.stderr and not (tmp_path / "-").exists()
 
 
 def test_an_empty_format_is_refused_not_defaulted(invoke, tmp_path):

@@ -105,6 +105,8 @@ def trend(
     if svg is not None:
         from leuko_cli.paths import output_file
 
+        if svg == "-":  # stdout elsewhere (kb export -o -); here stdout has the summary
+            raise InputError("--svg -: the summary is on stdout; give the chart a file name")
         output_file("--svg", svg)  # refused before any work, as a bad flag is
     kb = load()
     rules = rules_of(kb)
