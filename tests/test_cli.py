@@ -266,7 +266,12 @@ def test_a_mistyped_choice_names_the_nearest_one(invoke, args, hint):
         (["causes", "-c", "", "--json"], "--category is empty"),
         (["refs", "--cause", ""], "--cause is empty"),
         (["causes", "show", ""], "give a cause id"),
+        (["causes", "show", "-"], "give a cause id"),
+        (["refs", "--cause", "-"], "give a cause id"),
         (["causes", "--format", ""], "--format is empty"),
+        # hyphens and spaces are ignored: '-' matched everything, as an empty filter did
+        (["causes", "--search", "-"], "nothing to match"),
+        (["causes", "--search", " - -"], "nothing to match"),
         (["search", "clozapine", "--format", " "], "--format is empty"),
     ],
 )

@@ -54,6 +54,11 @@ def find_causes(
     first, then partial matches in a name or the summary (case- and hyphen-insensitive)."""
     for option, value in (("--category", category), ("--search", search), ("--lineage", lineage)):
         not_empty(option, value)
+    if search is not None and not _fold(search):
+        raise InputError(
+            f"--search {search!r} has nothing to match (hyphens and spaces are ignored); "
+            "give a word, e.g. --search kostmann"
+        )
     found = kb.match_causes(
         category=check_category(kb, category) if category else None,
         lineage=check_lineage(lineage) if lineage else None,
@@ -67,7 +72,7 @@ def cause_view(cause: dict) -> dict:
 
 
 def get_cause(kb: KnowledgeBase, ident: str) -> dict:
-    if not ident.strip():
+    if not _fold(ident):  # '', ' ' or '-': no id to look up
         raise InputError(
             "give a cause id, e.g. leuko causes show clozapine (`leuko causes` lists them)"
         )
