@@ -69,6 +69,22 @@ def test_unknown_is_absent_never_safe_and_typos_are_suggested(invoke):
     assert " safe." not in r.stdout.replace("is safe", "")
 
 
+@pytest.mark.parametrize(
+    "asked, names",
+    [
+        ("clozapine, carbamazepine", ["clozapine", "carbamazepine"]),  # two drugs in one name
+        ("clozapine 100 mg daily", ["clozapine"]),  # a line of a medication list, dose and all
+    ],
+)
+def test_a_known_drug_inside_a_longer_name_is_suggested(invoke, asked, names):
+    """Not found as asked (never split or trimmed silently), but 'not in the knowledge base'
+    with no hint read as if clozapine itself were missing."""
+    out = json.loads(invoke("meds", asked, "--json").stdout)
+    (result,) = out["results"]
+    assert result["found"] is False
+    assert [n.casefold() for n in result["did_you_mean"]][: len(names)] == names
+
+
 def test_file_input_one_per_line(invoke, tmp_path):
     f = tmp_path / "meds.txt"
     f.write_text("# ward list\nClozapine\n\nmethotrexate  # weekly\nclozapine\n", "utf-8")

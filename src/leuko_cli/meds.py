@@ -96,6 +96,16 @@ def _entry(kb: KnowledgeBase, name: str, cause: dict, region: str) -> dict:
     }
 
 
+def _named_inside(asked: str, index: dict) -> list[str]:
+    """KB drug names that appear as whole words inside a longer name ('clozapine, carbamazepine',
+    'clozapine 100 mg daily'), in the order they appear: suggested, never assumed."""
+    import re
+
+    words = " " + " ".join(re.split(r"[\W_]+", fold(asked))) + " "
+    found = [(words.find(f" {w} "), w) for w in index if len(w) >= 4 and f" {w} " in words]
+    return [w for _, w in sorted(found)][:5]
+
+
 def look_up(kb: KnowledgeBase, names: list[str], region: str | None = None) -> list[dict]:
     """One result per name: `found` with the KB's entries for it (and the monitoring tables of
     `region`), or absent with the nearest KB names as suggestions (difflib: typos such as
@@ -118,6 +128,7 @@ def look_up(kb: KnowledgeBase, names: list[str], region: str | None = None) -> l
             )
             continue
         near = difflib.get_close_matches(fold(asked), list(index), n=3, cutoff=0.75)
+        near += [w for w in _named_inside(asked, index) if w not in near]
         results.append(
             {
                 "query": asked,
