@@ -38,6 +38,14 @@ def rows(text: str) -> list[dict]:
     return list(csv.DictReader(io.StringIO(text)))
 
 
+@pytest.mark.parametrize("option", ["--format", "--engine"])
+def test_an_empty_format_or_engine_is_refused_not_defaulted(invoke, tmp_path, option):
+    path = tmp_path / "in.csv"
+    path.write_text("anc\n450\n", "utf-8")
+    r = invoke("assess", "--input", str(path), option, "")
+    assert r.exit_code == 2 and r.stdout == "" and f"{option} is empty" in r.stderr, r.stderr
+
+
 def test_mixed_export_graded_row_by_row_in_order(invoke, tmp_path):
     path = tmp_path / "labs.csv"
     path.write_text(MIXED)

@@ -107,6 +107,10 @@ def test_a_term_this_version_lacks_is_not_graded_silently_with_another(invoke, t
         (["--preset", "sdtm"], "unknown --preset"),
         (["--ctcae-version", "3.0"], "unknown CTCAE version"),
         (["--format", "xlsx"], "unknown --format"),
+        # empty: refused, not the default (`--param-col "$COL"` with COL unset)
+        (["--format", ""], "--format is empty"),
+        (["--param-col", ""], "--param-col is empty"),
+        (["--value-col", " "], "--value-col is empty"),
     ],
 )
 def test_bad_options_are_one_line(invoke, tmp_path, args, fragment):
@@ -175,6 +179,17 @@ def test_tsv_and_jsonl(invoke, tmp_path):
         invoke("batch", str(path), "--format", "jsonl", "--ctcae-version", "5.0").stdout
     )
     assert line["ATOXGRL"] == 3 and line["USUBJID"] == "a"
+
+
+def test_json_is_json_lines_as_for_assess_input(invoke, tmp_path):
+    """--json on every command: `leuko batch FILE --json` was 'No such option'."""
+    path = tmp_path / "lb.tsv"
+    path.write_text("USUBJID\tLBTESTCD\tLBSTRESN\tLBSTRESU\tLBSTNRLO\na\tWBC\t1.5\tGI/L\t3.8\n")
+    res = invoke("batch", str(path), "--ctcae-version", "5.0", "--json")
+    assert res.exit_code == 0, res.stderr
+    assert json.loads(res.stdout)["ATOXGRL"] == 3
+    res = invoke("batch", str(path), "--json", "--format", "csv")
+    assert res.exit_code == 2 and "--json" in res.stderr and res.stderr.count("\n") == 1
 
 
 # DAIDS Corrected v2.1 (clinical-facts 12.2, written out here independently of the KB): "A to B"

@@ -160,6 +160,33 @@ def test_bibtex_escaping_round_trips():
     assert entry["author"] == "O'Brien, A. B. and {Smith & Co}"
 
 
+@pytest.mark.parametrize("fmt", ["bibtex", "ris", "csl-json"])
+def test_control_characters_from_an_overlay_are_shown_not_written(fmt):
+    """An overlay reference is text from outside: `leuko refs --format bibtex` printed its raw
+    ESC (a title holding ESC [2J cleared the screen), as RIS did; JSON escapes them."""
+    evil = "A\x1b[2J\x1b]8;;http://x\x07B\u202ec\x9b"
+    ref = {
+        "id": "overlay-ref",
+        "kind": "web",
+        "authors": [f"Smith{evil} J", evil],
+        "title": evil,
+        "journal": evil,
+        "year": 2025,
+        "volume": evil,
+        "issue": evil,
+        "pages": evil,
+        "doi": "10.1000/x" + evil,
+        "url": "https://example.org/" + evil,
+        "pmid": "1" + evil,
+    }
+    text = citations.export([ref], fmt)
+    assert not any(ch in text for ch in "\x1b\x07\x9b\u202e"), repr(text)
+    if fmt == "csl-json":  # the same data, escaped as JSON
+        assert json.loads(text)[0]["title"] == evil
+        return
+    assert "\\x1b" in text.replace("\\textbackslash{}", "\\")
+
+
 def test_author_names():
     assert citations.split_author("Freifeld AG") == ("Freifeld", "A. G.")
     assert citations.split_author("Virizuela Echaburu J") == ("Virizuela Echaburu", "J.")

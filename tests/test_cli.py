@@ -216,6 +216,10 @@ def test_mascc_flags_match_kb_items(kb):
         (["causes", "show", "no-such-thing-xyz"], "no cause"),
         (["assess", "--bogus"], "No such option"),
         (["assess", "--audience", "robot", "--anc", "4"], "robot"),
+        # an LLN of 0 graded every count "not decreased" (CTCAE 5.0 grade 1 is <LLN)
+        (["assess", "--anc", "1200", "--lln", "0", "--ctcae-version", "5.0"], "--lln 0"),
+        (["assess", "--wbc", "3000", "--wbc-lln", "0"], "--wbc-lln 0"),
+        (["assess", "--lymphocytes", "900", "--lymphocytes-lln", "0.0"], "--lymphocytes-lln 0"),
     ],
 )
 def test_bad_input_exit_2_one_line(invoke, args, fragment):
@@ -225,6 +229,103 @@ def test_bad_input_exit_2_one_line(invoke, args, fragment):
     assert len(lines) == 1, r.stderr
     assert fragment in lines[0]
     assert "Traceback" not in r.stderr and r.stdout == ""
+
+
+@pytest.mark.parametrize(
+    "args,hint",
+    [
+        (["--color", "alwys", "assess", "--anc", "450"], "did you mean 'always'?"),
+        (["assess", "--anc", "450", "--audience", "patinet"], "did you mean 'patient'?"),
+        (["assess", "--anc", "450", "--unit", "cels/uL"], "did you mean 'cells/uL'?"),
+        (["assess", "--input", "x.csv", "--on-error", "skp"], "did you mean 'skip'?"),
+        (["causes", "--lineage", "neutrophil"], "did you mean 'neutrophils'?"),
+        (["causes", "--format", "tsx"], "did you mean 'tsv'?"),
+        (["refs", "--format", "bibtx"], "did you mean 'bibtex'?"),
+        (["kb", "export", "--format", "jsn"], "did you mean 'json'?"),
+        (["config", "set", "unti", "G/L"], "did you mean 'unit'?"),
+        (["config", "set", "audience", "patinet"], "did you mean 'patient'?"),
+        (["help", "asess"], "did you mean 'assess'?"),
+        (["schema", "ouput"], "did you mean 'output'?"),
+        (["batch", "x.csv", "--criteria", "ctcea"], "did you mean 'ctcae'?"),
+    ],
+)
+def test_a_mistyped_choice_names_the_nearest_one(invoke, args, hint):
+    """Commands and options already get "Did you mean"; a choice's value gets it too."""
+    r = invoke(*args)
+    assert r.exit_code == 2, (r.stdout, r.stderr)
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and hint.lower() in lines[0].lower(), r.stderr
+
+
+@pytest.mark.parametrize(
+    "args,fragment",
+    [
+        (["causes", "--category", ""], "--category is empty"),
+        (["causes", "--search", " "], "--search is empty"),
+        (["causes", "--lineage", ""], "--lineage is empty"),
+        (["causes", "-c", "", "--json"], "--category is empty"),
+        (["refs", "--cause", ""], "--cause is empty"),
+        (["causes", "show", ""], "give a cause id"),
+        (["causes", "show", "-"], "give a cause id"),
+        (["refs", "--cause", "-"], "give a cause id"),
+        (["causes", "--format", ""], "--format is empty"),
+        # hyphens and spaces are ignored: '-' matched everything, as an empty filter did
+        (["causes", "--search", "-"], "nothing to match"),
+        (["causes", "--search", " - -"], "nothing to match"),
+        (["search", "clozapine", "--format", " "], "--format is empty"),
+    ],
+)
+def test_an_empty_filter_is_refused_not_dropped(invoke, args, fragment):
+    """`leuko causes --category "$CAT"` with CAT unset listed every cause, unfiltered."""
+    r = invoke(*args)
+    assert r.exit_code == 2 and r.stdout == "", r.stdout[:200]
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and fragment in lines[0], r.stderr
+
+
+@pytest.mark.parametrize(
+    "args", [["assess", "--anc", "450", "--unit", ""], ["config", "set", "unit", " "]]
+)
+def test_an_empty_unit_names_the_option_once(invoke, args):
+    """It read: --unit: --unit expects a unit name, got ''."""
+    r = invoke(*args)
+    assert r.exit_code == 2
+    assert "--unit: --unit" not in r.stderr and "give a unit name" in r.stderr, r.stderr
+
+
+@pytest.mark.parametrize(
+    "args", [["--wbc", "3000", "--neutrophils", "-0"], ["--anc", "450", "--age", "-0"]]
+)
+def test_minus_zero_is_zero(invoke, args):
+    """'-0' passed the sign check and was shown as '(-0 + 0)' and 'age -0 days'."""
+    r = invoke("assess", *args)
+    assert r.exit_code == 0 and "-0 " not in r.stdout and "(-0" not in r.stdout, r.stdout
+
+
+def test_schema_takes_json(invoke):
+    """The schema is JSON already; --json (on every command) is accepted, not refused."""
+    plain, flagged = invoke("schema", "output"), invoke("schema", "output", "--json")
+    assert flagged.exit_code == 0 and flagged.stdout == plain.stdout
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["assess", "--anc", "450", "--unit", "10^6/L"],  # 10^6/L is cells/uL: not '10^9/L'
+        ["assess", "--anc", "450", "--unit", "10^12/L"],
+        ["assess", "--anc", "450", "--ctcae-version", "7.0"],  # not '6.0'
+    ],
+)
+def test_no_guess_that_changes_a_number(invoke, args):
+    """A suggestion one digit away is another magnitude or version: following it would grade
+    a count 1000 times off, or by another table."""
+    r = invoke(*args)
+    assert r.exit_code == 2 and "did you mean" not in r.stderr.lower(), r.stderr
+
+
+def test_a_choice_far_from_every_value_gets_no_guess(invoke):
+    r = invoke("causes", "--format", "xml")
+    assert r.exit_code == 2 and "did you mean" not in r.stderr and "text or tsv" in r.stderr
 
 
 # --- width: readable from 40 columns up, ids never cut --------------------------------------

@@ -165,6 +165,27 @@ def test_columnar_refusals_name_the_fix(invoke, sample, args, needle):
     assert needle in one_line_error(invoke("assess", "--input", str(sample), *args), 2)
 
 
+def test_an_lln_of_zero_is_refused_as_by_the_stream(invoke, tmp_path):
+    path = tmp_path / "l0.csv"
+    path.write_text("anc,lln,ctcae_version\n1700,0,5.0\n1200,0,5.0\n1700,1800,5.0\n", "utf-8")
+    stream = invoke("assess", "--input", str(path))
+    columnar = invoke("assess", "--input", str(path), "--engine", "columnar")
+    assert columnar.stdout == stream.stdout and stream.stdout.count("--lln 0") == 2
+    from leuko_cli import vector
+
+    g = vector.grade([1700, 1700], measure="anc", version="5.0", lln=[0, 1800])
+    assert g.to_list() == [None, 1] and g.reason_text()[0] == vector.REASONS[vector.BAD_LLN]
+
+
+def test_a_utf16_csv_is_named_with_the_fix_as_by_the_stream(invoke, tmp_path):
+    from helpers import one_line_error
+
+    path = tmp_path / "export.csv"
+    path.write_bytes("id,anc\na,450\n".encode("utf-16"))
+    line = one_line_error(invoke("assess", "--input", str(path), "--engine", "columnar"), 2)
+    assert "UTF-16 text" in line and "save it as UTF-8" in line
+
+
 def test_a_csv_arrow_cannot_read_exactly_goes_to_the_stream(invoke, tmp_path):
     path = tmp_path / "odd.csv"
     path.write_text('id,anc\n"a\nb",450\nc,300,extra\nd,800\n', encoding="utf-8")

@@ -25,6 +25,42 @@ def cfg_path():
 # --- path, show, get ------------------------------------------------------------------------
 
 
+def test_path_set_and_unset_take_json(invoke):
+    """--json on every command: path, set and unset were 'No such option: --json'."""
+    import json
+
+    path = json.loads(invoke("config", "path", "--json").stdout)
+    assert path == {"path": str(cfg_path()), "exists": False}
+    r = invoke("config", "set", "unit", "G/L", "--json")
+    assert r.exit_code == 0, r.stderr
+    assert json.loads(r.stdout) == {"key": "unit", "value": "10^9/L", "file": str(cfg_path())}
+    assert json.loads(invoke("config", "path", "--json").stdout)["exists"] is True
+    r = invoke("config", "unset", "unit", "--json")
+    assert r.exit_code == 0, r.stderr
+    assert json.loads(r.stdout) == {
+        "key": "unit",
+        "removed": True,
+        "value": "cells/uL",
+        "origin": "default",
+    }
+
+
+def test_a_symlinked_config_file_is_written_through_not_replaced(invoke, tmp_path):
+    """config.toml linked into a dotfiles repo: `config set` replaced the link with a regular
+    file, so the repo's copy silently went stale (and the next checkout lost the change)."""
+    target = tmp_path / "dotfiles" / "leuko.toml"
+    target.parent.mkdir()
+    target.write_text('unit = "10^9/L"\n', "utf-8")
+    cfg_path().parent.mkdir(parents=True)
+    cfg_path().symlink_to(target)
+    assert invoke("config", "set", "audience", "patient").exit_code == 0
+    assert cfg_path().is_symlink() and cfg_path().resolve() == target.resolve()
+    assert config.read_file() == {"unit": "10^9/L", "audience": "patient"}
+    assert invoke("config", "unset", "unit").exit_code == 0
+    assert cfg_path().is_symlink() and "unit" not in target.read_text("utf-8")
+    assert sorted(p.name for p in target.parent.iterdir()) == ["leuko.toml"]  # no temp left
+
+
 def test_config_path_is_in_the_test_dir(invoke, isolated_dirs):
     result = invoke("config", "path")
     assert result.exit_code == 0
@@ -218,6 +254,8 @@ BROKEN = [
     # U+2028 and U+0085 end no TOML line (str.splitlines would count one more)
     ('# a\u2028b\ncolour = "red"\n', 2, "unknown config key 'colour'"),
     ('# \x85\nunit = ""\n', 2, "must be a non-empty string"),
+    # Notepad's UTF-8 byte-order mark: invisible, so the message must name it
+    ('\ufeffunit = "10^9/L"\n', 1, "byte-order mark"),
 ]
 
 

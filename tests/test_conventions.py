@@ -54,6 +54,21 @@ def test_bad_color_value_is_refused(invoke):
     assert "--color" in one_line_error(invoke("--color", "sometimes", "causes"), 2)
 
 
+@pytest.mark.parametrize("value", ["alwys", "yes", "1"])
+def test_bad_leuko_color_is_refused_not_ignored(invoke, monkeypatch, value):
+    """LEUKO_COLOR=alwys was read as auto: an environment variable is refused like the flag."""
+    from helpers import one_line_error
+
+    monkeypatch.setenv("LEUKO_COLOR", value)
+    line = one_line_error(invoke("assess", "--anc", "450"), 2)
+    assert f"LEUKO_COLOR={value!r}" in line and "auto, always, never" in line
+
+
+def test_empty_leuko_color_counts_as_unset(invoke, monkeypatch):
+    monkeypatch.setenv("LEUKO_COLOR", "")
+    assert invoke("assess", "--anc", "450").exit_code == 0
+
+
 @pytest.mark.parametrize(
     "argv, columns",
     [
@@ -138,6 +153,20 @@ def test_completed_values_are_accepted(invoke):
         assert invoke("causes", "--category", cat, "--json").exit_code == 0
     for scale in _complete(["scales"], ""):
         assert invoke("scales", scale).exit_code == 0
+
+
+def test_completion_leaves_out_overlay_values_with_control_characters(monkeypatch):
+    """A drug name in an overlay holding ESC ] 0;... BEL or a newline went raw into the shell's
+    completion list (retitling the terminal; a newline made two completions)."""
+    from leuko_cli import completion
+
+    class KB:
+        def table(self, name):
+            return [{"id": "x", "drugs": ["zzok", "zz\x1b]0;pwned\x07", "zz\nEVIL", "zz\u202e"]}]
+
+    monkeypatch.setattr("leuko_cli.kb.load", lambda *a, **k: KB())
+    assert completion.complete_drug("zz") == ["zzok"]
+    assert completion.complete_cause("") == ["x"]
 
 
 # --- pager ----------------------------------------------------------------------------------

@@ -177,6 +177,8 @@ def test_entered_in_error_is_skipped(invoke, tmp_path):
         (obs("x", "718-7", 13.5, "g/dL"), "count found (ANC 751-8"),
         (obs("x", "718-7", 13.5, "g/dL"), "skipped 1 observation: LOINC 718-7"),
         (obs("x", "751-8", 450, "mg/dL"), "unit 'mg/dL' is not supported for ANC"),
+        # no unit at all: said as such (it read "unit None"), with the fix
+        (obs("x", "751-8", 0.4, None), "has no unit; give valueQuantity.code"),
         (obs("x", "770-8", 40, "/uL"), "not a percentage"),
         (obs("x", "751-8", 45, "%"), "unit '%' is not supported"),
         (bundle(obs("n", "770-8", 40, "%")), "no ANC, WBC or lymphocyte count"),

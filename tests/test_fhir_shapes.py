@@ -234,6 +234,15 @@ def test_reference_range_low_is_the_lln(invoke, tmp_path, low, low_unit, grade):
         assert any("unit 'mmol/L' is unknown; not used as the LLN" in n for n in got["notes"])
 
 
+def test_a_reference_low_of_zero_is_not_used_as_the_lln(invoke, tmp_path):
+    """A range "0-4.0" has no lower limit: not an LLN of 0 (which grades every count "not
+    decreased"), and not a refusal of the whole document naming a flag no one gave."""
+    doc = obs("l", "731-0", 0.9, "10*9/L", low=0)
+    got, _ = run_json(invoke, write(tmp_path, doc), "--ctcae-version", "5.0")
+    assert got["lymphocytes"]["ctcae_grade"] is None
+    assert any("referenceRange.low is 0" in n for n in got["notes"])
+
+
 def test_ranges_that_are_not_used(invoke, tmp_path):
     no_unit = obs("l", "731-0", 0.9, "10*9/L", low=1.1)
     del no_unit["referenceRange"][0]["low"]["code"], no_unit["referenceRange"][0]["low"]["system"]

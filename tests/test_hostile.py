@@ -393,6 +393,29 @@ def test_odd_csv_files_never_traceback(invoke, tmp_path, data, fmt):
     assert_safe(result, codes={0, 1, 2})
 
 
+@pytest.mark.parametrize(
+    "argv, text",
+    [
+        (["assess", "--input", "{p}"], "id\tanc\r\na\t500\r\n"),
+        (["trend", "{p}"], "date,anc\r\n2024-01-01,500\r\n"),
+        (["batch", "{p}"], "USUBJID,PARAMCD,AVAL,AVALU\r\n1,NEUT,0.4,10^9/L\r\n"),
+        (["assess", "--fhir", "{p}"], '{"resourceType": "Bundle"}'),
+        (["meds", "--file", "{p}"], "clozapine\r\n"),
+        (["kb", "check", "{p}"], "[meta]\n"),
+    ],
+)
+@pytest.mark.parametrize("codec", ["utf-16", "utf-16-be"])
+def test_utf16_files_are_named_with_the_fix(invoke, tmp_path, argv, text, codec):
+    """Excel's "Unicode Text" is UTF-16: the message said 'fix or remove that line'."""
+    path = tmp_path / "export.txt"
+    bom = b"\xfe\xff" if codec == "utf-16-be" else b""
+    path.write_bytes(bom + text.encode(codec))
+    r = invoke(*[a.replace("{p}", str(path)) for a in argv])
+    assert r.exit_code in (1, 2, 3) and "Traceback" not in r.stderr
+    said = r.stderr + r.stdout
+    assert "UTF-16" in said and "save it as UTF-8" in said, said
+
+
 def test_lone_cr_line_ends_are_read_as_lines(invoke, tmp_path):
     result = invoke("assess", "--input", write(tmp_path, "in.csv", CSV_FILES["CR only"]))
     assert_safe(result, codes={0})
@@ -403,23 +426,23 @@ def test_lone_cr_line_ends_are_read_as_lines(invoke, tmp_path):
 
 
 @pytest.mark.parametrize(
-    "data, line, written",
+    "data, line, written, what",
     [
-        (b"id,anc\na,500\nb,\xff\xfe\nc,600\n", 3, 1),
-        (b"id,anc\na,500\nb,600\nc,7\xc3\n", 4, 2),
-        (b"\xff\xfeid,anc\n", 1, 0),
-        ("id,anc\na,500\n".encode("utf-16"), 1, 0),
+        (b"id,anc\na,500\nb,\xff\xfe\nc,600\n", 3, 1, "not UTF-8"),
+        (b"id,anc\na,500\nb,600\nc,7\xc3\n", 4, 2, "not UTF-8"),
+        (b"\xfe\xffid,anc\n", 1, 0, "UTF-16 text"),  # a UTF-16 BOM is named, with the fix
+        ("id,anc\na,500\n".encode("utf-16"), 1, 0, "UTF-16 text"),
     ],
     ids=["middle", "last line", "header", "UTF-16"],
 )
 @pytest.mark.parametrize("fmt", [[], ["--json"], ["--format", "table"]], ids=["csv", "json", "t"])
 def test_bad_utf8_mid_stream_names_the_line_and_keeps_whole_rows(
-    invoke, tmp_path, data, line, written, fmt
+    invoke, tmp_path, data, line, written, what, fmt
 ):
     result = invoke("assess", "--input", write(tmp_path, "in.csv", data), *fmt)
     assert_safe(result, codes={2})
     message = result.stderr.strip()
-    assert f"line {line}: not UTF-8" in message
+    assert f"line {line}: {what}" in message
     assert f"{written} row(s) were written" in message
     if not fmt:  # what was written is whole CSV rows: header + `written` rows
         assert len(result.stdout.splitlines()) == (written + 1 if line > 1 else 0)
@@ -625,8 +648,8 @@ PATIENT = b'{"resourceType": "Patient", "id": "p1"}\n'  # an NDJSON line that is
 @pytest.mark.parametrize(
     "data, env, expect",
     [
-        (b"\xff\xfe{}", {}, "not UTF-8"),
-        ("{}".encode("utf-16"), {}, "not UTF-8"),
+        (b'{"a": "caf\xe9"}', {}, "not UTF-8"),
+        ("{}".encode("utf-16"), {}, "UTF-16 text"),  # its BOM: named, with the fix
         (b"[" * 100_000 + b"]" * 100_000, {}, "nested too deeply"),
         (b'{"a": ' + b"9" * 5000 + b"}", {}, "too many digits"),
         (b'{"a": NaN}', {}, "NaN"),
@@ -891,6 +914,26 @@ def test_non_unicode_stdout(tmp_path):
     assert exported.returncode == 0 and tomllib.loads(exported.stdout.decode("utf-8"))
 
 
+@pytest.mark.parametrize(
+    "which, argv",
+    [
+        ("overlay", ["causes", "--category", "drugs"]),
+        ("overlay", ["assess", "--anc", "450"]),
+        ("config", ["assess", "--anc", "450"]),  # (`causes` uses no setting: it runs)
+    ],
+)
+def test_a_pipe_as_the_overlay_or_config_file_is_refused_not_waited_on(isolated_dirs, which, argv):
+    """`mkfifo overlay.toml` (or config.toml): every command hung for ever, opening it to key
+    the output cache or to read the settings."""
+    folder = isolated_dirs / ("data" if which == "overlay" else "config")
+    folder.mkdir(parents=True, exist_ok=True)
+    os.mkfifo(folder / f"{which}.toml")
+    done = run_leuko(argv, timeout=20)
+    assert done.returncode == 3, done.stderr
+    line = done.stderr.decode()
+    assert "not a regular file" in line and f"{which}.toml" in line and line.count("\n") == 1
+
+
 def test_sigint_during_a_store_build_leaves_no_temp_file(isolated_dirs, monkeypatch):
     monkeypatch.setenv("LEUKO_CACHE_DIR", str(isolated_dirs / "own-cache"))  # nothing built yet
     script = textwrap.dedent(
@@ -911,6 +954,35 @@ def test_sigint_during_a_store_build_leaves_no_temp_file(isolated_dirs, monkeypa
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert done.stdout.splitlines()[0] == "interrupted", done.stderr
     assert ".tmp" not in done.stdout.splitlines()[-1]
+
+
+def test_ctrl_c_in_a_typer_command_says_interrupted(invoke, monkeypatch):
+    """Typer turns KeyboardInterrupt into a silent Exit(130): `leuko assess --input big.csv`
+    stopped with Ctrl-C printed nothing at all."""
+    from leuko_cli import commands
+
+    def interrupted():
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(commands, "kb_info", interrupted)
+    r = invoke("kb", "info")
+    assert r.exit_code == 130 and r.stderr == "leuko: interrupted\n"
+
+
+def test_ctrl_c_while_starting_up_is_one_line_not_a_traceback(monkeypatch, capsys):
+    """Ctrl-C during the imports (before the guarded run) printed a Python traceback."""
+    from leuko_cli import entry, fastpath
+
+    def interrupted(argv):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(fastpath, "run", interrupted)
+    monkeypatch.setattr(sys, "argv", ["leuko", "assess", "--anc", "450"])
+    monkeypatch.setenv("LEUKO_NO_OUTPUT_CACHE", "1")
+    with pytest.raises(SystemExit) as done:
+        entry.main()
+    assert done.value.code == 130
+    assert capsys.readouterr().err == "leuko: interrupted\n"
 
 
 # --- concurrency: config updates are never lost -------------------------------------------------

@@ -170,3 +170,17 @@ def test_refs_labels_each_identifier_on_its_own_line(invoke, kb):
                 assert f"{label}: {r[key]}" in out.splitlines()[0] or any(
                     line.strip() == f"{label}: {r[key]}" for line in out.splitlines()
                 )
+
+
+@pytest.mark.parametrize("argv", list(_help_commands()), ids=" ".join)
+def test_help_fits_40_columns(invoke, argv):
+    """Click wraps help at no less than 50 columns, with a 30-column option column: at 40
+    every other line wrapped again. Only an example command (never split) may be longer."""
+    res = invoke(*argv, "--help", env={"COLUMNS": "40"})
+    assert res.exit_code == 0, res.stderr
+    too_wide = [
+        line
+        for line in res.stdout.splitlines()
+        if len(line) > 40 and not line.lstrip().startswith("leuko ")
+    ]
+    assert too_wide == []

@@ -69,11 +69,54 @@ def test_unknown_is_absent_never_safe_and_typos_are_suggested(invoke):
     assert " safe." not in r.stdout.replace("is safe", "")
 
 
+@pytest.mark.parametrize(
+    "asked, names",
+    [
+        ("clozapine, carbamazepine", ["clozapine", "carbamazepine"]),  # two drugs in one name
+        ("clozapine 100 mg daily", ["clozapine"]),  # a line of a medication list, dose and all
+    ],
+)
+def test_a_known_drug_inside_a_longer_name_is_suggested(invoke, asked, names):
+    """Not found as asked (never split or trimmed silently), but 'not in the knowledge base'
+    with no hint read as if clozapine itself were missing."""
+    out = json.loads(invoke("meds", asked, "--json").stdout)
+    (result,) = out["results"]
+    assert result["found"] is False
+    assert [n.casefold() for n in result["did_you_mean"]][: len(names)] == names
+
+
 def test_file_input_one_per_line(invoke, tmp_path):
     f = tmp_path / "meds.txt"
     f.write_text("# ward list\nClozapine\n\nmethotrexate  # weekly\nclozapine\n", "utf-8")
     out = json.loads(invoke("meds", "--file", str(f), "--json").stdout)
     assert [r["query"] for r in out["results"]] == ["Clozapine", "methotrexate"]
+
+
+def test_a_file_saved_with_a_bom_reads_its_first_drug(invoke, tmp_path):
+    """Notepad's UTF-8 BOM was kept in the first name: clozapine came back as not in the KB."""
+    f = tmp_path / "meds.txt"
+    f.write_bytes("\ufeffclozapine\r\nmethotrexate\r\n".encode("utf-8"))
+    out = json.loads(invoke("meds", "--file", str(f), "--json").stdout)
+    assert [(r["query"], r["found"]) for r in out["results"]] == [
+        ("clozapine", True),
+        ("methotrexate", True),
+    ]
+
+
+def test_file_dash_is_stdin_as_for_every_other_file_option(invoke):
+    """`--input -`, `--fhir -`, `trend -` and `batch -` read stdin; `meds -f -` looked for a
+    file called '-'."""
+    r = invoke("meds", "--file", "-", "--json", input="\ufeffclozapine\nmethotrexate\n")
+    assert r.exit_code == 0, r.stderr
+    assert [x["query"] for x in json.loads(r.stdout)["results"]] == ["clozapine", "methotrexate"]
+
+
+@pytest.mark.parametrize("args", [["clozapine", ""], ["", "clozapine"], ["clozapine", "  "]])
+def test_an_empty_drug_argument_is_refused_not_dropped(invoke, args):
+    """`leuko meds clozapine "$DRUG2"` with DRUG2 unset must not answer for one drug silently."""
+    from helpers import one_line_error
+
+    assert "empty" in one_line_error(invoke("meds", *args), 2)
 
 
 @pytest.mark.parametrize("args", [[], ["--file", "/nonexistent/meds.txt"]])

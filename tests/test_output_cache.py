@@ -300,3 +300,25 @@ def test_help_words_used_as_values_still_key_on_the_kb(isolated_dirs, kb):
     overlay.unlink()
     keys.append(output_cache.record_path(argv))
     assert None not in keys and len(set(keys)) == 3
+
+
+@pytest.mark.parametrize("victim", ["record", "bundled-hash.json", "overlay-hash.json"])
+def test_a_pipe_in_the_cache_dir_is_never_waited_on(isolated_dirs, victim):
+    """The cache is read before the command runs: a FIFO put in place of a record or of a
+    remembered hash made every run hang on its open."""
+    env = dict(os.environ, LEUKO_CACHE_DIR=str(isolated_dirs / "cache"))
+    argv = [sys.executable, "-m", "leuko_cli", "causes", "--category", "drugs"]
+    if victim == "overlay-hash.json":
+        (isolated_dirs / "data").mkdir(exist_ok=True)
+        (isolated_dirs / "data" / "overlay.toml").write_text("", "utf-8")
+    first = subprocess.run(argv, env=env, capture_output=True, timeout=60)
+    assert first.returncode == 0, first.stderr
+    cache = isolated_dirs / "cache"
+    # (the overlay's hash is remembered only for a file older than 2 s: the FIFO stands in)
+    targets = list((cache / "output").iterdir()) if victim == "record" else [cache / victim]
+    assert targets
+    for target in targets:
+        target.unlink(missing_ok=True)
+        os.mkfifo(target)
+    again = subprocess.run(argv, env=env, capture_output=True, timeout=20)
+    assert again.returncode == 0 and again.stdout == first.stdout, again.stderr

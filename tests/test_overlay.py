@@ -67,6 +67,16 @@ def test_kb_path_prints_overlay_path(invoke, isolated_dirs):
     assert result.stdout.strip() == str(isolated_dirs / "data" / "overlay.toml")
 
 
+def test_kb_path_json(invoke, isolated_dirs):
+    """--json on every command: `kb path --json` was 'No such option'."""
+    result = invoke("kb", "path", "--json")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout) == {
+        "path": str(isolated_dirs / "data" / "overlay.toml"),
+        "exists": False,
+    }
+
+
 def test_the_same_overlay_in_another_file_names_its_own_file(kb, tmp_path, monkeypatch):
     """One cache, the same overlay text in two data dirs: each load names its own file (the
     store is per overlay file, not just per overlay text)."""
@@ -173,6 +183,14 @@ def test_broken_overlay_schema_and_toml(invoke, kb):
     write_overlay("[[causes]]\nid = \n")
     line = one_line_error(invoke("causes", "--json"), 3)
     assert f"{overlay_path()}:2: not valid TOML" in line and "leuko kb check" in line
+
+
+def test_an_overlay_saved_with_a_bom_says_so(invoke):
+    """A BOM is invisible in an editor: 'Invalid statement (column 1)' named no fix."""
+    overlay_path().parent.mkdir(parents=True, exist_ok=True)
+    overlay_path().write_bytes(b"\xef\xbb\xbf[[causes]]\n")
+    line = one_line_error(invoke("causes"), 3)
+    assert f"{overlay_path()}:1:" in line and "byte-order mark" in line and "without" in line
 
 
 def test_unreadable_overlay(invoke):
@@ -438,3 +456,28 @@ def test_overlay_lines_are_counted_at_lf_only(kb, use_cache):
             assert where == f"{path}:{line_of('id = ' + json.dumps(ident))}"
         origin = loaded.settings_origin["ctcae_default_version"]
         assert origin == f"overlay {path}:{line_of('ctcae_default_version')}"
+
+
+def test_export_output_dash_is_stdout(invoke, tmp_path, monkeypatch):
+    """As `--input -` is stdin: `kb export -o -` wrote a file called '-'."""
+    monkeypatch.chdir(tmp_path)
+    r = invoke("kb", "export", "-o", "-")
+    assert r.exit_code == 0 and r.stdout == invoke("kb", "export").stdout
+    assert not (tmp_path / "-").exists()
+
+
+@pytest.mark.parametrize("kind", ["fifo", "empty"])
+def test_export_output_that_is_not_a_file_is_refused_and_left_alone(invoke, tmp_path, kind):
+    """`-o /dev/null` run as root must not replace the device with a regular file (the atomic
+    rename would): a device, pipe or socket is refused, and so is an empty name."""
+    import os
+    import stat
+
+    target = tmp_path / "pipe"
+    if kind == "fifo":
+        os.mkfifo(target)
+    line = one_line_error(invoke("kb", "export", "-o", str(target) if kind == "fifo" else ""), 2)
+    assert ("not a regular file" if kind == "fifo" else "--output is empty") in line
+    if kind == "fifo":
+        assert stat.S_ISFIFO(os.lstat(target).st_mode)
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []

@@ -463,3 +463,39 @@ def test_the_ctcae_version_and_unit_say_where_they_came_from(invoke, tmp_path):
     assert not any("--ctcae-version 5.0" in n for n in d["notes"])
     human = " ".join(invoke("trend", path).stdout.split())
     assert "ctcae version 6.0 (default)" in human
+
+
+def test_svg_target_that_is_not_a_file_is_refused_and_left_alone(invoke, tmp_path):
+    """`--svg /dev/null` run as root must not replace the device with a regular file."""
+    import os
+    import stat
+
+    path = _csv(tmp_path, _daily([900, 400, 700]))
+    fifo = tmp_path / "pipe.svg"
+    os.mkfifo(fifo)
+    r = invoke("trend", path, "--svg", str(fifo))
+    assert r.exit_code == 2 and "not a regular file" in r.stderr, r.stderr
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+    r = invoke("trend", path, "--svg", "")
+    assert r.exit_code == 2 and "--svg is empty" in r.stderr, r.stderr
+    r = invoke("trend", path, "--svg", "-")  # '-' is stdout elsewhere: not a file called '-'
+    assert r.exit_code == 2 and "stdout" in r.stderr and not (tmp_path / "-").exists()
+
+
+def test_an_empty_format_is_refused_not_defaulted(invoke, tmp_path):
+    r = invoke("trend", _csv(tmp_path, _daily([900, 400, 700])), "--format", "")
+    assert r.exit_code == 2 and r.stdout == "" and "--format is empty" in r.stderr, r.stderr
+
+
+def test_svg_is_written_with_the_usual_file_mode(invoke, tmp_path):
+    """A chart is for sharing: not the 0600 of a bare temp file."""
+    import os
+
+    out = tmp_path / "c.svg"
+    old = os.umask(0o022)
+    try:
+        r = invoke("trend", _csv(tmp_path, _daily([900, 400, 700])), "--svg", str(out))
+        assert r.exit_code == 0
+    finally:
+        os.umask(old)
+    assert out.stat().st_mode & 0o777 == 0o644

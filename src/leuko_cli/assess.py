@@ -126,6 +126,13 @@ def assess(
     anc_cells, anc_source = _anc(kb, v, unit, cells, wbc_cells)
     _check_parts_fit(unit, wbc_cells, anc_cells, lymph_cells)
     limits = {name: cells(name) for name in ("lln", "wbc_lln", "lymphocytes_lln")}
+    for name, limit in limits.items():
+        if limit == 0:  # every count would be "not decreased" against it
+            flag = BY_NAME[name].flag
+            raise InputError(
+                f"{flag} 0: a lower limit of normal is above 0; give the lab's own limit, "
+                f"or leave {flag} out"
+            )
     cited = Cited()
     result: dict = {
         "anc": _round(anc_cells),

@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import re
 
+from .sanitize import escape_json_unsafe, inert, inert_line
+
 FORMATS = ("text", "json", "tsv", "bibtex", "ris", "csl-json")
 JOURNAL_KINDS = {"article", "review", "case-report"}
 _INITIALS = re.compile(r"^[A-Z\u00C0-\u00DE]{1,4}$")
@@ -62,7 +64,9 @@ _BIB_SPECIAL = {
 
 
 def bib_escape(text: str) -> str:
-    return "".join(_BIB_SPECIAL.get(ch, ch) for ch in text)
+    """TeX-escaped, after control characters are made visible (an overlay's text is from
+    outside: ESC [2J in a title must not clear the screen of whoever prints the export)."""
+    return "".join(_BIB_SPECIAL.get(ch, ch) for ch in inert(text))
 
 
 def _bib_key(ident: str) -> str:
@@ -92,11 +96,11 @@ def bibtex_entry(ref: dict) -> str:
         first, last = _pages(ref)
         fields.append(("pages", bib_escape(f"{first}--{last}" if last else first or "")))
     if ref.get("doi"):
-        fields.append(("doi", ref["doi"]))  # verbatim field: no escaping
+        fields.append(("doi", inert_line(ref["doi"])))  # verbatim field: no TeX escaping
     if ref.get("pmid"):
-        fields.append(("pmid", ref["pmid"]))
+        fields.append(("pmid", inert_line(ref["pmid"])))
     if ref.get("url"):
-        fields.append(("url", ref["url"]))  # url/doi fields are verbatim in biblatex/url.sty
+        fields.append(("url", inert_line(ref["url"])))  # verbatim in biblatex/url.sty
     if ref.get("kind"):
         fields.append(("keywords", bib_escape(ref["kind"])))
     body = ",\n".join(f"  {k} = {{{v}}}" for k, v in fields)
@@ -144,7 +148,7 @@ def ris_entry(ref: dict) -> str:
         lines.append(("N1", "Author list truncated (et al.)"))
     lines.append(("ID", ref["id"]))
     # RIS lines are "TAG  - value"; a value never spans lines
-    text = "".join(f"{tag}  - {' '.join(str(v).split())}\n" for tag, v in lines)
+    text = "".join(f"{tag}  - {inert(' '.join(str(v).split()))}\n" for tag, v in lines)
     return text + "ER  - \n"
 
 
@@ -192,7 +196,8 @@ def csl_item(ref: dict) -> dict:
 
 
 def csl_json(refs: list[dict]) -> str:
-    return json.dumps([csl_item(r) for r in refs], indent=2, ensure_ascii=False) + "\n"
+    text = json.dumps([csl_item(r) for r in refs], indent=2, ensure_ascii=False)
+    return escape_json_unsafe(text) + "\n"  # C1 and bidi controls as \uXXXX, as --json does
 
 
 def export(refs: list[dict], fmt: str) -> str:

@@ -15,7 +15,7 @@ from .cli_app import (
     out,
     sub_app,
 )
-from .errors import InputError
+from .errors import InputError, nearest
 from .fields import SETTINGS_KEYS
 
 
@@ -24,6 +24,7 @@ def schema(
     which: str = typer.Argument(
         "input", metavar="[input|output]", help="The assess input (default) or its output."
     ),
+    as_json: bool = typer.Option(False, "--json", help="Accepted: the schema is JSON already."),
 ) -> None:
     """JSON Schema of an assessment's input or output, generated from the field table."""
     from . import schema as schema_mod
@@ -43,7 +44,8 @@ def help_command(
     for name in command or []:
         sub = getattr(target, "commands", {}).get(name)
         if sub is None:
-            raise InputError(f"no command {' '.join(command)!r}; see 'leuko help'")
+            hint = nearest(name, getattr(target, "commands", {}))
+            raise InputError(f"no command {' '.join(command)!r}{hint}; see 'leuko help'")
         target_ctx = type(ctx)(sub, info_name=name, parent=target_ctx)
         target = sub
     typer.echo(target.get_help(target_ctx))
@@ -62,11 +64,11 @@ def kb_info(as_json: bool = JSON_OPT) -> None:
 
 
 @kb_app.command("path", epilog=examples("leuko kb path"))
-def kb_path() -> None:
+def kb_path(as_json: bool = JSON_OPT) -> None:
     """Print where your personal overlay lives (it need not exist yet)."""
     from . import paths
 
-    out(commands.Answer("lines", None, lines=[paths.overlay_file()]))
+    out(commands.path_answer(paths.overlay_file()), as_json)
 
 
 @kb_app.command("check", epilog=examples("leuko kb check", "leuko kb check my-overlay.toml"))
@@ -101,7 +103,7 @@ def kb_export(
         help="toml (default; valid as an overlay) or json.",
     ),
     output: Optional[str] = typer.Option(
-        None, "--output", "-o", help="Write to FILE (atomically) instead of stdout."
+        None, "--output", "-o", help="Write to FILE (atomically) instead of stdout (- is stdout)."
     ),
 ) -> None:
     """Write the merged knowledge base (bundled + overlay) in the schema an overlay accepts."""
@@ -121,11 +123,11 @@ CONFIG_KEY_ARG = typer.Argument(..., metavar="KEY", help=f"One of: {', '.join(SE
 
 
 @config_app.command("path", epilog=examples("leuko config path"))
-def config_path() -> None:
+def config_path(as_json: bool = JSON_OPT) -> None:
     """Print where the config file lives (it need not exist yet)."""
     from . import paths
 
-    out(commands.Answer("lines", None, lines=[paths.config_file()]))
+    out(commands.path_answer(paths.config_file()), as_json)
 
 
 @config_app.command("show", epilog=examples("leuko config show", "leuko config show --json"))
@@ -164,12 +166,13 @@ def config_get(
 def config_set(
     key: str = CONFIG_KEY_ARG,
     value: str = typer.Argument(..., metavar="VALUE", help="The new value (checked first)."),
+    as_json: bool = JSON_OPT,
 ) -> None:
     """Validate and save a setting; a refused value leaves the file untouched."""
-    out(commands.config_set(key, value))
+    out(commands.config_set(key, value), as_json)
 
 
 @config_app.command("unset", epilog=examples("leuko config unset unit"))
-def config_unset(key: str = CONFIG_KEY_ARG) -> None:
+def config_unset(key: str = CONFIG_KEY_ARG, as_json: bool = JSON_OPT) -> None:
     """Remove a setting from the config file (back to the environment or the default)."""
-    out(commands.config_unset(key))
+    out(commands.config_unset(key), as_json)

@@ -17,23 +17,79 @@ from typer.core import TyperGroup
 
 try:  # Typer 0.28 vendors Click as typer._click; older releases use click itself
     from typer._click import exceptions as click_exc
+    from typer._click.core import Context
+    from typer._click.formatting import HelpFormatter, wrap_text
 except ImportError:  # pragma: no cover
     from click import exceptions as click_exc
+    from click.core import Context
+    from click.formatting import HelpFormatter, wrap_text
 
 from . import __version__
-from .errors import InputError, OutputClosed, run_guarded
+from .errors import InputError, OutputClosed, closest, nearest, not_empty, run_guarded
 from .fields import AUDIENCES
 from .output import emit
 
 
+class _Interrupted(Exception):
+    """Ctrl-C carried past Typer's main, which would end the run silently with 130."""
+
+
+NARROW = 50  # Click's floor: narrower, options are stacked, each help under its option
+
+
+class LeukoFormatter(HelpFormatter):
+    """Click's help, readable from 40 columns: Click never wraps under 50 and keeps a 30-column
+    option column, so at 40 every line wrapped again in the terminal. When narrow, each option
+    (or command) is on its own line and its help is wrapped under it."""
+
+    def write_dl(self, rows, col_max: int = 30, col_spacing: int = 2) -> None:
+        if self.width >= NARROW:
+            return super().write_dl(rows, col_max, col_spacing)
+        indent = " " * (self.current_indent + 4)
+        for first, second in rows:
+            self.write(f"{'':>{self.current_indent}}{first}\n")
+            if second:
+                width = max(self.width - len(indent), 20)
+                text = wrap_text(second, width, initial_indent=indent, subsequent_indent=indent)
+                self.write(text + "\n")
+
+    def getvalue(self) -> str:
+        # narrow, Click puts "Usage: leuko assess " on a line of its own, space and all
+        return "\n".join(line.rstrip() for line in super().getvalue().split("\n"))
+
+
+class LeukoContext(Context):
+    formatter_class = LeukoFormatter
+
+
 class LeukoGroup(TyperGroup):
     """Every error becomes one line on stderr (errors.report); usage errors exit 2."""
+
+    context_class = LeukoContext
+
+    def get_command(self, ctx, cmd_name):
+        cmd = super().get_command(ctx, cmd_name)
+        if cmd is not None:
+            cmd.context_class = LeukoContext  # its --help gets the narrow layout too
+        return cmd
+
+    def make_context(self, info_name, args, parent=None, **extra):
+        # Click's own width never goes under 50 columns; sub-contexts inherit this one
+        if parent is None and "terminal_width" not in extra:
+            import shutil
+
+            columns = shutil.get_terminal_size().columns
+            if columns - 2 < NARROW:  # wider: Click's width, as before
+                extra["terminal_width"] = max(columns - 2, 30)
+        return super().make_context(info_name, args, parent=parent, **extra)
 
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
         except BrokenPipeError:  # `| head`: Typer would exit 1; errors.report exits 0
             raise OutputClosed from None
+        except KeyboardInterrupt:  # Typer would turn it into a silent exit 130
+            raise _Interrupted from None
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         args = list(sys.argv[1:] if args is None else args)
@@ -48,9 +104,12 @@ class LeukoGroup(TyperGroup):
                 )
             except click_exc.UsageError as err:
                 path = err.ctx.command_path if err.ctx else "leuko"
-                raise InputError(f"{err.format_message()} (see '{path} --help')") from None
+                hint = _choice_hint(err, args)
+                raise InputError(f"{err.format_message()}{hint} (see '{path} --help')") from None
             except click_exc.ClickException as err:
                 raise InputError(err.format_message()) from None
+            except _Interrupted:
+                raise KeyboardInterrupt from None  # run_guarded: "leuko: interrupted", 130
             except typer.Exit as err:
                 return err.exit_code
             except typer.Abort:
@@ -61,6 +120,24 @@ class LeukoGroup(TyperGroup):
         if standalone_mode:
             sys.exit(code)
         return code
+
+
+def _choice_hint(err, args: list[str]) -> str:
+    """Click names the nearest command or option, not the nearest choice of an option's value
+    (`--color alwys`): find the value the user gave and name the closest choice."""
+    param = getattr(err, "param", None)
+    choices = getattr(getattr(param, "type", None), "choices", None)
+    if not choices or not getattr(param, "opts", None):
+        return ""
+    given = None
+    for i, arg in enumerate(args):
+        for opt in param.opts:
+            if arg == opt and i + 1 < len(args):
+                given = args[i + 1]
+            elif arg.startswith(opt + "="):
+                given = arg[len(opt) + 1 :]
+    near = None if given is None else closest(given, [getattr(c, "value", c) for c in choices])
+    return "" if near is None else f" Did you mean {near!r}?"  # Click's own wording
 
 
 def _refuse_repeated_options(group, args: list[str]) -> None:
@@ -195,9 +272,11 @@ FORMAT_TSV_OPT = typer.Option(
 
 def tabular(answer, out_format: Optional[str], as_json: bool):
     """The answer, or its rows as TSV lines when --format tsv."""
+    not_empty("--format", out_format)
     fmt = (out_format or "text").strip().lower()
     if fmt not in ("text", "tsv"):
-        raise InputError(f"unknown --format {out_format!r}; use text or tsv")
+        hint = nearest(out_format, ("text", "tsv"))
+        raise InputError(f"unknown --format {out_format!r}{hint}; use text or tsv")
     if fmt == "text":
         return answer
     if as_json:

@@ -135,12 +135,19 @@ def batch(
         metavar="FORMAT",
         help="csv, tsv, jsonl or dataset-json (default: as the input).",
     ),
+    as_json: bool = typer.Option(False, "--json", help="JSON Lines out: --format jsonl."),
 ) -> None:
     """Grade lab datasets in the long layout (one analyte a row: SDTM LB, ADaM ADLB), adding
     ADaM-style ATOXDSCL, ATOXGRL, the CTCAE version and a reason for every empty grade. See
     docs/cdisc.md."""
     from .batch import cdisc
 
+    if as_json:
+        if out_format not in (None, "jsonl"):
+            from .errors import InputError
+
+            raise InputError(f"--json means --format jsonl, not {out_format!r}; give one")
+        out_format = "jsonl"
     code = cdisc.run(
         path,
         criteria=criteria,

@@ -366,7 +366,10 @@ def meds(
         autocompletion=complete_drug,
     ),
     file: Optional[str] = typer.Option(
-        None, "--file", "-f", help="A text file with one drug a line (# starts a comment)."
+        None,
+        "--file",
+        "-f",
+        help="A text file with one drug a line (# starts a comment; - for stdin).",
     ),
     region: Optional[str] = typer.Option(
         None, BY_NAME["region"].flag, help=BY_NAME["region"].help, metavar="REGION"

@@ -7,7 +7,7 @@ path ran.
 
 from __future__ import annotations
 
-from .errors import InputError, check_choice
+from .errors import SAVE_AS_UTF8, UTF16, InputError, check_choice, is_utf16, not_empty
 from .fields import REQUEST_FIELDS
 from .output import Answer
 
@@ -90,6 +90,7 @@ def refs(*, cause: str | None = None, fmt: str | None = None, as_json: bool = Fa
         if as_json and fmt != "json":
             raise InputError(f"--json means --format json; drop --json or --format {fmt}")
     fmt = fmt or ("json" if as_json else "text")
+    not_empty("--cause", cause)
     kb = load_kb()
     ids = queries.get_cause(kb, cause)["references"] if cause else None
     rows = queries.references(kb, ids)
@@ -184,7 +185,15 @@ def meds(names: list[str], *, file: str | None = None, region: str | None = None
         from pathlib import Path
 
         try:
-            text = Path(file).read_text("utf-8")
+            if file == "-":  # stdin, as for --input, --fhir, trend and batch
+                import sys
+
+                data = sys.stdin.buffer.read() if sys.stdin else b""
+            else:
+                data = Path(file).read_bytes()
+            if is_utf16(data):
+                raise InputError(f"--file {file}: {UTF16}; {SAVE_AS_UTF8}")
+            text = data.decode("utf-8-sig")  # Notepad's BOM is not part of a name
         except (OSError, UnicodeDecodeError) as err:
             why = getattr(err, "strerror", None) or "not UTF-8 text"
             raise InputError(
@@ -252,7 +261,6 @@ def kb_check(file: str | None) -> Answer:
 
 
 def kb_export(fmt: str, output: str | None) -> Answer:
-    from pathlib import Path
 
     from . import kb as kbmod
     from . import paths
@@ -260,13 +268,9 @@ def kb_export(fmt: str, output: str | None) -> Answer:
 
     loaded = load_kb()
     text = kbmod.dumps(loaded.data, fmt)
-    if output is None:
+    if output is None or output == "-":  # `-o -`: stdout, as `--input -` is stdin
         return Answer("text", text)
-    path = Path(output)
-    if path.is_dir():
-        raise InputError(f"--output {output}: is a directory; give a file name")
-    if not path.parent.is_dir():
-        raise InputError(f"--output {output}: directory {path.parent} does not exist")
+    path = paths.output_file("--output", output)
     if path.exists() and path.resolve() == kbmod.bundled_path().resolve():
         raise InputError(
             f"--output {output}: refusing to overwrite the bundled knowledge base; "
@@ -326,6 +330,13 @@ def config_get(key: str, *, show_origin: bool = False) -> Answer:
     s = settings.resolve(load_kb(), key)
     line = f"{s.origin}\t{s.value}" if show_origin else s.value
     return Answer("lines", {"key": key, "value": s.value, "origin": s.origin}, lines=[line])
+
+
+def path_answer(path: str) -> Answer:
+    """`kb path`, `config path`: the path on a line; JSON says whether it exists yet."""
+    import os
+
+    return Answer("lines", {"path": path, "exists": os.path.exists(path)}, lines=[path])
 
 
 def config_set(key: str, value: str) -> Answer:

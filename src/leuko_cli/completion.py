@@ -15,8 +15,11 @@ def _kb_values(table: str, key: str = "id") -> list[str]:
 
 
 def _starting(values, incomplete: str) -> list[str]:
+    """The values that start with `incomplete`. A value that is not printable (an overlay's
+    ESC, BEL, newline or bidi control) is left out: the shell would print it raw, and no one
+    can type it anyway."""
     low = incomplete.casefold()
-    return sorted({v for v in values if v.casefold().startswith(low)})
+    return sorted({v for v in values if v.isprintable() and v.casefold().startswith(low)})
 
 
 def complete_category(incomplete: str) -> list[str]:

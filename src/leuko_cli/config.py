@@ -76,6 +76,14 @@ def parse_simple(text: str) -> dict | None:
 def read_file(path: str | Path | None = None) -> dict:
     """The config file as a dict ({} when absent). A broken file raises KBError naming it."""
     path = path or paths.config_file()
+    from .kb_state import regular_or_absent
+
+    if not regular_or_absent(str(path)):  # a FIFO: the open would wait for a writer
+        raise KBError(
+            f"{path}: cannot read the config file (not a regular file); move it away to use "
+            "the defaults",
+            str(path),
+        )
     try:
         with open(path, "rb") as fh:
             data = fh.read(MAX_CONFIG_BYTES + 1)  # bounded: the path may be /dev/zero

@@ -32,6 +32,12 @@ def run(argv: list[str]) -> int:
 
 
 def main() -> None:
-    from . import output_cache
+    try:
+        from . import output_cache
 
-    sys.exit(output_cache.run(sys.argv[1:], run))
+        code = output_cache.run(sys.argv[1:], run)
+    except KeyboardInterrupt as err:  # Ctrl-C during the imports, before run_guarded
+        from .errors import report
+
+        code = report(err)
+    sys.exit(code)

@@ -14,9 +14,10 @@ EXIT_CODES = {
     0: "success",
     1: "the command ran, but some input rows failed (batch) or a checked file has problems "
     "(`kb check`)",
-    2: "bad input or usage: the message names the fix",
-    3: "an unreadable or invalid data file: the knowledge base, your overlay, your config file, "
-    "or an input file that cannot be read",
+    2: "bad input or usage, including a file named on the command line that is missing or "
+    "cannot be read: the message names the fix",
+    3: "an unreadable or invalid data file of leuko's own: the knowledge base, your overlay or "
+    "your config file",
     4: "output could not be written (disk full, closed output); a batch says how many rows "
     "were written",
     70: "internal error: a bug in leuko (the one line names it); please report it",
@@ -38,6 +39,43 @@ class InputError(LeukoError):
 
 _AS_GIVEN = object()
 
+# Excel's "Unicode Text" and Notepad's "Unicode" are UTF-16, with its byte-order mark
+UTF16 = "UTF-16 text (it starts with a UTF-16 byte-order mark)"
+SAVE_AS_UTF8 = "save it as UTF-8"
+
+
+def is_utf16(data) -> bool:
+    return isinstance(data, (bytes, bytearray)) and bytes(data[:2]) in (b"\xff\xfe", b"\xfe\xff")
+
+
+def not_empty(option: str, value: str | None) -> None:
+    """An option given as '' (`--category "$CAT"` with CAT unset) is refused: dropping it, or
+    taking the default, would answer another question than the one asked."""
+    if value is not None and not value.strip():
+        raise InputError(f"{option} is empty; give a value, or leave {option} out")
+
+
+def closest(value, choices) -> str | None:
+    """The choice closest to a mistyped value (ignoring case), or None when none is close.
+    Only a choice with the same digits is offered: '10^6/L' is not a typo of '10^9/L', nor
+    '7.0' of '6.0' (following such a hint would grade 1000 times off, or by another table)."""
+    import difflib
+    import re
+
+    text = str(value).strip().lower()
+    digits = re.sub(r"\D", "", text)
+    folded = {str(c).lower(): str(c) for c in choices}
+    same = [c for c in folded if re.sub(r"\D", "", c) == digits]
+    near = difflib.get_close_matches(text, same, n=1, cutoff=0.6)
+    return folded[near[0]] if near else None
+
+
+def nearest(value, choices) -> str:
+    """` (did you mean 'x'?)`, or '' when no choice is close: the hint Click gives for commands
+    and options, for an option's value too."""
+    near = closest(value, choices)
+    return f" (did you mean {near!r}?)" if near is not None else ""
+
 
 def check_choice(what: str, value, choices, *, shown=_AS_GIVEN) -> None:
     """Refuse a value outside its choices, in the one wording every option uses:
@@ -45,7 +83,9 @@ def check_choice(what: str, value, choices, *, shown=_AS_GIVEN) -> None:
     the check is on a normalised form of it."""
     if value not in choices:
         text = value if shown is _AS_GIVEN else shown
-        raise InputError(f"unknown {what} {text!r}; use one of: {', '.join(choices)}")
+        raise InputError(
+            f"unknown {what} {text!r}{nearest(text, choices)}; use one of: {', '.join(choices)}"
+        )
 
 
 class KBError(LeukoError):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import re
 
-from .errors import InputError
+from .errors import InputError, nearest
 from .fields import Field
 
 TYPE_CHECKING = False
@@ -64,7 +64,7 @@ def number(raw: object, flag: str) -> float:
             f"{flag} cannot be negative (got {_shown(raw, quote=False)}); give the "
             "count as reported"
         )
-    return value
+    return value + 0.0  # '-0' is 0, never shown as '-0'
 
 
 def _number_text(raw: str, flag: str) -> float:
@@ -224,15 +224,15 @@ def _unit_names(units: list) -> dict:
 def find_unit(kb: KnowledgeBase, text: object) -> dict:
     if not isinstance(text, str) or not text.strip():
         raise InputError(
-            f"--unit expects a unit name, got {_shown(text)}; use one of: "
+            f"give a unit name, not {_shown(text)}; use one of: "
             f"{', '.join(u['id'] for u in kb.table('units'))}"
         )
     units = kb.table("units")
     found = _unit_names(units).get(_norm_unit(text))
     if found is not None:
         return found
-    names = ", ".join(u["id"] for u in kb.table("units"))
-    raise InputError(f"unknown unit {text!r}; use one of: {names}")
+    ids = [u["id"] for u in kb.table("units")]
+    raise InputError(f"unknown unit {text!r}{nearest(text, ids)}; use one of: {', '.join(ids)}")
 
 
 def to_cells(kb: KnowledgeBase, measure_id: str, value: float, unit: dict, flag: str) -> float:

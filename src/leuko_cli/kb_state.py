@@ -51,12 +51,44 @@ def current_hash(path: str, memo: str) -> str:
     """The file's content hash: remembered while its stat signature is unchanged (POSIX only:
     elsewhere ctime does not move on a write), else read and hashed. OSError when unreadable."""
     info = os.stat(path)
+    if not _regular(info):  # a FIFO would block the open, /dev/zero never end the read
+        raise OSError(f"{path}: not a regular file")
     if os.name == "posix":
         found = remembered_hash(signature(info, path), memo)
         if found is not None:
             return found
-    with open(path, "rb") as fh:
-        return content_hash(fh.read())
+    return content_hash(read_regular(path))
+
+
+def _regular(info) -> bool:
+    import stat
+
+    return stat.S_ISREG(info.st_mode)
+
+
+def read_regular(path: str) -> bytes:
+    """The bytes of a regular file. Opened without blocking, so a FIFO put in its place (in the
+    cache directory, say) is an OSError at once instead of a wait for a writer that never
+    comes; a device is refused too."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    try:
+        if not _regular(os.fstat(fd)):
+            raise OSError(f"{path}: not a regular file")
+        with os.fdopen(fd, "rb") as fh:
+            fd = -1  # the file object closes it now
+            return fh.read()
+    finally:
+        if fd >= 0:
+            os.close(fd)
+
+
+def regular_or_absent(path: str) -> bool:
+    """False for a FIFO, device or directory at `path` (opening a FIFO to read blocks until a
+    writer comes, which may be never); True for a regular file or nothing at all."""
+    try:
+        return _regular(os.stat(path))
+    except OSError:
+        return True  # absent or unreadable: the open says which
 
 
 def signature(stat, path) -> list:
@@ -71,8 +103,7 @@ def remembered_hash(file_signature: list, memo: str = OVERLAY_MEMO) -> str | Non
     if base is None:
         return None
     try:
-        with open(os.path.join(base, memo), "rb") as fh:
-            record = json.loads(fh.read())
+        record = json.loads(read_regular(os.path.join(base, memo)))
         if record.get("signature") == file_signature and isinstance(record.get("blake2b"), str):
             return record["blake2b"]
     except (OSError, ValueError, AttributeError):

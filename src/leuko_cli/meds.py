@@ -38,6 +38,9 @@ def drug_index(kb: KnowledgeBase) -> dict[str, list[tuple[str, dict]]]:
 def read_names(names: list[str], file_text: str | None = None) -> list[str]:
     """The names asked about: arguments, then the file's lines (blank lines and # comments
     skipped); each stripped, duplicates (ignoring case) dropped, order kept."""
+    for n, name in enumerate(names, start=1):
+        if not name.strip():  # `leuko meds clozapine "$DRUG2"` with DRUG2 unset
+            raise InputError(f"drug name {n} is empty; give a name, or leave it out")
     wanted = list(names)
     if file_text is not None:
         for line in file_text.splitlines():
@@ -93,6 +96,16 @@ def _entry(kb: KnowledgeBase, name: str, cause: dict, region: str) -> dict:
     }
 
 
+def _named_inside(asked: str, index: dict) -> list[str]:
+    """KB drug names that appear as whole words inside a longer name ('clozapine, carbamazepine',
+    'clozapine 100 mg daily'), in the order they appear: suggested, never assumed."""
+    import re
+
+    words = " " + " ".join(re.split(r"[\W_]+", fold(asked))) + " "
+    found = [(words.find(f" {w} "), w) for w in index if len(w) >= 4 and f" {w} " in words]
+    return [w for _, w in sorted(found)][:5]
+
+
 def look_up(kb: KnowledgeBase, names: list[str], region: str | None = None) -> list[dict]:
     """One result per name: `found` with the KB's entries for it (and the monitoring tables of
     `region`), or absent with the nearest KB names as suggestions (difflib: typos such as
@@ -115,6 +128,7 @@ def look_up(kb: KnowledgeBase, names: list[str], region: str | None = None) -> l
             )
             continue
         near = difflib.get_close_matches(fold(asked), list(index), n=3, cutoff=0.75)
+        near += [w for w in _named_inside(asked, index) if w not in near]
         results.append(
             {
                 "query": asked,

@@ -123,7 +123,10 @@ def _kb_state() -> list | None:
 
 def _config_bytes() -> bytes | None:
     from . import paths
+    from .kb_state import regular_or_absent
 
+    if not regular_or_absent(paths.config_file()):
+        return None  # not keyed: the command itself says what is wrong
     try:
         with open(paths.config_file(), "rb") as fh:
             return fh.read(1 << 20)
@@ -170,9 +173,10 @@ def _encode(text: str) -> bytes:
 
 def read_record(path: str) -> tuple[str, str] | None:
     """(stdout text, stderr text) of a record that checks out; None otherwise."""
+    from .kb_state import read_regular
+
     try:
-        with open(path, "rb") as fh:
-            data = fh.read()
+        data = read_regular(path)  # a FIFO in its place: not waited on
         head, _, body = data.partition(b"\n")
         magic, out_len, crc = head.split(b" ")
         if magic != MAGIC or crc32(body) != int(crc):

@@ -85,12 +85,42 @@ def overlay_path() -> Path:
     return _path(overlay_file())
 
 
+def output_file(option: str, text: str) -> Path:
+    """The file an output option (`kb export --output`, `trend --svg`) names, checked before
+    anything is written: it is replaced by an atomic rename, so it must be a regular file or
+    not exist yet (renaming over /dev/null or a pipe would replace the device itself)."""
+    import stat
+
+    from .errors import InputError
+
+    if not text:
+        raise InputError(f"{option} is empty; give a file name")
+    path = _path(text)
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        mode = None
+    if mode is not None and stat.S_ISDIR(mode):
+        raise InputError(f"{option} {text}: is a directory; give a file name")
+    if mode is not None and not stat.S_ISREG(mode):
+        raise InputError(
+            f"{option} {text}: not a regular file (a device, pipe or socket); give a file name"
+        )
+    if not path.parent.is_dir():
+        raise InputError(f"{option} {text}: directory {path.parent} does not exist")
+    return path
+
+
 def write_atomic(path: Path, data: bytes) -> None:
     """Replace `path` with `data` atomically: a temp file in the same directory, fsync'd, then
     os.replace. On any failure the temp file is removed and the old file is left untouched
-    (OSError propagates to the caller, which names the file)."""
+    (OSError propagates to the caller, which names the file). A symbolic link is written
+    through, as `>` would: the file it names is replaced, and the link stays (a config file
+    kept in a dotfiles repository)."""
     import tempfile
 
+    if os.path.islink(path):
+        path = _path(os.path.realpath(path))
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         mode = path.stat().st_mode & 0o777

@@ -3,7 +3,7 @@ build the JSON-ready views that the CLI prints or renders."""
 
 from __future__ import annotations
 
-from .errors import InputError, check_choice
+from .errors import InputError, check_choice, not_empty
 from .kb import LINEAGES, SCHEMA, KnowledgeBase
 from .kb import fold as _fold
 
@@ -52,6 +52,13 @@ def find_causes(
 ) -> list[dict]:
     """Causes filtered by category and lineage; with `search`, exact id/name/synonym matches
     first, then partial matches in a name or the summary (case- and hyphen-insensitive)."""
+    for option, value in (("--category", category), ("--search", search), ("--lineage", lineage)):
+        not_empty(option, value)
+    if search is not None and not _fold(search):
+        raise InputError(
+            f"--search {search!r} has nothing to match (hyphens and spaces are ignored); "
+            "give a word, e.g. --search kostmann"
+        )
     found = kb.match_causes(
         category=check_category(kb, category) if category else None,
         lineage=check_lineage(lineage) if lineage else None,
@@ -65,6 +72,10 @@ def cause_view(cause: dict) -> dict:
 
 
 def get_cause(kb: KnowledgeBase, ident: str) -> dict:
+    if not _fold(ident):  # '', ' ' or '-': no id to look up
+        raise InputError(
+            "give a cause id, e.g. leuko causes show clozapine (`leuko causes` lists them)"
+        )
     cause = kb.get("causes", ident.strip().lower())
     if cause is None:
         found = find_causes(kb, search=ident)

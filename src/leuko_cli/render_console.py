@@ -87,7 +87,15 @@ def color_options() -> dict:
     and FORCE_COLOR honoured); always forces colour even in a pipe; never turns it off."""
     import os
 
-    choice = os.environ.get("LEUKO_COLOR", "auto").strip().lower()
+    given = os.environ.get("LEUKO_COLOR", "")
+    choice = given.strip().lower() or "auto"  # empty counts as unset, as for LEUKO_UNIT
+    if choice not in ("auto", "always", "never"):
+        from .errors import InputError, nearest
+
+        raise InputError(
+            f"LEUKO_COLOR={given!r}{nearest(given, ('auto', 'always', 'never'))}: use one of: "
+            "auto, always, never; change or unset LEUKO_COLOR"
+        )
     if choice == "always":
         return {"force_terminal": True, "no_color": False, "color_system": "256"}
     if choice == "never":

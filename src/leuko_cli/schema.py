@@ -7,7 +7,7 @@ object per case, keys = field names); `leuko schema output` the `leuko assess --
 from __future__ import annotations
 
 from . import __version__
-from .errors import InputError
+from .errors import InputError, nearest
 from .fields import AUDIENCES, INPUTS, RESULTS
 
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
@@ -96,4 +96,6 @@ def schema(which: str) -> dict:
         return input_schema()
     if which == "output":
         return output_schema()
-    raise InputError(f"unknown schema {which!r}; use input or output")
+    raise InputError(
+        f"unknown schema {which!r}{nearest(which, ('input', 'output'))}; use input or output"
+    )

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 
 from . import config
-from .errors import InputError, KBError, check_choice
+from .errors import InputError, KBError, check_choice, nearest
 from .fields import AUDIENCES, BY_NAME, SETTINGS_KEYS
 
 TYPE_CHECKING = False
@@ -63,7 +63,10 @@ def normalise(kb: KnowledgeBase, key: str, value: str) -> str:
         return grading.check_region(kb, value)
     wanted = value.strip().lower()
     if wanted not in AUDIENCES:
-        raise InputError(f"audience must be one of: {', '.join(AUDIENCES)} (got {value!r})")
+        raise InputError(
+            f"audience must be one of: {', '.join(AUDIENCES)} (got {value!r})"
+            f"{nearest(value, AUDIENCES)}"
+        )
     return wanted
 
 

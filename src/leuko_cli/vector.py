@@ -237,7 +237,10 @@ def grade(
             raise InputError(f"lln has {len(lln_cells)} value(s) for {n} count(s)")
     limits = kb.get("measures", chosen["measure"])
     reason = plausibility(cells, limits)
-    bad_lln = ~np.isnan(lln_cells) & (plausibility(lln_cells, limits) != GRADED)
+    with np.errstate(invalid="ignore"):  # an LLN of 0 is no limit (assess refuses it too)
+        bad_lln = ~np.isnan(lln_cells) & (
+            (plausibility(lln_cells, limits) != GRADED) | (lln_cells == 0)
+        )
     reason[(reason == GRADED) & bad_lln] = BAD_LLN
     lln_cells[bad_lln] = np.nan
     grades = np.full(n, -1, dtype=np.int8)

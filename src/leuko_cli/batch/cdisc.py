@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 
 from leuko_cli import grading, inputs
-from leuko_cli.errors import InputError, LeukoError, check_choice
+from leuko_cli.errors import InputError, LeukoError, check_choice, nearest, not_empty
 from leuko_cli.fields import BY_NAME, CDISC_TESTS
 
 # preset -> role -> the columns that carry it, first present wins (matched ignoring case)
@@ -261,12 +261,16 @@ def run(
     from leuko_cli.kb import load
     from leuko_cli.settings import resolve
 
+    not_empty("--format", out_format)
+    for role, name in columns.items():
+        not_empty(f"--{role}-col", name)
     if preset is not None:
         check_choice("--preset", preset, PRESETS)
     term_map = parse_terms(terms)
     kb = load()
     if criteria is not None and criteria.strip().upper() not in ("CTCAE", "DAIDS"):
-        raise InputError(f"unknown --criteria {criteria!r}; use CTCAE or DAIDS")
+        hint = nearest(criteria, ("CTCAE", "DAIDS"))
+        raise InputError(f"unknown --criteria {criteria!r}{hint}; use CTCAE or DAIDS")
     if criteria is not None and criteria.strip().upper() == "DAIDS":
         if ctcae_version is not None:
             raise InputError("--ctcae-version goes with --criteria CTCAE, not DAIDS")

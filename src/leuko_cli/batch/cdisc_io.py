@@ -12,7 +12,7 @@ import csv
 import json
 import math
 
-from leuko_cli.errors import InputError, check_choice
+from leuko_cli.errors import SAVE_AS_UTF8, UTF16, InputError, check_choice, is_utf16
 from leuko_cli.sanitize import escape_json_unsafe, inert
 
 FORMATS = ("csv", "tsv", "dataset-json", "xpt", "fhir")
@@ -60,6 +60,8 @@ def read(path: str, kind: str):
     from leuko_cli.batch.limits import read_capped
 
     data = read_capped(path, "table", path)
+    if is_utf16(data):
+        raise InputError(f"{path}: {UTF16}; {SAVE_AS_UTF8}")
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as err:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from leuko_cli.errors import InputError, OutputError, check_choice
+from leuko_cli.errors import InputError, OutputError, check_choice, not_empty
 from leuko_cli.fields import BY_NAME, COUNTS
 
 from . import readers, writers
@@ -59,6 +59,7 @@ def dispatch(
             )
     if as_json and out_format not in (None, "jsonl"):
         raise InputError(f"--json means --format jsonl; drop --json or --format {out_format}")
+    not_empty("--format", out_format)
     fmt = out_format or ("jsonl" if as_json else "csv")
     check_choice("--format", fmt, writers.FORMATS)
     if input_format is not None:
@@ -211,9 +212,8 @@ def _table(
 
             _disclaimer(console(), kb)
     except readers.StreamError as err:
-        raise InputError(
-            _broke(path, err.line, err.reason, summary, "fix or remove that line")
-        ) from None
+        fix = err.fix or "fix or remove that line"
+        raise InputError(_broke(path, err.line, err.reason, summary, fix)) from None
     except csv.Error as err:
         raise InputError(
             _broke(

@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from leuko_cli.errors import InputError
+from leuko_cli.errors import SAVE_AS_UTF8, UTF16, InputError, is_utf16
 from leuko_cli.fields import BY_NAME, INPUTS
 
 from . import fhir_resources
@@ -62,6 +62,8 @@ def read(path: str, stdin_data: bytes | str | None = None, label: str | None = N
     else:
         data = stdin_data
         refuse_over(data, "fhir", label)
+    if is_utf16(data):
+        raise InputError(f"{label}: {UTF16}; {SAVE_AS_UTF8} (FHIR JSON is UTF-8)")
     if isinstance(data, bytes):
         try:
             body = data.decode("utf-8-sig")

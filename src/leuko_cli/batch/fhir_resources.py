@@ -298,10 +298,15 @@ def quantity(kb, obs: dict, analyte: str, label: str) -> tuple[float, str]:
                 f"{BY_NAME[analyte].label} must be in % (UCUM '%')"
             )
         return value, "%"
+    names = ", ".join(u["id"] for u in kb.table("units"))
+    if ucum is None:
+        raise InputError(
+            f"{label}: the {BY_NAME[analyte].label} has no unit; give valueQuantity.code, "
+            f"one of: {names} (or their UCUM forms)"
+        )
     try:
         unit = find_unit(kb, ucum)["id"]
     except InputError:
-        names = ", ".join(u["id"] for u in kb.table("units"))
         raise InputError(
             f"{label}: unit {ucum!r} is not supported for "
             f"{BY_NAME[analyte].label}; use one of: {names} (or their UCUM forms)"
@@ -347,6 +352,8 @@ def reference_low(kb, obs: dict, analyte: str, label: str) -> tuple[tuple | None
     value = _plain_number(low.get("value"))
     if value is None:
         return None, f"{what}: referenceRange.low is not a number; not used as the LLN"
+    if value == 0:  # a range "0-4.0": no lower limit to grade against
+        return None, f"{what}: referenceRange.low is 0, no lower limit; not used as the LLN"
     ucum = _unit_text(low)
     if ucum is None:
         return None, f"{what}: referenceRange.low has no unit; not used as the LLN"

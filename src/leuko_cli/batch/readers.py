@@ -15,7 +15,7 @@ import json
 import re
 from typing import Iterable, Iterator
 
-from leuko_cli.errors import InputError
+from leuko_cli.errors import SAVE_AS_UTF8, UTF16, InputError, is_utf16
 from leuko_cli.fields import column_aliases
 
 INPUT_FORMATS = ("csv", "jsonl")
@@ -30,9 +30,9 @@ class RowError(Exception):
 class StreamError(Exception):
     """The file itself breaks at `line` (not UTF-8, a line over the limit): the run stops."""
 
-    def __init__(self, line: int, reason: str) -> None:
+    def __init__(self, line: int, reason: str, fix: str | None = None) -> None:
         super().__init__(reason)
-        self.line, self.reason = line, reason
+        self.line, self.reason, self.fix = line, reason, fix
 
 
 class LineSource:
@@ -54,6 +54,8 @@ class LineSource:
         bom = 0
         if not self.line and isinstance(raw, bytes) and raw.startswith(b"\xef\xbb\xbf"):
             raw, bom = raw[3:], 3  # the UTF-8 byte-order mark Excel writes
+        if not self.line and is_utf16(raw):
+            raise StreamError(1, UTF16, SAVE_AS_UTF8)
         while raw:
             self.line += 1
             # (the BOM was read as part of the first line: a line cut short is never passed on)

@@ -10,7 +10,15 @@ from __future__ import annotations
 
 import sys
 
-from leuko_cli.errors import InputError, OutputError, check_choice
+from leuko_cli.errors import (
+    SAVE_AS_UTF8,
+    UTF16,
+    InputError,
+    OutputError,
+    check_choice,
+    is_utf16,
+    not_empty,
+)
 
 ENGINES = {  # --engine choice -> what it does (docs/scale.md lists these)
     "stream": "row by row, any size, CSV and JSON Lines, stdin too (the default)",
@@ -21,6 +29,7 @@ OUT_FORMATS = ("csv", "parquet")
 
 
 def check_engine(engine: str | None) -> str:
+    not_empty("--engine", engine)
     choice = (engine or "stream").strip().lower()
     check_choice("--engine", choice, ENGINES, shown=engine)
     return choice
@@ -107,11 +116,21 @@ def _grader(values: dict, audience: str | None):
     return stream.make_grader(values, audience)
 
 
+def _starts_utf16(path: str) -> bool:
+    try:
+        with open(path, "rb") as fh:
+            return is_utf16(fh.read(2))
+    except OSError:
+        return False  # the read below says why
+
+
 def _run(stream, grader, path: str, kind: str, fmt: str) -> int:
     from leuko_cli.batch.readers import RowError, field_columns
 
     from . import tables
 
+    if kind != "parquet" and _starts_utf16(path):  # as the stream engine says it
+        raise InputError(f"--input {path} line 1: {UTF16}; {SAVE_AS_UTF8}")
     try:
         if kind == "parquet":
             table, header = tables.read_parquet(path)

@@ -164,6 +164,8 @@ def grade_table(grader, table, *, text_empty_is_absent: bool) -> tuple[dict, int
     ):
         reason = vector.plausibility(cells[f], kb.get("measures", measure))
         slow |= has[f] & (reason != vector.GRADED)
+        if f in MEASURE:  # an LLN of 0: the row engine refuses it
+            slow |= has[f] & (cells[f] == 0)
     differential = has["neutrophils"] | has["bands"]
     slow |= ~(has["anc"] | has["wbc"] | has["lymphocytes"])
     slow |= differential & ~has["wbc"]

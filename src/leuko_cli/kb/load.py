@@ -13,7 +13,7 @@ import os
 import re
 
 from leuko_cli import paths
-from leuko_cli.errors import KBError
+from leuko_cli.errors import SAVE_AS_UTF8, UTF16, KBError, is_utf16
 from leuko_cli.kb_state import BUNDLED_MEMO, OVERLAY_MEMO, bundled_file, content_hash
 from leuko_cli.kb_state import remembered_hash as _remembered_hash
 from leuko_cli.kb_state import signature as _signature
@@ -47,9 +47,16 @@ def toml_problem(data: bytes, path: str) -> tuple[dict | None, str | None]:
     try:
         return tomllib.loads(data.decode("utf-8")), None
     except UnicodeDecodeError as err:
+        if is_utf16(data):
+            return None, f"{path}:1: {UTF16}; {SAVE_AS_UTF8}"
         line = data[: err.start].count(b"\n") + 1
         return None, f"{path}:{line}: not UTF-8 text ({err.reason} at byte {err.start})"
     except tomllib.TOMLDecodeError as err:
+        if data.startswith(b"\xef\xbb\xbf"):  # Notepad's UTF-8 BOM: invisible in an editor
+            return None, (
+                f"{path}:1: starts with a byte-order mark (BOM), which TOML does not allow; "
+                "save the file as UTF-8 without BOM"
+            )
         text = str(err)
         m = re.search(r"\s*\(at line (\d+), column (\d+)\)\s*$", text)
         if m:

@@ -5,7 +5,7 @@ Numbers come from the KB `[[trend_rules]]` table (docs/trend.md); counts through
 
 from __future__ import annotations
 
-from leuko_cli.errors import InputError, check_choice
+from leuko_cli.errors import InputError, check_choice, not_empty
 from leuko_cli.output import Answer
 
 from . import cycles, figures, series
@@ -97,11 +97,18 @@ def trend(
     check_choice("--measure", measure, series.MEASURES)
     if input_format is not None:
         check_choice("--input-format", input_format, series.INPUT_FORMATS)
+    not_empty("--format", out_format)
     fmt = out_format or "table"
     check_choice("--format", fmt, FORMATS)
     if as_json and out_format is not None:
         raise InputError("give --json or --format, not both")
     start = series.parse_day1(day1)
+    if svg is not None:
+        from leuko_cli.paths import output_file
+
+        if svg == "-":  # stdout elsewhere (kb export -o -); here stdout has the summary
+            raise InputError("--svg -: the summary is on stdout; give the chart a file name")
+        output_file("--svg", svg)  # refused before any work, as a bad flag is
     kb = load()
     rules = rules_of(kb)
     n = rules["anc-recovery"]["consecutive"] if recovery_n is None else recovery_n
@@ -119,7 +126,8 @@ def trend(
     except UnicodeDecodeError as err:
         raise InputError(f"{path}: not UTF-8 text ({err.reason}); save it as UTF-8") from None
     except series.readers.StreamError as err:
-        raise InputError(f"{path}:{err.line}: {err.reason}") from None
+        fix = f"; {err.fix}" if err.fix else ""
+        raise InputError(f"{path}:{err.line}: {err.reason}{fix}") from None
     finally:
         stream.close()
     if on_error == "fail" and got.errors:  # the batch policy: the first bad row stops the run

@@ -6,8 +6,6 @@ text from outside (the subject id) is shown inert and XML-escaped; the file is w
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 from xml.sax.saxutils import escape as _xml_escape
 
 from leuko_cli.sanitize import inert_line
@@ -91,21 +89,13 @@ def render(
 
 
 def write_atomic(path: str, text: str) -> None:
-    """Write to a temporary file beside `path`, then rename it over: never a half-written SVG."""
+    """Write to a temporary file beside `path`, then rename it over: never a half-written SVG.
+    The file gets the mode a new file would (umask), not a temp file's 0600."""
+    from leuko_cli import paths
     from leuko_cli.errors import InputError
 
-    folder = os.path.dirname(os.path.abspath(path))
+    target = paths.output_file("--svg", path)
     try:
-        fd, tmp = tempfile.mkstemp(prefix=".leuko-", suffix=".svg", dir=folder)
+        paths.write_atomic(target, text.encode("utf-8"))
     except OSError as err:
-        raise InputError(f"--svg {path}: cannot write there ({err.strerror})") from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except OSError as err:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise InputError(f"--svg {path}: cannot write ({err.strerror})") from None
+        raise InputError(f"--svg {path}: cannot write ({err.strerror or err})") from None
