@@ -192,12 +192,32 @@ def test_mascc_cli(invoke):
     assert d["points"] == 21 and d["risk"] == "low"
 
 
+@pytest.mark.parametrize(
+    "args,exit_code,said",
+    [
+        ([], 2, "no MASCC risk index (febrile neutropenia) factor given"),
+        (["--none-apply", "--outpatient"], 2, "--none-apply means no factor applies"),
+        (["--none-apply"], 0, ""),
+    ],
+)
+def test_mascc_with_no_factor_is_unanswered_not_zero(invoke, args, exit_code, said):
+    """Unknown is not zero: no factor at all is refused, unless --none-apply says so."""
+    r = invoke("mascc", *args, "--json")
+    assert r.exit_code == exit_code, r.output
+    if exit_code:
+        assert said in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    else:
+        d = json.loads(r.stdout)
+        assert d["points"] == 0 and d["risk"] == "high"
+
+
 def test_mascc_flags_match_kb_items(kb):
     import inspect
 
     from leuko_cli.cli_queries import mascc
 
-    params = {p.replace("_", "-") for p in inspect.signature(mascc).parameters} - {"as-json"}
+    params = {p.replace("_", "-") for p in inspect.signature(mascc).parameters}
+    params -= {"as-json", "none-apply"}
     assert params == {i["id"] for i in kb.get("scores", "mascc")["items"]}
 
 

@@ -431,7 +431,8 @@ def test_clozapine_monitoring_tables(kb, anc, duffy, category):
     ],
 )
 def test_mascc(kb, answers, points, risk):
-    r = grading.score(kb, "mascc", {k: bool(v) for k, v in answers.items()})
+    given = {k: bool(v) for k, v in answers.items()}
+    r = grading.score(kb, "mascc", given, none_apply=not any(given.values()))
     assert (r["points"], r["risk"]) == (points, risk)
 
 

@@ -316,9 +316,15 @@ def mascc(
     ),
     outpatient: bool = typer.Option(False, "--outpatient", help="Outpatient at fever onset."),
     age_under_60: bool = typer.Option(False, "--age-under-60", help="Age under 60 years."),
+    none_apply: bool = typer.Option(
+        False, "--none-apply", help="None of the factors above applies (score 0)."
+    ),
     as_json: bool = JSON_OPT,
 ) -> None:
-    """MASCC risk index for febrile neutropenia (21 or more = low risk)."""
+    """MASCC risk index for febrile neutropenia (21 or more = low risk).
+
+    Pass each factor that applies; one not passed counts as absent. With none passed the
+    score is refused as unanswered: say --none-apply for a patient with none of them."""
     answers = {
         "burden-mild": burden_mild,
         "burden-moderate": burden_moderate,
@@ -329,7 +335,7 @@ def mascc(
         "outpatient": outpatient,
         "age-under-60": age_under_60,
     }
-    out(commands.mascc(answers), as_json)
+    out(commands.mascc(answers, none_apply=none_apply), as_json)
 
 
 @app.command(

@@ -153,11 +153,11 @@ def scales(ident: str | None = None) -> Answer:
     return Answer("scales", rows, kb)
 
 
-def mascc(answers: dict[str, bool]) -> Answer:
+def mascc(answers: dict[str, bool], *, none_apply: bool = False) -> Answer:
     from . import grading
 
     kb = load_kb()
-    result = grading.score(kb, "mascc", answers)
+    result = grading.score(kb, "mascc", answers, none_apply=none_apply)
     return Answer("score", {**result, "disclaimer": kb.disclaimer()}, kb)
 
 

@@ -373,9 +373,21 @@ def drug_monitoring(
     }
 
 
-def score(kb: KnowledgeBase, score_id: str, answers: dict[str, bool]) -> dict:
-    """Add up a points score (e.g. MASCC). Items sharing a `group` are mutually exclusive."""
+def score(
+    kb: KnowledgeBase, score_id: str, answers: dict[str, bool], *, none_apply: bool = False
+) -> dict:
+    """Add up a points score (e.g. MASCC). Items sharing a `group` are mutually exclusive.
+    An item not given counts as absent, but no item at all is an unanswered score, not 0:
+    `none_apply` says that none of them applies."""
     sc = kb.get("scores", score_id)
+    given = any(answers.values())
+    if given and none_apply:
+        raise InputError("--none-apply means no factor applies: drop it or the factors")
+    if not given and not none_apply:
+        raise InputError(
+            f"no {sc['name']} factor given: pass each one that applies (see --help), "
+            "or --none-apply for a patient with none of them"
+        )
     groups: dict[str, list[str]] = {}
     for item in sc["items"]:
         if item.get("group") and answers.get(item["id"]):

@@ -392,7 +392,7 @@ def command(kind: str, entry: dict) -> str:
         "management": "leuko manage",
         "presentation": "leuko manage",
         "classification": "leuko classify",
-        "score": f"leuko {entry['id']}",
+        "score": f"leuko {entry['id']} --help",  # the factors to pass are listed there
         "reference": "leuko refs",
     }[kind]
 
