@@ -46,6 +46,7 @@ import json
 import operator
 import os
 import random
+import shutil
 import statistics
 import subprocess
 import sys
@@ -145,13 +146,23 @@ def least_block_stream(src: Path, dst: Path, added: int) -> float:
 
 
 def halves(src: Path, tmp: Path) -> tuple[Path, Path]:
-    """The file cut in two at a line, each half with the header (for two_processes)."""
-    data = src.read_bytes()
-    head = data.index(b"\n") + 1
-    cut = data.index(b"\n", head + (len(data) - head) // 2) + 1
+    """The file cut in two at a line, each half with the header (for two_processes). Copied
+    in pieces: a child's peak RSS (wait4, in cli) counts its parent's peak before exec, so
+    this process must never hold a whole file."""
     parts = (tmp / f"half0-{src.name}", tmp / f"half1-{src.name}")
-    parts[0].write_bytes(data[:cut])
-    parts[1].write_bytes(data[:head] + data[cut:])
+    with open(src, "rb") as fi, open(parts[0], "wb") as first, open(parts[1], "wb") as second:
+        head = fi.readline()
+        fi.seek(len(head) + (os.path.getsize(src) - len(head)) // 2)
+        fi.readline()  # to the end of the line the middle falls in
+        cut = fi.tell()
+        fi.seek(0)
+        left = cut
+        while left:
+            piece = fi.read(min(left, 1 << 20))
+            first.write(piece)
+            left -= len(piece)
+        second.write(head)
+        shutil.copyfileobj(fi, second, 1 << 20)
     return parts
 
 
