@@ -30,7 +30,7 @@ and times each case, alternating, the median of N runs (default 3):
 Issue 18 (item 3) asks for the ANC CSV at most 1.3x the floor, WBC + differential at most 1.6x,
 JSON Lines at most 2x, and at most 64 MiB peak RSS. JSON Lines is timed twice: to JSON Lines
 (`--format jsonl`, what the json.loads/json.dumps round trip does) and to CSV (the default
-output, 25 columns a row: the input's own and every field column it lacks, then the results).
+output, 27 columns a row: the input's own and every field column it lacks, then the results).
 The ratios are judged on the in-process figure, which does the same read and write work as the
 floor (one pass over the same file, one output file) plus the grading; the cli figure adds
 start-up and the KB load (about 0.1 s) and is printed beside it. Peak RSS is each CLI run's
