@@ -361,6 +361,9 @@ def test_table_format_ends_with_the_disclaimer(invoke, tmp_path, kb):
     res = invoke("assess", "--input", str(path), "--format", "table")
     assert res.stdout.rstrip().endswith(kb.settings["disclaimer"])
     assert kb.settings["disclaimer"] not in invoke("assess", "--input", str(path)).stdout
+    # for patients, the patient disclaimer, as every other answer for them (762224f)
+    res = invoke("assess", "--input", str(path), "--format", "table", "--audience", "patient")
+    assert res.stdout.rstrip().endswith(kb.settings["patient_disclaimer"])
 
 
 @pytest.mark.parametrize("engine", ["stream", "columnar"])

@@ -80,6 +80,8 @@ def test_binary_artefacts_grade_as_the_number_they_print(invoke, tmp_path):
         ("a,WBC,2500,THOU/uL,3.8", "", "implausibly high"),
         ("a,WBC,2.5,10^3/mL,3.8", "", "implausibly low"),
         ("a,NEUT,0.9,10*9/L,1.8", "3", ""),
+        # an LLN of 0 is used as given, as admiral does (assess --lln 0 is refused instead)
+        ("a,NEUT,1.7,GI/L,0", "0", ""),
     ],
 )
 def test_row_by_row(invoke, tmp_path, row, grade, reason):

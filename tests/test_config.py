@@ -61,6 +61,21 @@ def test_a_symlinked_config_file_is_written_through_not_replaced(invoke, tmp_pat
     assert sorted(p.name for p in target.parent.iterdir()) == ["leuko.toml"]  # no temp left
 
 
+def test_a_dangling_config_link_is_written_through_but_makes_no_directories(invoke, tmp_path):
+    """A relative link to a file not made yet is written through (as `>` would); a link into a
+    directory that does not exist is an error, as for `>`, not a tree of new directories."""
+    cfg_path().parent.mkdir(parents=True)
+    (tmp_path / "dotfiles").mkdir()
+    cfg_path().symlink_to(os.path.relpath(tmp_path / "dotfiles" / "leuko.toml", cfg_path().parent))
+    assert invoke("config", "set", "audience", "patient").exit_code == 0
+    assert cfg_path().is_symlink() and config.read_file() == {"audience": "patient"}
+    cfg_path().unlink()
+    cfg_path().symlink_to(tmp_path / "no-such-dir" / "leuko.toml")
+    err = one_line_error(invoke("config", "set", "audience", "patient"), 3)
+    assert "cannot write the config file" in err and "old file is unchanged" in err
+    assert not (tmp_path / "no-such-dir").exists() and cfg_path().is_symlink()
+
+
 def test_config_path_is_in_the_test_dir(invoke, isolated_dirs):
     result = invoke("config", "path")
     assert result.exit_code == 0

@@ -323,6 +323,8 @@ def test_a_count_with_no_reference_range_for_the_age_says_so(invoke):
     assert any("reference range" in n and "lymphocytes" in n for n in out["notes"])
     human = " ".join(invoke("assess", "--lymphocytes", "300", "--age", "10").stdout.split())
     assert "no lymphocytes reference range" in human
+    # the age as given, as the range's chosen_by says it (36f418e), not 'age 3652.5 days'
+    assert any(n.endswith("for age 10 years") for n in out["notes"])
 
 
 @pytest.mark.parametrize("version", ["4.03", "5.0", "6.0"])

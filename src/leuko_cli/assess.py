@@ -374,7 +374,7 @@ def _other_count(
     ):  # ranges for other ages only: unknown, not normal, and the answer says why
         cited.note(
             f"Reference range: unknown, no {measure} reference range in the KB for "
-            f"age {age_days:g} days"
+            + _age_text(age_days)
         )
     entry = {
         "value": _round(count),

@@ -119,9 +119,9 @@ def write_atomic(path: Path, data: bytes) -> None:
     kept in a dotfiles repository)."""
     import tempfile
 
-    if os.path.islink(path):
+    path.parent.mkdir(parents=True, exist_ok=True)  # the config directory, on first use
+    if os.path.islink(path):  # its target's directory must exist, as for `>`
         path = _path(os.path.realpath(path))
-    path.parent.mkdir(parents=True, exist_ok=True)
     try:
         mode = path.stat().st_mode & 0o777
     except FileNotFoundError:

@@ -42,6 +42,15 @@ def _disclaimer(con: Console, kb: KnowledgeBase, audience: str = "clinician") ->
     con.print(Text(inert(kb.disclaimer(audience)), style="dim italic"))
 
 
+def _settings_line(settings: dict) -> Text:
+    """'Settings: unit cells/uL (default) · ...': each setting used, with where it came from
+    (assess and trend)."""
+    used = " · ".join(
+        f"{key.replace('_', ' ')} {s['value']} ({s['origin']})" for key, s in settings.items()
+    )
+    return Text("Settings: ", style="bold") + Text(used, style="dim")
+
+
 def _references(con: Console, kb: KnowledgeBase, ids: list[str]) -> None:
     from .queries import references
 

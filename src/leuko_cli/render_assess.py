@@ -17,6 +17,7 @@ from .render import (
     _disclaimer,
     _prepared,
     _references,
+    _settings_line,
     console,
 )
 
@@ -168,17 +169,7 @@ def _clinician(kb, r: dict) -> None:
         if mon.get("note"):
             con.print("  " + mon["note"])
         con.print(Text("  " + mon["status"], style="dim"))
-    settings = r.get("settings", {})
-    con.print(
-        Text("Settings: ", style="bold")
-        + Text(
-            " · ".join(
-                f"{key.replace('_', ' ')} {s['value']} ({s['origin']})"
-                for key, s in settings.items()
-            ),
-            style="dim",
-        )
-    )
+    con.print(_settings_line(r.get("settings", {})))
     if r.get("overlay_entries"):
         con.print(Text("From your overlay: " + ", ".join(r["overlay_entries"]), style="yellow"))
     for note in r.get("notes", []):

@@ -7,7 +7,7 @@ render.NARROW columns). Every string from outside (subject ids) is made inert fi
 from __future__ import annotations
 
 from .output import Answer
-from .render import NARROW, _cites, _disclaimer, _references, console
+from .render import NARROW, _cites, _disclaimer, _references, _settings_line, console
 from .sanitize import inert_line
 
 
@@ -122,17 +122,7 @@ def trend(answer: Answer) -> None:
                 )
             con.print(line)
         con.print(f"{len(subjects)} subject(s). One subject's chart: --subject ID")
-    settings = data.get("settings") or {}
-    con.print(
-        Text("Settings: ", style="bold")
-        + Text(
-            " · ".join(
-                f"{key.replace('_', ' ')} {v['value']} ({v['origin']})"
-                for key, v in settings.items()
-            ),
-            style="dim",
-        )
-    )
+    con.print(_settings_line(data.get("settings") or {}))
     for note in data["notes"]:
         con.print(Text(inert_line(note), style="dim"))
     if data.get("overlay_entries"):

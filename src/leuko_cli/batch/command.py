@@ -210,7 +210,7 @@ def _table(
             from leuko_cli.render import _disclaimer
             from leuko_cli.render_console import console
 
-            _disclaimer(console(), kb)
+            _disclaimer(console(), kb, grader.settings["audience"].value)
     except readers.StreamError as err:
         fix = err.fix or "fix or remove that line"
         raise InputError(_broke(path, err.line, err.reason, summary, fix)) from None

@@ -152,7 +152,7 @@ def trend(
     if any(figures.UNKNOWN in s["days"]["by_grade"] for s in subjects):
         got.notes.append(
             f"grade unknown: CTCAE grade 0 or 1 needs the lab's lower limit of normal "
-            f"(a {LLN_COLUMN[measure]} column)"
+            f"(a {_lln_column(measure)} column)"
         )
     used = {k: settings[k].as_dict() for k in ("unit", "ctcae_version")}
     if used["ctcae_version"]["origin"].startswith("default"):  # as assess: say what it means
@@ -212,7 +212,11 @@ def _error_lines(errors, n_subjects: int) -> str | None:
     return "\n".join(lines)
 
 
-LLN_COLUMN = {"anc": "lln", "wbc": "wbc_lln", "lymphocytes": "lymphocytes_lln"}
+def _lln_column(measure: str) -> str:
+    """The batch column with the lab's lower limit for this measure (fields.UNKNOWN_GRADES)."""
+    from leuko_cli.fields import UNKNOWN_GRADES
+
+    return next(lln for _col, path, lln in UNKNOWN_GRADES if path[0] == measure)
 
 
 def grade_function(kb, version: str, measure: str):
