@@ -401,3 +401,43 @@ def test_a_batch_names_the_unit_of_rows_without_one(invoke, tmp_path, flags, env
     lines = res.stderr.strip().splitlines()
     assert lines[-2] == f"leuko: counts in rows without a unit read as {named}"
     assert lines[-1].startswith("leuko: 1 row(s)")
+
+
+@pytest.mark.parametrize(
+    "header,named",
+    [
+        ("id,anc,temp_c", [("temp_c", "temp")]),
+        ("id,anc,Body Temp", [("Body Temp", "temp")]),
+        ("id,anc,temprature", [("temprature", "temperature")]),
+        ("id,wbc_count,anc", [("wbc_count", "wbc")]),
+        ("id,anc,temp,site,notes", []),  # read, or nothing like a field
+    ],
+)
+@pytest.mark.parametrize("engine", ["stream", "columnar"])
+def test_a_column_that_looks_like_a_field_is_named_not_silently_kept(
+    invoke, tmp_path, engine, header, named
+):
+    """'temp_c' is kept as it is, not read: a fever there would reach no grade. The run says
+    so once, before any row, in both engines, and the rows are graded as before."""
+    src = tmp_path / "in.csv"
+    src.write_text(
+        header + "\n" + ",".join(["A"] + ["700"] + ["38.6"] * (header.count(",") - 1)) + "\n"
+    )
+    res = invoke("assess", "--input", str(src), "--engine", engine)
+    assert res.exit_code == 0, res.stderr
+    notes = [line for line in res.stderr.splitlines() if "is not read" in line]
+    assert notes == [
+        f"leuko: column {column!r} is not read, only kept as it is; name it {alias!r} to have "
+        "it graded"
+        for column, alias in named
+    ]
+
+
+def test_a_json_lines_key_that_looks_like_a_field_is_named(invoke, tmp_path):
+    src = tmp_path / "in.jsonl"
+    src.write_text('{"id": "A", "anc": 700, "temp_c": 38.6}\n{"id": "B", "anc": 300}\n')
+    res = invoke("assess", "--input", str(src))
+    assert res.exit_code == 0, res.stderr
+    assert res.stderr.splitlines()[0] == (
+        "leuko: column 'temp_c' is not read, only kept as it is; name it 'temp' to have it graded"
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 
 from leuko_cli.errors import InputError, OutputError, check_choice, not_empty
@@ -158,8 +159,14 @@ def grade_stream(
     if kind == "csv":
         rows = readers.CsvRows(lines, first)
         writer = writers.CsvWriter(out, rows.header, fmt)
+        lookalike_columns(rows.header)
     else:
         rows, writer = readers.jsonl_rows(lines), writers.ObjectWriter(out, fmt)
+        try:
+            keys = json.loads(first)
+        except ValueError:
+            keys = {}  # the row's error says what is wrong with it
+        lookalike_columns(keys if isinstance(keys, dict) else {})
     if blocks and source is not None and fmt != "table" and on_error == "row":
         from . import blocks as fast
 
@@ -248,6 +255,16 @@ def _table(
             stream.close()
         _flush(out)
     return finish(grader, summary)
+
+
+def lookalike_columns(names) -> None:
+    """Name each column that is not read but looks like a field's (readers.lookalike_notes),
+    once, before any row: the CSV header, the first JSON Lines object's keys, or the
+    columnar engine's table."""
+    from leuko_cli.sanitize import inert_line
+
+    for note in readers.lookalike_notes(names):
+        sys.stderr.write(inert_line(note) + "\n")
 
 
 def finish(grader: Grader, summary: Summary) -> int:

@@ -91,6 +91,29 @@ def field_of(column: object) -> str | None:
     return _ALIASES.get(_FOLD.sub("_", str(column).strip().casefold()))
 
 
+def lookalike_notes(names) -> list[str]:
+    """A line for each column that is not read but looks like a field's column ('temp_c',
+    'body_temp', 'temprature'): kept as it is, so its values reach no grade, and a fever or
+    a count there would go unseen without a word."""
+    import difflib
+
+    notes = []
+    for name in names:
+        folded = _FOLD.sub("_", str(name).strip().casefold())
+        if not folded or folded in _ALIASES:
+            continue
+        parts = folded.split("_")
+        near = [a for a in _ALIASES if a in (parts[0], parts[-1])] or difflib.get_close_matches(
+            folded, _ALIASES, n=1, cutoff=0.8
+        )
+        if near:
+            notes.append(
+                f"leuko: column {str(name)!r} is not read, only kept as it is; "
+                f"name it {near[0]!r} to have it graded"
+            )
+    return notes
+
+
 def field_columns(names: list) -> dict[str, int]:
     """field name -> index of the column that carries it; two columns for one field refused."""
     found: dict[str, int] = {}

@@ -157,6 +157,7 @@ def _run(stream, grader, path: str, kind: str, fmt: str) -> int:
         field_columns(table.column_names)  # two columns for one field: refused before output
     except RowError as err:
         raise InputError(f"the {kind.upper()} header: {err}") from None
+    stream.lookalike_columns(header)
     sys.stdout.flush()
     sink = getattr(sys.stdout, "buffer", sys.stdout)
     try:
