@@ -1030,3 +1030,27 @@ def test_a_json_lines_row_error_names_its_line_once(invoke, tmp_path, policy):
     path = write(tmp_path, "in.jsonl", b'{"anc": 450}\n{bad\n')
     result = invoke("assess", "--input", path, "--on-error", policy)
     assert "not valid JSON" in result.stderr and result.stderr.count("line 2") == 1
+
+
+@pytest.mark.parametrize("what", ["export", "svg"])
+def test_a_file_output_that_cannot_be_written_exits_4(invoke, tmp_path, monkeypatch, what):
+    """kb export --output and trend --svg: a failed write is an output failure (exit 4, as the
+    exit-code table says), and nothing is left behind."""
+    import errno
+
+    from leuko_cli import paths
+
+    def full(path, data):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(paths, "write_atomic", full)
+    target = tmp_path / ("kb.toml" if what == "export" else "chart.svg")
+    if what == "export":
+        res = invoke("kb", "export", "--output", str(target))
+    else:
+        series = tmp_path / "s.csv"
+        series.write_text("date,anc\n2026-01-01,900\n2026-01-02,400\n2026-01-03,700\n")
+        res = invoke("trend", str(series), "--svg", str(target))
+    assert res.exit_code == 4, res.output
+    assert "cannot write (No space left on device)" in res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1 and not target.exists()

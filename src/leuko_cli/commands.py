@@ -264,7 +264,7 @@ def kb_export(fmt: str, output: str | None) -> Answer:
 
     from . import kb as kbmod
     from . import paths
-    from .errors import KBError
+    from .errors import OutputError
 
     loaded = load_kb()
     text = kbmod.dumps(loaded.data, fmt)
@@ -278,9 +278,9 @@ def kb_export(fmt: str, output: str | None) -> Answer:
         )
     try:
         paths.write_atomic(path, text.encode("utf-8"))
-    except OSError as err:
-        raise KBError(
-            f"{path}: cannot write ({err.strerror or err}); nothing was written", str(path)
+    except OSError as err:  # the output, not a data file of leuko's: exit 4
+        raise OutputError(
+            f"--output {path}: cannot write ({err.strerror or err}); nothing was written"
         ) from None
     message = (
         f"Exported {len(loaded.table('causes'))} causes and "

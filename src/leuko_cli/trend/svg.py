@@ -92,10 +92,10 @@ def write_atomic(path: str, text: str) -> None:
     """Write to a temporary file beside `path`, then rename it over: never a half-written SVG.
     The file gets the mode a new file would (umask), not a temp file's 0600."""
     from leuko_cli import paths
-    from leuko_cli.errors import InputError
+    from leuko_cli.errors import OutputError
 
     target = paths.output_file("--svg", path)
     try:
         paths.write_atomic(target, text.encode("utf-8"))
-    except OSError as err:
-        raise InputError(f"--svg {path}: cannot write ({err.strerror or err})") from None
+    except OSError as err:  # the output: exit 4, as every failed write
+        raise OutputError(f"--svg {path}: cannot write ({err.strerror or err})") from None
