@@ -403,7 +403,7 @@ def test_unknown_grades_without_an_lln_are_named_in_every_output(invoke, tmp_pat
     monkeypatch.setenv("COLUMNS", "80")
     r = invoke("trend", path, "--ctcae-version", "5.0")
     assert r.exit_code == 0, r.stderr
-    assert "None" not in r.stdout and "lower limit of normal" in r.stdout
+    assert "None" not in r.stdout and "lower limit of normal" in " ".join(r.stdout.split())
     _r, d = _json(invoke, path, "--ctcae-version", "5.0")
     by_grade = d["subjects"][0]["days"]["by_grade"]
     assert "None" not in by_grade and by_grade["unknown"] == 3  # 3000 1600 2000

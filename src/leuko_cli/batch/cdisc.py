@@ -172,7 +172,8 @@ def grade_row(layout: Layout, row: list[str]) -> tuple[tuple, str]:
             term,
             None,
             label,
-            "grade 0 or 1: needs the lab's lower limit of normal",
+            f"grade {' or '.join(map(str, g['possible_grades']))}: needs the lab's lower "
+            "limit of normal",
         ), "not-gradable"
     return (term, g["grade"], label, None), "graded"
 

@@ -151,8 +151,8 @@ def trend(
         subjects.append({"subject": sid, **s})
     if any(figures.UNKNOWN in s["days"]["by_grade"] for s in subjects):
         got.notes.append(
-            f"grade unknown: CTCAE grade 0 or 1 needs the lab's lower limit of normal "
-            f"(a {_lln_column(measure)} column)"
+            "grade unknown: on those days the CTCAE grade depends on the lab's lower limit "
+            f"of normal (a {_lln_column(measure)} column)"
         )
     used = {k: settings[k].as_dict() for k in ("unit", "ctcae_version")}
     if used["ctcae_version"]["origin"].startswith("default"):  # as assess: say what it means
