@@ -1054,3 +1054,25 @@ def test_a_file_output_that_cannot_be_written_exits_4(invoke, tmp_path, monkeypa
     assert res.exit_code == 4, res.output
     assert "cannot write (No space left on device)" in res.stderr
     assert len(res.stderr.strip().splitlines()) == 1 and not target.exists()
+
+
+@pytest.mark.parametrize("through_link", [False, True])
+def test_write_atomic_never_renames_over_a_pipe(tmp_path, through_link):
+    """The last line of defence under every atomic write (config, kb export, trend --svg):
+    a FIFO, or a link to one, is refused and left as it was (a device the same way: /dev/null
+    was once replaced by a regular file on a shared machine)."""
+    import os
+    import stat
+
+    from leuko_cli import paths
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    target = fifo
+    if through_link:
+        target = tmp_path / "link"
+        target.symlink_to(fifo)
+    with pytest.raises(OSError, match="not a regular file"):
+        paths.write_atomic(target, b"x")
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted({"pipe", target.name})

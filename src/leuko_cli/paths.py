@@ -117,15 +117,23 @@ def write_atomic(path: Path, data: bytes) -> None:
     (OSError propagates to the caller, which names the file). A symbolic link is written
     through, as `>` would: the file it names is replaced, and the link stays (a config file
     kept in a dotfiles repository)."""
+    import errno
+    import stat
     import tempfile
 
     path.parent.mkdir(parents=True, exist_ok=True)  # the config directory, on first use
     if os.path.islink(path):  # its target's directory must exist, as for `>`
         path = _path(os.path.realpath(path))
     try:
-        mode = path.stat().st_mode & 0o777
+        found = path.stat().st_mode
     except FileNotFoundError:
         mode = 0o644
+    else:
+        # callers check first (output_file, the config read); this is the last line of
+        # defence: renaming over /dev/null or a pipe would replace the device itself
+        if not stat.S_ISREG(found):
+            raise OSError(errno.EINVAL, "not a regular file (a device, pipe or socket)")
+        mode = found & 0o777
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:
