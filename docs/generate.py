@@ -95,7 +95,7 @@ def batch_results() -> str:
 
 
 def series_columns() -> str:
-    from leuko_cli.fields import CDISC_TESTS, SERIES_COLUMNS
+    from leuko_cli.series_fields import CDISC_TESTS, SERIES_COLUMNS
 
     rows = [[f"`{c.name}`", _code(c.columns), c.help] for c in SERIES_COLUMNS]
     tests = ", ".join(f"`{k}` -> `{v}`" for k, v in CDISC_TESTS.items())

@@ -1,8 +1,8 @@
 """`leuko batch` in the long layout: one analyte a row, as CDISC SDTM LB and ADaM ADLB hold
 them, graded with the KB's criteria and written back with ADaM-style toxicity columns.
 
-A row's parameter code (LBTESTCD / PARAMCD) names the analyte through `fields.CDISC_TESTS`;
-its value, unit and lower limit of normal come from the preset's (or the user's) columns. The
+A row's parameter code (LBTESTCD / PARAMCD) names the analyte through
+`series_fields.CDISC_TESTS`; its value, unit and lower limit of normal come from the preset's (or the user's) columns. The
 grade is the KB scale of the chosen term and CTCAE version, compared by `grading.grade` after
 the same strict reading and unit conversion as `leuko assess` (`inputs`). admiral's semantics
 (docs/cdisc.md): values at 15 significant digits, no grade where grade 1 needs a missing LLN,
@@ -15,7 +15,8 @@ import re
 
 from leuko_cli import grading, inputs
 from leuko_cli.errors import InputError, LeukoError, check_choice, nearest, not_empty
-from leuko_cli.fields import BY_NAME, CDISC_TESTS
+from leuko_cli.fields import BY_NAME
+from leuko_cli.series_fields import CDISC_TESTS
 
 # preset -> role -> the columns that carry it, first present wins (matched ignoring case)
 PRESETS = {

@@ -2,8 +2,8 @@
 
 Counts and units go through the batch readers (the field table's columns) and `assess.assess`,
 so a count here is graded exactly as `leuko assess` grades it. The series columns (date,
-subject, and the CDISC long-format test/value/unit) come from `fields.SERIES_COLUMNS`. A row
-that cannot be used (no date, a bad date, a bad count, a second value at the same time) becomes
+subject, and the CDISC long-format test/value/unit) come from
+`series_fields.SERIES_COLUMNS`. A row that cannot be used (no date, a bad date, a bad count, a second value at the same time) becomes
 an error with its line number; the rest of the file is still read.
 """
 
@@ -15,7 +15,7 @@ from datetime import date, datetime, timezone
 
 from leuko_cli.batch import readers
 from leuko_cli.errors import InputError, LeukoError
-from leuko_cli.fields import CDISC_TESTS, SERIES_COLUMNS
+from leuko_cli.series_fields import CDISC_TESTS, SERIES_COLUMNS
 
 MEASURES = ("anc", "wbc", "lymphocytes")
 INPUT_FORMATS = ("csv", "jsonl", "fhir")
