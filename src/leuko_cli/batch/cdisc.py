@@ -2,11 +2,11 @@
 them, graded with the KB's criteria and written back with ADaM-style toxicity columns.
 
 A row's parameter code (LBTESTCD / PARAMCD) names the analyte through
-`series_fields.CDISC_TESTS`; its value, unit and lower limit of normal come from the preset's (or the user's) columns. The
-grade is the KB scale of the chosen term and CTCAE version, compared by `grading.grade` after
-the same strict reading and unit conversion as `leuko assess` (`inputs`). admiral's semantics
-(docs/cdisc.md): values at 15 significant digits, no grade where grade 1 needs a missing LLN,
-no grade without a unit.
+`series_fields.CDISC_TESTS`; its value, unit and lower limit of normal come from the preset's
+(or the user's) columns. The grade is the KB scale of the chosen term and CTCAE version,
+compared by `grading.grade` after the same strict reading and unit conversion as `leuko assess`
+(`inputs`). admiral's semantics (docs/cdisc.md): values at 15 significant digits, no grade where
+grade 1 needs a missing LLN, no grade without a unit.
 """
 
 from __future__ import annotations

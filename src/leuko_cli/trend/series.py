@@ -2,9 +2,9 @@
 
 Counts and units go through the batch readers (the field table's columns) and `assess.assess`,
 so a count here is graded exactly as `leuko assess` grades it. The series columns (date,
-subject, and the CDISC long-format test/value/unit) come from
-`series_fields.SERIES_COLUMNS`. A row that cannot be used (no date, a bad date, a bad count, a second value at the same time) becomes
-an error with its line number; the rest of the file is still read.
+subject, and the CDISC long-format test/value/unit) come from `series_fields.SERIES_COLUMNS`. A
+row that cannot be used (no date, a bad date, a bad count, a second value at the same time)
+becomes an error with its line number; the rest of the file is still read.
 """
 
 from __future__ import annotations
