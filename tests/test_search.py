@@ -335,3 +335,23 @@ def test_every_section_is_found_by_its_own_name(kb):
         for name in names:
             results = kb.search(name, limit=1)
             assert results and results[0]["kind"] == kind, name
+
+
+@pytest.mark.parametrize("query", ["parvovirus", "sjogren", "thymoma", "anaemia", "b12"])
+def test_a_snippet_starts_and_ends_on_whole_words(kb, query):
+    """A cut snippet shows whole words ('…tological effect' read as a typo)."""
+    from leuko_cli.kb.search import snippet
+
+    words = " ".join(
+        "Its commonest haematological effect is anaemia from a temporary halt of red-cell "
+        "production (pure red cell aplasia). Neutropenia, thrombocytopenia and lymphopenia are "
+        "reported less often, and parvovirus sjogren thymoma b12 appear here for the test, "
+        "followed by enough further words to make the text longer than one snippet is wide.".split()
+    )
+    text = snippet([("body", words)], [query])
+    inner = text.strip("…")
+    assert words.find(inner) >= 0
+    start, end = words.find(inner), words.find(inner) + len(inner)
+    assert start == 0 or words[start - 1] == " "
+    assert end == len(words) or words[end] == " "
+    assert query in inner.casefold()

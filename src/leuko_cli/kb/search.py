@@ -465,5 +465,13 @@ def snippet(fields: list[tuple[str, str]], query_words: list[str], width: int = 
     low = chosen.casefold()
     pos = min((low.find(w[:4]) for w in query_words if low.find(w[:4]) >= 0), default=0)
     start = max(0, pos - width // 3)
-    piece = chosen[start : start + width].strip()
-    return ("…" if start else "") + piece + ("…" if start + width < len(chosen) else "")
+    end = start + width
+    # begin and end at word boundaries, never inside a word (the match itself stays in)
+    if start and chosen[start - 1] != " ":
+        after = chosen.find(" ", start, pos)
+        start = after + 1 if after >= 0 else start
+    if end < len(chosen) and chosen[end] != " ":
+        before = chosen.rfind(" ", max(start, pos), end)
+        end = before if before > 0 else end
+    piece = chosen[start:end].strip()
+    return ("…" if start else "") + piece + ("…" if end < len(chosen) else "")
