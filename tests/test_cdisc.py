@@ -92,6 +92,18 @@ def test_row_by_row(invoke, tmp_path, row, grade, reason):
     assert r["ATOXGRL"] == grade and reason in r["ATOXGRL_REASON"]
 
 
+def test_an_implausible_value_names_a_fix_batch_has(invoke, tmp_path):
+    """`leuko batch` has no --unit option: the reason points at the row's unit column."""
+    path = tmp_path / "adlb.csv"
+    path.write_text(
+        "USUBJID,PARAMCD,AVAL,LBSTRESU,ANRLO\na,WBC,3.0,10^9/L,3500\nb,WBC,3000,cells/uL,3.5\n"
+    )
+    out = rows(invoke("batch", str(path), "--ctcae-version", "5.0").stdout)
+    for r in out:
+        assert "implausibly" in r["ATOXGRL_REASON"], r
+        assert "--unit" not in r["ATOXGRL_REASON"] and "LBSTRESU" in r["ATOXGRL_REASON"], r
+
+
 def test_a_term_this_version_lacks_is_not_graded_silently_with_another(invoke, tmp_path):
     path = tmp_path / "adlb.csv"
     path.write_text("USUBJID,PARAMCD,AVAL,LBSTRESU,ANRLO\na,LYMPH,0.3,GI/L,1.0\n")

@@ -148,10 +148,17 @@ def grade_row(layout: Layout, row: list[str]) -> tuple[tuple, str]:
     unit_text = layout.cell(row, "unit") or _unit_from_label(layout.cell(row, "label"))
     if not unit_text:
         return (term, None, label, "no unit: the row cannot be graded"), "not-gradable"
+    # batch has no --unit: the fix for a value implausible in its unit is the row's unit
+    fix = f"correct the row's {layout.name('unit' if layout.cell(row, 'unit') else 'label')}"
     try:
         unit = inputs.find_unit(layout.kb, unit_text)
         value = inputs.to_cells(
-            layout.kb, measure, inputs.number(raw, layout.name("value")), unit, layout.name("value")
+            layout.kb,
+            measure,
+            inputs.number(raw, layout.name("value")),
+            unit,
+            layout.name("value"),
+            fix,
         )
         lln_raw = layout.cell(row, "lln")
         lln = (
@@ -163,6 +170,7 @@ def grade_row(layout: Layout, row: list[str]) -> tuple[tuple, str]:
                 inputs.number(lln_raw, layout.name("lln")),
                 unit,
                 layout.name("lln"),
+                fix,
             )
         )
     except LeukoError as err:
