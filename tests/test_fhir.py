@@ -195,6 +195,34 @@ def test_bad_fhir_exits_2(invoke, tmp_path, doc, message):
     assert len(res.stderr.strip().splitlines()) == 1
 
 
+def _with_low(o, value, unit):
+    o["referenceRange"] = [
+        {"low": {"value": value, "system": "http://unitsofmeasure.org", "code": unit}}
+    ]
+    return o
+
+
+@pytest.mark.parametrize(
+    "doc, message",
+    [
+        (obs("x", "751-8", -1, "10*3/uL"), "Observation 'x'"),
+        (obs("x", "751-8", 4500, "10*3/uL"), "Observation 'x'"),
+        (obs("x", "770-8", 140, "%"), "Observation 'x'"),
+        (_with_low(obs("x", "751-8", 1.2, "10*3/uL"), -5, "10*3/uL"), "Observation 'x'"),
+        (_with_low(obs("x", "751-8", 1.2, "10*3/uL"), 1500, "10*3/uL"), "Observation 'x'"),
+    ],
+)
+def test_a_bad_number_names_the_observation_not_a_flag(invoke, tmp_path, doc, message):
+    """--anc, --lln and --unit are refused with --fhir: the fix is in the file."""
+    if doc["code"]["coding"][0]["code"] == "770-8":
+        doc = bundle(doc, obs("w", "6690-2", 3.0, "10*3/uL"))
+    res = invoke("assess", "--fhir", write(tmp_path, doc))
+    assert res.exit_code == 2, res.stdout
+    err = res.stderr.strip()
+    assert message in err and len(err.splitlines()) == 1, err
+    assert not any(f in err for f in ("--anc", "--lln", "--unit", "--neutrophils")), err
+
+
 def test_bad_flags_and_files(invoke, tmp_path):
     path = write(tmp_path, obs("a", "751-8", 800, "/uL"))
     for args, message in (

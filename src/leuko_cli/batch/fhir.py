@@ -186,6 +186,20 @@ def _cells(kb, vu: tuple[float, str]) -> float:
     return value if unit == "%" else value * kb.get("units", unit)["factor_to_cells_per_ul"]
 
 
+def _check(kb, analyte: str, vu: tuple, what: str, fix: str) -> None:
+    """Refuse, naming the Observation, what the core would refuse naming a flag (--anc,
+    --lln, --unit: all refused with --fhir, so the fix is in the file)."""
+    from leuko_cli import inputs
+
+    value, unit = vu[:2]
+    if unit == "%":
+        inputs.percent(value, what)
+        return
+    if value < 0:
+        raise InputError(f"{what} cannot be negative (got {value:g}); give the count as reported")
+    inputs.to_cells(kb, BY_NAME[analyte].measure, value, kb.get("units", unit), what, fix)
+
+
 def _add(kb, g: dict, obs: dict, analyte: str, code: str, label: str) -> None:
     """Put one graded Observation into its group (InputError: the group cannot be graded)."""
     from leuko_cli.inputs import temperature
@@ -202,6 +216,7 @@ def _add(kb, g: dict, obs: dict, analyte: str, code: str, label: str) -> None:
         g["temp"] = (celsius, raw)
     else:
         value, unit = quantity(kb, obs, analyte, label)
+        _check(kb, analyte, (value, unit), f"{label}: value", "correct valueQuantity.code")
         prev = g["values"].get(analyte)
         if prev is not None and _cells(kb, prev) != _cells(kb, (value, unit)):
             raise InputError(
@@ -216,6 +231,8 @@ def _add(kb, g: dict, obs: dict, analyte: str, code: str, label: str) -> None:
             if note:
                 g["notes"].append(note)
             if low is not None:
+                fix = "correct referenceRange.low.code"
+                _check(kb, analyte, low, f"{label}: referenceRange.low", fix)
                 low = (*low, label)
                 known = g["limits"].get(limit)
                 if known is not None and _cells(kb, known[:2]) != _cells(kb, low[:2]):
