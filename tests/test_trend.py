@@ -499,3 +499,15 @@ def test_svg_is_written_with_the_usual_file_mode(invoke, tmp_path):
     finally:
         os.umask(old)
     assert out.stat().st_mode & 0o777 == 0o644
+
+
+def test_a_ctcae_version_fallback_is_said_as_assess_says_it(invoke, tmp_path):
+    """CTCAE 6.0 has no lymphocyte term in the KB: assess notes that it graded with 5.0, and
+    the trend of the same counts must say it too (the settings line still reads 6.0)."""
+    path = _csv(tmp_path, _daily([900, 400, 150]), header="date,lymphocytes")
+    r, d = _json(invoke, path, "--measure", "lymphocytes", "--ctcae-version", "6.0")
+    assert r.exit_code == 0, r.stderr
+    assert d["settings"]["ctcae_version"]["value"] == "6.0"
+    assert any("graded with CTCAE 5.0" in n for n in d["notes"]), d["notes"]
+    r = invoke("trend", path, "--measure", "lymphocytes", "--ctcae-version", "6.0")
+    assert "graded with CTCAE 5.0" in " ".join(r.stdout.split())

@@ -135,6 +135,7 @@ def trend(
         raise RowsFailed(f"{path}:{line}: {msg}; --on-error fail: no summary written")
     if skipped:
         got.notes.append(f"{len(skipped)} row(s) of other tests skipped (measure {measure})")
+    got.notes.extend(grader.notes)
     if subject is not None and not got.subjects:
         raise InputError(f"--subject {subject!r}: no counts for that subject in {path}")
     floor = kb.get("measures", measure)["min_positive_cells_per_ul"]

@@ -75,6 +75,7 @@ class Grader:
         self.kb, self.settings, self.measure = kb, settings, measure
         self.defaults = {k: v for k, v in defaults.items() if v is not None}
         self.memo: dict = {}
+        self.notes: dict[str, None] = {}  # assess's notes on a CTCAE version not used, in order
 
     def grade(self, fields: dict) -> tuple[float, int, str]:
         values = {**self.defaults, **fields}
@@ -100,6 +101,9 @@ class Grader:
             if entry is None:
                 raise readers.RowError(f"no {self.measure} count in this row")
             out = (float(entry["value"]), entry["ctcae_grade"], entry["ctcae_version"])
+        asked = values.get("ctcae_version") or self.settings["ctcae_version"].value
+        if out[2] != asked:  # a term this version lacks: graded with another, as assess says
+            self.notes.update((n, None) for n in r["notes"] if n.startswith(f"CTCAE {asked}:"))
         if key is not None:
             if len(self.memo) >= self.LIMIT:
                 self.memo.clear()
