@@ -511,3 +511,28 @@ def test_a_ctcae_version_fallback_is_said_as_assess_says_it(invoke, tmp_path):
     assert any("graded with CTCAE 5.0" in n for n in d["notes"]), d["notes"]
     r = invoke("trend", path, "--measure", "lymphocytes", "--ctcae-version", "6.0")
     assert "graded with CTCAE 5.0" in " ".join(r.stdout.split())
+
+
+def test_a_fhir_date_error_names_its_observations(invoke, tmp_path):
+    """A Bundle is one line: the error of a group (numbered as `line`) names its Observation
+    so it can be found; a partial date (2024-03) is refused, not placed on a day."""
+
+    def obs(i, when):
+        return {
+            "resourceType": "Observation",
+            "id": i,
+            "status": "final",
+            "code": {"coding": [{"system": "http://loinc.org", "code": "751-8"}]},
+            "subject": {"reference": "Patient/1"},
+            "effectiveDateTime": when,
+            "valueQuantity": {"value": 400, "system": "http://unitsofmeasure.org", "code": "/uL"},
+        }
+
+    doc = {"resourceType": "Bundle", "type": "collection"}
+    doc["entry"] = [{"resource": obs("ok", "2024-03-05")}, {"resource": obs("bad", "2024-03")}]
+    p = tmp_path / "b.json"
+    p.write_text(json.dumps(doc), "utf-8")
+    r, d = _json(invoke, str(p))
+    assert r.exit_code == 1 and len(d["errors"]) == 1
+    assert "Observation 'bad'" in d["errors"][0]["error"], d["errors"]
+    assert "Observation 'bad'" in invoke("trend", str(p)).stderr

@@ -182,6 +182,10 @@ def _fhir(kb, text: str, name: str | None):
     for n, g in enumerate(fhir.groups(kb, doc, label), start=1):
         try:
             fields, _notes = fhir.request_values(kb, g, label)
+            parse_when(g["effective"])  # `n` numbers groups, not lines: name the Observations
+        except readers.RowError as err:
+            ids = ", ".join(repr(i) for i in g["observations"] if i) or f"group {n}"
+            fields = readers.RowError(f"Observation {ids}: {err}")
         except InputError as err:
             fields = readers.RowError(str(err))
         yield n, g["subject"], g["effective"], fields
