@@ -104,6 +104,25 @@ def test_an_implausible_value_names_a_fix_batch_has(invoke, tmp_path):
         assert "--unit" not in r["ATOXGRL_REASON"] and "LBSTRESU" in r["ATOXGRL_REASON"], r
 
 
+@pytest.mark.parametrize("flag", ["--lln-col", "--unit-col", "--id-col", "--age-col"])
+def test_a_column_option_naming_no_column_is_refused(invoke, tmp_path, flag):
+    """--value-col NOPE is refused; --lln-col NOPE must be too, not graded as if no LLN."""
+    path = tmp_path / "adlb.csv"
+    path.write_text("USUBJID,PARAMCD,AVAL,LBSTRESU,ANRLO,AGE\na,WBC,3.0,10^9/L,3.5,40\n")
+    res = invoke("batch", str(path), flag, "NOPE")
+    assert res.exit_code == 2, res.stdout
+    assert flag in res.stderr and "NOPE" in res.stderr and len(res.stderr.splitlines()) == 1
+
+
+def test_a_role_column_twice_in_another_case_is_refused(invoke, tmp_path):
+    """AVAL and aval: names match ignoring case, so which one is graded must not be guessed."""
+    path = tmp_path / "adlb.csv"
+    path.write_text("USUBJID,PARAMCD,AVAL,aval,LBSTRESU,ANRLO\na,WBC,3.0,9.0,10^9/L,3.5\n")
+    res = invoke("batch", str(path))
+    assert res.exit_code == 2, res.stdout
+    assert "AVAL" in res.stderr and "aval" in res.stderr and len(res.stderr.splitlines()) == 1
+
+
 def test_a_term_this_version_lacks_is_not_graded_silently_with_another(invoke, tmp_path):
     path = tmp_path / "adlb.csv"
     path.write_text("USUBJID,PARAMCD,AVAL,LBSTRESU,ANRLO\na,LYMPH,0.3,GI/L,1.0\n")

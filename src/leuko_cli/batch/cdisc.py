@@ -67,16 +67,31 @@ class Layout:
         self.kb, self.version, self.header = kb, version, header
         self.system = "DAIDS" if version.startswith("DAIDS") else "CTCAE"
         self.version = version.removeprefix("DAIDS ").strip() or version
-        upper = {h.strip().upper(): i for i, h in enumerate(header)}
+        upper: dict[str, int] = {}
+        for i, h in enumerate(header):
+            upper.setdefault(h.strip().upper(), i)
         roles = dict(PRESETS.get(preset, {}))
         for role, name in columns.items():
             if name:
                 roles[role] = (name,)
+                if name.strip().upper() not in upper:  # a column asked for by name: never none
+                    raise InputError(f"--{role}-col {name!r}: no such column in the file")
         self.index: dict[str, int | None] = {}
         for role in ROLES:
             self.index[role] = next(
                 (upper[c.upper()] for c in roles.get(role, ()) if c.upper() in upper), None
             )
+            twins = [
+                h
+                for h in header
+                if self.index[role] is not None
+                and h.strip().upper() == header[self.index[role]].strip().upper()
+            ]
+            if len(twins) > 1:  # AVAL and aval: which one to grade is not guessed
+                raise InputError(
+                    f"the file has {len(twins)} {role} columns named alike ("
+                    f"{', '.join(twins)}; names match ignoring case); rename or drop all but one"
+                )
         for role in ("param", "value"):
             if self.index[role] is None:
                 wanted = " or ".join(roles.get(role, ())) or f"--{role}-col"
