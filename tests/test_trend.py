@@ -536,3 +536,15 @@ def test_a_fhir_date_error_names_its_observations(invoke, tmp_path):
     assert r.exit_code == 1 and len(d["errors"]) == 1
     assert "Observation 'bad'" in d["errors"][0]["error"], d["errors"]
     assert "Observation 'bad'" in invoke("trend", str(p)).stderr
+
+
+def test_a_file_with_no_readable_count_says_so(invoke, tmp_path):
+    """Every row bad: no "0 subject(s). One subject's chart: --subject ID" (no subject to
+    pick); the errors are the answer, and --svg says there is nothing to draw."""
+    path = _csv(tmp_path, [("2024-03-01", "abc"), ("2024-03-02", "-5")])
+    r = invoke("trend", path)
+    assert r.exit_code == 1 and "line 2" in r.stderr and "line 3" in r.stderr
+    assert "--subject" not in r.stdout and "no count" in r.stdout
+    r = invoke("trend", path, "--svg", str(tmp_path / "c.svg"))
+    assert r.exit_code == 2 and "--subject" not in r.stderr and "no count" in r.stderr
+    assert not (tmp_path / "c.svg").exists()

@@ -234,6 +234,8 @@ def grade_function(kb, version: str, measure: str):
 def _write_svg(kb, path: str, by_subject: dict, data: dict, measure, settings, floor) -> None:
     from . import svg
 
+    if not data["subjects"]:
+        raise InputError("--svg: no count could be read, so no chart (see the row errors)")
     if len(data["subjects"]) != 1:
         raise InputError(
             f"--svg draws one subject and the file has {len(data['subjects'])}; "
