@@ -123,6 +123,21 @@ def test_a_role_column_twice_in_another_case_is_refused(invoke, tmp_path):
     assert "AVAL" in res.stderr and "aval" in res.stderr and len(res.stderr.splitlines()) == 1
 
 
+def test_daids_reads_the_age_unit_column(invoke, tmp_path):
+    """ADSL/ADLB carry AGEU: AGE 5 with AGEU DAYS is a 5-day-old (DAIDS ANC 2-7 days: 900/mm3
+    is grade 3), not 5 years (grade 1). An AGEU leuko cannot read is an error row."""
+    path = tmp_path / "adlb.csv"
+    path.write_text(
+        "USUBJID,PARAMCD,AVAL,LBSTRESU,AGE,AGEU\n"
+        "a,NEUT,0.9,10^9/L,5,DAYS\nb,NEUT,0.9,10^9/L,5,YEARS\nc,NEUT,0.9,10^9/L,5,DECADES\n"
+        "d,NEUT,0.9,10^9/L,5,\n"
+    )
+    res = invoke("batch", str(path), "--criteria", "DAIDS")
+    out = rows(res.stdout)
+    assert [r["ATOXGRL"] for r in out] == ["3", "1", "", ""], out
+    assert "AGEU" in out[2]["ATOXGRL_REASON"] and "AGEU" in out[3]["ATOXGRL_REASON"]
+
+
 def test_a_term_this_version_lacks_is_not_graded_silently_with_another(invoke, tmp_path):
     path = tmp_path / "adlb.csv"
     path.write_text("USUBJID,PARAMCD,AVAL,LBSTRESU,ANRLO\na,LYMPH,0.3,GI/L,1.0\n")

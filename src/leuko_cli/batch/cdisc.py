@@ -22,6 +22,7 @@ from leuko_cli.series_fields import CDISC_TESTS
 PRESETS = {
     "adlb": {
         "age": ("AGE",),
+        "age_unit": ("AGEU",),
         "param": ("PARAMCD",),
         "value": ("AVAL",),
         "unit": ("AVALU", "LBSTRESU"),
@@ -37,9 +38,10 @@ PRESETS = {
         "lln": ("LBSTNRLO",),
         "id": ("USUBJID",),
         "age": ("AGE",),
+        "age_unit": ("AGEU",),
     },
 }
-ROLES = ("param", "value", "unit", "label", "lln", "id", "age")
+ROLES = ("param", "value", "unit", "label", "lln", "id", "age", "age_unit")
 OUTPUT = ("ATOXDSCL", "ATOXGRL", "ATOXGRL_VERSION", "ATOXGRL_REASON")
 _UNIT_IN_LABEL = re.compile(r"\(([^()]+)\)\s*$")  # "Lymphocytes Abs (10^9/L)" -> 10^9/L
 
@@ -136,8 +138,21 @@ def grade_row(layout: Layout, row: list[str]) -> tuple[tuple, str]:
         age_raw = layout.cell(row, "age")
         if not age_raw:
             return (term, None, label, "no age: DAIDS criteria depend on age"), "not-gradable"
+        days_per = inputs.DAYS_PER_YEAR  # no AGEU column: AGE is in years
+        if layout.index["age_unit"] is not None:  # CDISC AGEU: YEARS, MONTHS, WEEKS, DAYS, HOURS
+            age_unit = layout.cell(row, "age_unit")
+            days_per = inputs.AGE_UNITS.get(age_unit.lower())
+            if days_per is None:
+                why = (
+                    f"{layout.name('age_unit')} {age_unit!r} is not an age unit"
+                    if age_unit
+                    else (f"no {layout.name('age_unit')}: the unit of the age is not given")
+                )
+                return (term, None, label, f"{why}; use YEARS, MONTHS, WEEKS, DAYS or HOURS"), (
+                    "error"
+                )
         try:
-            age_days = inputs.number(age_raw, layout.name("age")) * inputs.DAYS_PER_YEAR
+            age_days = inputs.number(age_raw, layout.name("age")) * days_per
         except LeukoError as err:
             return (term, None, label, str(err)), "error"
     scale = grading.scale_for(layout.kb, system, version, term, age_days)
