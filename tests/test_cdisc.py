@@ -92,6 +92,52 @@ def test_row_by_row(invoke, tmp_path, row, grade, reason):
     assert r["ATOXGRL"] == grade and reason in r["ATOXGRL_REASON"]
 
 
+def test_an_implausible_value_names_a_fix_batch_has(invoke, tmp_path):
+    """`leuko batch` has no --unit option: the reason points at the row's unit column."""
+    path = tmp_path / "adlb.csv"
+    path.write_text(
+        "USUBJID,PARAMCD,AVAL,LBSTRESU,ANRLO\na,WBC,3.0,10^9/L,3500\nb,WBC,3000,cells/uL,3.5\n"
+    )
+    out = rows(invoke("batch", str(path), "--ctcae-version", "5.0").stdout)
+    for r in out:
+        assert "implausibly" in r["ATOXGRL_REASON"], r
+        assert "--unit" not in r["ATOXGRL_REASON"] and "LBSTRESU" in r["ATOXGRL_REASON"], r
+
+
+@pytest.mark.parametrize("flag", ["--lln-col", "--unit-col", "--id-col", "--age-col"])
+def test_a_column_option_naming_no_column_is_refused(invoke, tmp_path, flag):
+    """--value-col NOPE is refused; --lln-col NOPE must be too, not graded as if no LLN."""
+    path = tmp_path / "adlb.csv"
+    path.write_text("USUBJID,PARAMCD,AVAL,LBSTRESU,ANRLO,AGE\na,WBC,3.0,10^9/L,3.5,40\n")
+    res = invoke("batch", str(path), flag, "NOPE")
+    assert res.exit_code == 2, res.stdout
+    assert flag in res.stderr and "NOPE" in res.stderr and len(res.stderr.splitlines()) == 1
+
+
+def test_a_role_column_twice_in_another_case_is_refused(invoke, tmp_path):
+    """AVAL and aval: names match ignoring case, so which one is graded must not be guessed."""
+    path = tmp_path / "adlb.csv"
+    path.write_text("USUBJID,PARAMCD,AVAL,aval,LBSTRESU,ANRLO\na,WBC,3.0,9.0,10^9/L,3.5\n")
+    res = invoke("batch", str(path))
+    assert res.exit_code == 2, res.stdout
+    assert "AVAL" in res.stderr and "aval" in res.stderr and len(res.stderr.splitlines()) == 1
+
+
+def test_daids_reads_the_age_unit_column(invoke, tmp_path):
+    """ADSL/ADLB carry AGEU: AGE 5 with AGEU DAYS is a 5-day-old (DAIDS ANC 2-7 days: 900/mm3
+    is grade 3), not 5 years (grade 1). An AGEU leuko cannot read is an error row."""
+    path = tmp_path / "adlb.csv"
+    path.write_text(
+        "USUBJID,PARAMCD,AVAL,LBSTRESU,AGE,AGEU\n"
+        "a,NEUT,0.9,10^9/L,5,DAYS\nb,NEUT,0.9,10^9/L,5,YEARS\nc,NEUT,0.9,10^9/L,5,DECADES\n"
+        "d,NEUT,0.9,10^9/L,5,\n"
+    )
+    res = invoke("batch", str(path), "--criteria", "DAIDS")
+    out = rows(res.stdout)
+    assert [r["ATOXGRL"] for r in out] == ["3", "1", "", ""], out
+    assert "AGEU" in out[2]["ATOXGRL_REASON"] and "AGEU" in out[3]["ATOXGRL_REASON"]
+
+
 def test_a_term_this_version_lacks_is_not_graded_silently_with_another(invoke, tmp_path):
     path = tmp_path / "adlb.csv"
     path.write_text("USUBJID,PARAMCD,AVAL,LBSTRESU,ANRLO\na,LYMPH,0.3,GI/L,1.0\n")

@@ -195,9 +195,15 @@ def test_fhir_gives_the_same_fields(invoke, by_hand, tmp_path):
         res = invoke("assess", "--fhir", str(path), *flags, "--json")
         expected = by_hand[i]
         if isinstance(expected, str):
-            # the same refusal; a temperature from the file is named as its Observation, not
-            # as --temp ("--temp 50 is outside" / "... body temperature 50.0 is outside")
-            reason = expected.split(" ", 2)[2] if expected.startswith("--temp") else expected
+            # the same refusal; a value from the file is named as its Observation, not as the
+            # flag ("--temp 50 is outside" / "... body temperature 50.0 is outside"), and the
+            # fix is in the file, not --unit ("...; if it is in 10^9/L, add --unit 10^9/L")
+            if expected.startswith("--temp"):
+                reason = expected.split(" ", 2)[2]
+            elif expected.startswith("--"):
+                reason = expected.split(" ", 1)[1].split(";")[0]
+            else:
+                reason = expected
             assert res.exit_code == 2 and reason in res.stderr, (case, res.stderr)
         else:
             assert res.exit_code == 0, (case, res.stderr)

@@ -155,6 +155,26 @@ def test_groups_by_subject_and_time(invoke, tmp_path):
     assert [g["fhir"]["effective"] for g in got] == ["2026-11-01", "2026-11-08"]
 
 
+def test_one_instant_written_with_two_offsets_is_one_group(invoke, tmp_path):
+    """08:00Z and 09:00+01:00 are the same sample time: one case, the ANC computed from the
+    WBC and % and checked against the reported ANC, as for the counts typed together."""
+    doc = bundle(
+        obs("w", "6690-2", 2.0, "10*3/uL", when="2024-03-05T08:00:00Z"),
+        obs("n", "770-8", 20, "%", when="2024-03-05T09:00:00+01:00"),
+        obs("a", "751-8", 0.4, "10*3/uL", when="2024-03-05T08:00:00.000+00:00"),
+    )
+    res = invoke("assess", "--fhir", write(tmp_path, doc), "--json")
+    assert res.exit_code == 0, res.stderr
+    got = json.loads(res.stdout)
+    assert isinstance(got, dict), [g["fhir"]["effective"] for g in got]
+    assert got["anc"] == 400 and got["fhir"]["observations"] == ["w", "n", "a"]
+    assert got["fhir"]["effective"] == "2024-03-05T08:00:00Z"
+    # a time without an offset is not an instant: it stays its own group
+    doc["entry"][2]["resource"]["effectiveDateTime"] = "2024-03-05T08:00:00"
+    res = invoke("assess", "--fhir", write(tmp_path, doc), "--json")
+    assert isinstance(json.loads(res.stdout), list)
+
+
 def test_same_value_twice_is_fine_different_is_an_error(invoke, tmp_path):
     same = bundle(obs("a", "751-8", 800, "/uL"), obs("b", "753-4", 0.8, "10*3/uL"))
     assert invoke("assess", "--fhir", write(tmp_path, same), "--json").exit_code == 0
@@ -193,6 +213,34 @@ def test_bad_fhir_exits_2(invoke, tmp_path, doc, message):
     assert res.exit_code == 2, res.stdout
     assert message in res.stderr and "Traceback" not in res.stderr
     assert len(res.stderr.strip().splitlines()) == 1
+
+
+def _with_low(o, value, unit):
+    o["referenceRange"] = [
+        {"low": {"value": value, "system": "http://unitsofmeasure.org", "code": unit}}
+    ]
+    return o
+
+
+@pytest.mark.parametrize(
+    "doc, message",
+    [
+        (obs("x", "751-8", -1, "10*3/uL"), "Observation 'x'"),
+        (obs("x", "751-8", 4500, "10*3/uL"), "Observation 'x'"),
+        (obs("x", "770-8", 140, "%"), "Observation 'x'"),
+        (_with_low(obs("x", "751-8", 1.2, "10*3/uL"), -5, "10*3/uL"), "Observation 'x'"),
+        (_with_low(obs("x", "751-8", 1.2, "10*3/uL"), 1500, "10*3/uL"), "Observation 'x'"),
+    ],
+)
+def test_a_bad_number_names_the_observation_not_a_flag(invoke, tmp_path, doc, message):
+    """--anc, --lln and --unit are refused with --fhir: the fix is in the file."""
+    if doc["code"]["coding"][0]["code"] == "770-8":
+        doc = bundle(doc, obs("w", "6690-2", 3.0, "10*3/uL"))
+    res = invoke("assess", "--fhir", write(tmp_path, doc))
+    assert res.exit_code == 2, res.stdout
+    err = res.stderr.strip()
+    assert message in err and len(err.splitlines()) == 1, err
+    assert not any(f in err for f in ("--anc", "--lln", "--unit", "--neutrophils")), err
 
 
 def test_bad_flags_and_files(invoke, tmp_path):

@@ -481,3 +481,27 @@ def test_export_output_that_is_not_a_file_is_refused_and_left_alone(invoke, tmp_
     if kind == "fifo":
         assert stat.S_ISFIFO(os.lstat(target).st_mode)
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+
+
+def test_an_overlay_range_overlapping_a_bundled_age_band_is_refused(invoke, kb):
+    """Two general ANC ranges for one age: only the first in the table is ever used, so an
+    overlay range for ages the bundled ranges cover would be ignored while `kb check` said OK."""
+    bundled = next(r for r in kb.table("reference_ranges") if r["id"] == "anc-over-one-year")
+    local = {
+        "id": "anc-local-children",
+        "name": "ANC, local children 1-5 years",
+        "measure": "anc",
+        "population": "general",
+        "age_min_days": 365,
+        "age_max_days": 1826,
+        "lower": 1200,
+        "references": bundled["references"],
+    }
+    write_overlay({"reference_ranges": [local]})
+    res = invoke("kb", "check")
+    assert res.exit_code == 1, res.stdout
+    assert "anc-local-children" in res.stdout + res.stderr
+    assert "overlap" in res.stdout + res.stderr
+    # another population, at ages its bundled range does not cover, is fine
+    write_overlay({"reference_ranges": [dict(local, population="duffy-null")]})
+    assert invoke("kb", "check").exit_code == 0

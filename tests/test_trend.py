@@ -499,3 +499,52 @@ def test_svg_is_written_with_the_usual_file_mode(invoke, tmp_path):
     finally:
         os.umask(old)
     assert out.stat().st_mode & 0o777 == 0o644
+
+
+def test_a_ctcae_version_fallback_is_said_as_assess_says_it(invoke, tmp_path):
+    """CTCAE 6.0 has no lymphocyte term in the KB: assess notes that it graded with 5.0, and
+    the trend of the same counts must say it too (the settings line still reads 6.0)."""
+    path = _csv(tmp_path, _daily([900, 400, 150]), header="date,lymphocytes")
+    r, d = _json(invoke, path, "--measure", "lymphocytes", "--ctcae-version", "6.0")
+    assert r.exit_code == 0, r.stderr
+    assert d["settings"]["ctcae_version"]["value"] == "6.0"
+    assert any("graded with CTCAE 5.0" in n for n in d["notes"]), d["notes"]
+    r = invoke("trend", path, "--measure", "lymphocytes", "--ctcae-version", "6.0")
+    assert "graded with CTCAE 5.0" in " ".join(r.stdout.split())
+
+
+def test_a_fhir_date_error_names_its_observations(invoke, tmp_path):
+    """A Bundle is one line: the error of a group (numbered as `line`) names its Observation
+    so it can be found; a partial date (2024-03) is refused, not placed on a day."""
+
+    def obs(i, when):
+        return {
+            "resourceType": "Observation",
+            "id": i,
+            "status": "final",
+            "code": {"coding": [{"system": "http://loinc.org", "code": "751-8"}]},
+            "subject": {"reference": "Patient/1"},
+            "effectiveDateTime": when,
+            "valueQuantity": {"value": 400, "system": "http://unitsofmeasure.org", "code": "/uL"},
+        }
+
+    doc = {"resourceType": "Bundle", "type": "collection"}
+    doc["entry"] = [{"resource": obs("ok", "2024-03-05")}, {"resource": obs("bad", "2024-03")}]
+    p = tmp_path / "b.json"
+    p.write_text(json.dumps(doc), "utf-8")
+    r, d = _json(invoke, str(p))
+    assert r.exit_code == 1 and len(d["errors"]) == 1
+    assert "Observation 'bad'" in d["errors"][0]["error"], d["errors"]
+    assert "Observation 'bad'" in invoke("trend", str(p)).stderr
+
+
+def test_a_file_with_no_readable_count_says_so(invoke, tmp_path):
+    """Every row bad: no "0 subject(s). One subject's chart: --subject ID" (no subject to
+    pick); the errors are the answer, and --svg says there is nothing to draw."""
+    path = _csv(tmp_path, [("2024-03-01", "abc"), ("2024-03-02", "-5")])
+    r = invoke("trend", path)
+    assert r.exit_code == 1 and "line 2" in r.stderr and "line 3" in r.stderr
+    assert "--subject" not in r.stdout and "no count" in r.stdout
+    r = invoke("trend", path, "--svg", str(tmp_path / "c.svg"))
+    assert r.exit_code == 2 and "--subject" not in r.stderr and "no count" in r.stderr
+    assert not (tmp_path / "c.svg").exists()

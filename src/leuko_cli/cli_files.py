@@ -111,7 +111,9 @@ def batch(
     lln_col: Optional[str] = typer.Option(None, "--lln-col", help="Lower limit of normal column."),
     id_col: Optional[str] = typer.Option(None, "--id-col", help="Subject id column."),
     age_col: Optional[str] = typer.Option(
-        None, "--age-col", help="Age column, in years (DAIDS criteria depend on age)."
+        None,
+        "--age-col",
+        help="Age column (DAIDS criteria depend on age): in years, or in the AGEU column's unit.",
     ),
     criteria: Optional[str] = typer.Option(
         None, "--criteria", help="CTCAE (default; version from --ctcae-version) or DAIDS (2.1)."

@@ -235,12 +235,20 @@ def find_unit(kb: KnowledgeBase, text: object) -> dict:
     raise InputError(f"unknown unit {text!r}{nearest(text, ids)}; use one of: {', '.join(ids)}")
 
 
-def to_cells(kb: KnowledgeBase, measure_id: str, value: float, unit: dict, flag: str) -> float:
-    """Convert to cells/µL and refuse values implausible in the chosen unit (never reinterpret)."""
+def to_cells(
+    kb: KnowledgeBase,
+    measure_id: str,
+    value: float,
+    unit: dict,
+    flag: str,
+    fix: str = "add --unit {unit}",
+) -> float:
+    """Convert to cells/µL and refuse values implausible in the chosen unit (never reinterpret).
+    `fix` is how this input changes its unit ({unit}: the other unit), for the message."""
     measure = kb.get("measures", measure_id)
     cells = value * unit["factor_to_cells_per_ul"]
     other = next((u for u in kb.table("units") if u["id"] != unit["id"]), None)
-    hint = f"; if it is in {other['id']}, add --unit {other['id']}" if other else ""
+    hint = f"; if it is in {other['id']}, {fix.format(unit=other['id'])}" if other else ""
     name = measure["name"].lower()
     what = ("an " if name[:1] in "aeiou" else "a ") + name
     if 0 < cells < measure["min_positive_cells_per_ul"]:

@@ -121,7 +121,10 @@ def trend(answer: Answer) -> None:
                     f"~{c['period_days']:g} d" if c["status"] == "cycle" else c["status"]
                 )
             con.print(line)
-        con.print(f"{len(subjects)} subject(s). One subject's chart: --subject ID")
+        if subjects:
+            con.print(f"{len(subjects)} subject(s). One subject's chart: --subject ID")
+        else:
+            con.print("No subject has a count to summarise: no count could be read (see errors)")
     con.print(_settings_line(data.get("settings") or {}))
     for note in data["notes"]:
         con.print(Text(inert_line(note), style="dim"))

@@ -22,6 +22,7 @@ from leuko_cli.series_fields import CDISC_TESTS
 PRESETS = {
     "adlb": {
         "age": ("AGE",),
+        "age_unit": ("AGEU",),
         "param": ("PARAMCD",),
         "value": ("AVAL",),
         "unit": ("AVALU", "LBSTRESU"),
@@ -37,9 +38,10 @@ PRESETS = {
         "lln": ("LBSTNRLO",),
         "id": ("USUBJID",),
         "age": ("AGE",),
+        "age_unit": ("AGEU",),
     },
 }
-ROLES = ("param", "value", "unit", "label", "lln", "id", "age")
+ROLES = ("param", "value", "unit", "label", "lln", "id", "age", "age_unit")
 OUTPUT = ("ATOXDSCL", "ATOXGRL", "ATOXGRL_VERSION", "ATOXGRL_REASON")
 _UNIT_IN_LABEL = re.compile(r"\(([^()]+)\)\s*$")  # "Lymphocytes Abs (10^9/L)" -> 10^9/L
 
@@ -67,16 +69,31 @@ class Layout:
         self.kb, self.version, self.header = kb, version, header
         self.system = "DAIDS" if version.startswith("DAIDS") else "CTCAE"
         self.version = version.removeprefix("DAIDS ").strip() or version
-        upper = {h.strip().upper(): i for i, h in enumerate(header)}
+        upper: dict[str, int] = {}
+        for i, h in enumerate(header):
+            upper.setdefault(h.strip().upper(), i)
         roles = dict(PRESETS.get(preset, {}))
         for role, name in columns.items():
             if name:
                 roles[role] = (name,)
+                if name.strip().upper() not in upper:  # a column asked for by name: never none
+                    raise InputError(f"--{role}-col {name!r}: no such column in the file")
         self.index: dict[str, int | None] = {}
         for role in ROLES:
             self.index[role] = next(
                 (upper[c.upper()] for c in roles.get(role, ()) if c.upper() in upper), None
             )
+            twins = [
+                h
+                for h in header
+                if self.index[role] is not None
+                and h.strip().upper() == header[self.index[role]].strip().upper()
+            ]
+            if len(twins) > 1:  # AVAL and aval: which one to grade is not guessed
+                raise InputError(
+                    f"the file has {len(twins)} {role} columns named alike ("
+                    f"{', '.join(twins)}; names match ignoring case); rename or drop all but one"
+                )
         for role in ("param", "value"):
             if self.index[role] is None:
                 wanted = " or ".join(roles.get(role, ())) or f"--{role}-col"
@@ -121,8 +138,21 @@ def grade_row(layout: Layout, row: list[str]) -> tuple[tuple, str]:
         age_raw = layout.cell(row, "age")
         if not age_raw:
             return (term, None, label, "no age: DAIDS criteria depend on age"), "not-gradable"
+        days_per = inputs.DAYS_PER_YEAR  # no AGEU column: AGE is in years
+        if layout.index["age_unit"] is not None:  # CDISC AGEU: YEARS, MONTHS, WEEKS, DAYS, HOURS
+            age_unit = layout.cell(row, "age_unit")
+            days_per = inputs.AGE_UNITS.get(age_unit.lower())
+            if days_per is None:
+                why = (
+                    f"{layout.name('age_unit')} {age_unit!r} is not an age unit"
+                    if age_unit
+                    else (f"no {layout.name('age_unit')}: the unit of the age is not given")
+                )
+                return (term, None, label, f"{why}; use YEARS, MONTHS, WEEKS, DAYS or HOURS"), (
+                    "error"
+                )
         try:
-            age_days = inputs.number(age_raw, layout.name("age")) * inputs.DAYS_PER_YEAR
+            age_days = inputs.number(age_raw, layout.name("age")) * days_per
         except LeukoError as err:
             return (term, None, label, str(err)), "error"
     scale = grading.scale_for(layout.kb, system, version, term, age_days)
@@ -148,10 +178,17 @@ def grade_row(layout: Layout, row: list[str]) -> tuple[tuple, str]:
     unit_text = layout.cell(row, "unit") or _unit_from_label(layout.cell(row, "label"))
     if not unit_text:
         return (term, None, label, "no unit: the row cannot be graded"), "not-gradable"
+    # batch has no --unit: the fix for a value implausible in its unit is the row's unit
+    fix = f"correct the row's {layout.name('unit' if layout.cell(row, 'unit') else 'label')}"
     try:
         unit = inputs.find_unit(layout.kb, unit_text)
         value = inputs.to_cells(
-            layout.kb, measure, inputs.number(raw, layout.name("value")), unit, layout.name("value")
+            layout.kb,
+            measure,
+            inputs.number(raw, layout.name("value")),
+            unit,
+            layout.name("value"),
+            fix,
         )
         lln_raw = layout.cell(row, "lln")
         lln = (
@@ -163,6 +200,7 @@ def grade_row(layout: Layout, row: list[str]) -> tuple[tuple, str]:
                 inputs.number(lln_raw, layout.name("lln")),
                 unit,
                 layout.name("lln"),
+                fix,
             )
         )
     except LeukoError as err:

@@ -17,6 +17,7 @@ different values is an error for that group.
 from __future__ import annotations
 
 import json
+from datetime import datetime, timezone
 from typing import Any
 
 from leuko_cli.errors import SAVE_AS_UTF8, UTF16, InputError, is_utf16
@@ -181,9 +182,36 @@ def _group(subject, effective) -> dict:
     }
 
 
+def _instant(effective):
+    """The grouping key of a sample time: a date-time with an offset is an instant (08:00Z and
+    09:00+01:00 are one sample time); anything else groups as written."""
+    if isinstance(effective, str) and "T" in effective:
+        try:
+            when = datetime.fromisoformat(effective)
+        except ValueError:
+            return effective
+        if when.tzinfo is not None:
+            return when.astimezone(timezone.utc)
+    return effective
+
+
 def _cells(kb, vu: tuple[float, str]) -> float:
     value, unit = vu[:2]
     return value if unit == "%" else value * kb.get("units", unit)["factor_to_cells_per_ul"]
+
+
+def _check(kb, analyte: str, vu: tuple, what: str, fix: str) -> None:
+    """Refuse, naming the Observation, what the core would refuse naming a flag (--anc,
+    --lln, --unit: all refused with --fhir, so the fix is in the file)."""
+    from leuko_cli import inputs
+
+    value, unit = vu[:2]
+    if unit == "%":
+        inputs.percent(value, what)
+        return
+    if value < 0:
+        raise InputError(f"{what} cannot be negative (got {value:g}); give the count as reported")
+    inputs.to_cells(kb, BY_NAME[analyte].measure, value, kb.get("units", unit), what, fix)
 
 
 def _add(kb, g: dict, obs: dict, analyte: str, code: str, label: str) -> None:
@@ -202,6 +230,7 @@ def _add(kb, g: dict, obs: dict, analyte: str, code: str, label: str) -> None:
         g["temp"] = (celsius, raw)
     else:
         value, unit = quantity(kb, obs, analyte, label)
+        _check(kb, analyte, (value, unit), f"{label}: value", "correct valueQuantity.code")
         prev = g["values"].get(analyte)
         if prev is not None and _cells(kb, prev) != _cells(kb, (value, unit)):
             raise InputError(
@@ -216,6 +245,8 @@ def _add(kb, g: dict, obs: dict, analyte: str, code: str, label: str) -> None:
             if note:
                 g["notes"].append(note)
             if low is not None:
+                fix = "correct referenceRange.low.code"
+                _check(kb, analyte, low, f"{label}: referenceRange.low", fix)
                 low = (*low, label)
                 known = g["limits"].get(limit)
                 if known is not None and _cells(kb, known[:2]) != _cells(kb, low[:2]):
@@ -238,7 +269,8 @@ def read_groups(kb, doc: Any, label: str = "--fhir") -> tuple[list[dict], list[d
     out: dict[tuple, dict] = {}
     for n, item in enumerate(found, start=1):
         obs = item.obs
-        g = out.setdefault((item.subject, item.effective), _group(item.subject, item.effective))
+        key = (item.subject, _instant(item.effective))
+        g = out.setdefault(key, _group(item.subject, item.effective))
         analyte, code = analyte_of(obs)
         status = text(obs.get("status"))
         if status in SKIPPED_STATUSES:
@@ -256,7 +288,8 @@ def read_groups(kb, doc: Any, label: str = "--fhir") -> tuple[list[dict], list[d
             except InputError as err:
                 g["error"] = str(err)
     for m in missing:
-        g = out.setdefault((m["subject"], m["effective"]), _group(m["subject"], m["effective"]))
+        key = (m["subject"], _instant(m["effective"]))
+        g = out.setdefault(key, _group(m["subject"], m["effective"]))
         g["skipped"].append(
             {
                 "id": None,

@@ -3,6 +3,7 @@ file line of an entry or field so that every message can say `file:line:`."""
 
 from __future__ import annotations
 
+import math
 import re
 
 from leuko_cli.errors import KBError
@@ -341,6 +342,28 @@ def checked_fields(table: str) -> frozenset[str]:
     return frozenset(fields)
 
 
+def _overlapping_ranges(ranges: list[dict]) -> list[str]:
+    """Reference ranges of one measure and population must not share an age: only the first
+    in the table would ever be used (grading.reference_range), the other silently never."""
+    problems, by_key = [], {}
+    for r in ranges:
+        by_key.setdefault((r["measure"], r["population"]), []).append(r)
+    for group in by_key.values():
+        for i, a in enumerate(group):
+            for b in group[:i]:
+                lo = max(a.get("age_min_days") or 0, b.get("age_min_days") or 0)
+                hi = min(
+                    math.inf if r.get("age_max_days") is None else r["age_max_days"] for r in (a, b)
+                )
+                if lo < hi:
+                    problems.append(
+                        f"reference_ranges[{a['id']!r}]: its ages overlap those of "
+                        f"reference_ranges[{b['id']!r}] (same measure and population); only "
+                        "the first would be used: make the age bands meet without overlapping"
+                    )
+    return problems
+
+
 def _integrity(data: dict) -> list[str]:
     """Rules across entries: category words unique, a reviewed cause carries its review record,
     every reference is cited and none is listed twice (same PMID, DOI, or title and year). Of a
@@ -372,6 +395,7 @@ def _integrity(data: dict) -> list[str]:
                 problems.append(
                     f"causes[{c['id']!r}].review: date {r['date']} is after meta.last_updated"
                 )
+    problems += _overlapping_ranges(data.get("reference_ranges", []))
     cited = _cited(data)
     seen: dict[tuple[str, str], str] = {}
     for r in data.get("references", []):

@@ -135,6 +135,7 @@ def trend(
         raise RowsFailed(f"{path}:{line}: {msg}; --on-error fail: no summary written")
     if skipped:
         got.notes.append(f"{len(skipped)} row(s) of other tests skipped (measure {measure})")
+    got.notes.extend(grader.notes)
     if subject is not None and not got.subjects:
         raise InputError(f"--subject {subject!r}: no counts for that subject in {path}")
     floor = kb.get("measures", measure)["min_positive_cells_per_ul"]
@@ -233,6 +234,8 @@ def grade_function(kb, version: str, measure: str):
 def _write_svg(kb, path: str, by_subject: dict, data: dict, measure, settings, floor) -> None:
     from . import svg
 
+    if not data["subjects"]:
+        raise InputError("--svg: no count could be read, so no chart (see the row errors)")
     if len(data["subjects"]) != 1:
         raise InputError(
             f"--svg draws one subject and the file has {len(data['subjects'])}; "

@@ -75,6 +75,7 @@ class Grader:
         self.kb, self.settings, self.measure = kb, settings, measure
         self.defaults = {k: v for k, v in defaults.items() if v is not None}
         self.memo: dict = {}
+        self.notes: dict[str, None] = {}  # assess's notes on a CTCAE version not used, in order
 
     def grade(self, fields: dict) -> tuple[float, int, str]:
         values = {**self.defaults, **fields}
@@ -100,6 +101,9 @@ class Grader:
             if entry is None:
                 raise readers.RowError(f"no {self.measure} count in this row")
             out = (float(entry["value"]), entry["ctcae_grade"], entry["ctcae_version"])
+        asked = values.get("ctcae_version") or self.settings["ctcae_version"].value
+        if out[2] != asked:  # a term this version lacks: graded with another, as assess says
+            self.notes.update((n, None) for n in r["notes"] if n.startswith(f"CTCAE {asked}:"))
         if key is not None:
             if len(self.memo) >= self.LIMIT:
                 self.memo.clear()
@@ -178,6 +182,10 @@ def _fhir(kb, text: str, name: str | None):
     for n, g in enumerate(fhir.groups(kb, doc, label), start=1):
         try:
             fields, _notes = fhir.request_values(kb, g, label)
+            parse_when(g["effective"])  # `n` numbers groups, not lines: name the Observations
+        except readers.RowError as err:
+            ids = ", ".join(repr(i) for i in g["observations"] if i) or f"group {n}"
+            fields = readers.RowError(f"Observation {ids}: {err}")
         except InputError as err:
             fields = readers.RowError(str(err))
         yield n, g["subject"], g["effective"], fields
