@@ -272,3 +272,56 @@ def test_non_loinc_codings_are_ignored(invoke, tmp_path):
     doc["code"]["coding"].insert(0, {"system": "http://snomed.info/sct", "code": "30630007"})
     res = invoke("assess", "--fhir", write(tmp_path, doc), "--json")
     assert res.exit_code == 0 and json.loads(res.stdout)["anc"] == 450
+
+
+def _one(**changes):
+    """An ANC Observation (LOINC 751-8, 0.45 10^9/L) with `changes` applied; None deletes."""
+    o = obs("anc-1", "751-8", 0.45, "10*9/L")
+    for path, value in changes.items():
+        where, key = (o["valueQuantity"], path[3:]) if path.startswith("vq_") else (o, path)
+        if value is None:
+            where.pop(key, None)
+        else:
+            where[key] = value
+    return o
+
+
+@pytest.mark.parametrize(
+    "changes,error",
+    [
+        ({"status": "finale"}, "status 'finale' is not a FHIR Observation status"),
+        ({"status": None}, "no status is not a FHIR Observation status"),
+        (
+            {"dataAbsentReason": {"text": "haemolysed"}},
+            "has both a value and a dataAbsentReason",
+        ),
+        ({"vq_unit": "/uL"}, "valueQuantity.code '10*9/L' and .unit '/uL' name"),
+    ],
+)
+def test_a_contradictory_observation_is_refused_not_read_one_way(invoke, tmp_path, changes, error):
+    """Never silently chosen: a status FHIR does not define, a value beside a dataAbsentReason,
+    a code and a unit text that name different units."""
+    res = invoke("assess", "--fhir", write(tmp_path, bundle(_one(**changes))), "--json")
+    assert res.exit_code != 0
+    assert error in res.stdout + res.stderr
+
+
+@pytest.mark.parametrize(
+    "changes,note",
+    [
+        ({}, None),
+        ({"vq_unit": "K/uL"}, None),  # a display text leuko does not read: the code decides
+        ({"vq_unit": "10^9/L"}, None),  # the same unit written two ways
+        ({"status": "preliminary"}, "status 'preliminary', not final"),
+        ({"status": "amended"}, None),
+    ],
+)
+def test_a_consistent_observation_is_graded(invoke, tmp_path, changes, note):
+    res = invoke("assess", "--fhir", write(tmp_path, bundle(_one(**changes))), "--json")
+    assert res.exit_code == 0, res.stdout + res.stderr
+    got = json.loads(res.stdout)
+    assert got["anc"] == 450 and got["ctcae_grade"] == 3
+    notes = [n for n in got["notes"] if "not final" in n]
+    assert notes == (
+        [] if note is None else [f"Observation 'anc-1': {note}: the result may still change"]
+    )

@@ -36,6 +36,9 @@ from .fhir_resources import (
 )
 
 SKIPPED_STATUSES = {"entered-in-error", "cancelled"}
+# FHIR R4 Observation.status: the rest are graded; one not final says so in the group's notes
+GRADED_STATUSES = {"registered", "preliminary", "final", "amended", "corrected", "unknown"}
+FINAL_STATUSES = {"final", "amended", "corrected"}
 # count field -> the limit field that carries its lower limit of normal (from the field table)
 LIMIT_OF = {f.measure: f.name for f in INPUTS if f.kind == "limit"}
 COUNT_FIELDS = {f.name for f in INPUTS if f.kind in ("count", "percent") and f.loinc}
@@ -214,6 +217,23 @@ def _check(kb, analyte: str, vu: tuple, what: str, fix: str) -> None:
     inputs.to_cells(kb, BY_NAME[analyte].measure, value, kb.get("units", unit), what, fix)
 
 
+def _check_status(obs: dict, status: str | None, label: str, notes: list) -> None:
+    """A status FHIR does not define, or a value beside a dataAbsentReason (FHIR allows one
+    of them), cannot be graded; a result not yet final is graded and says so."""
+    if status not in GRADED_STATUSES:
+        shown = "no status" if status is None else f"status {status[:30]!r}"
+        raise InputError(
+            f"{label}: {shown} is not a FHIR Observation status; give one of "
+            f"{', '.join(sorted(GRADED_STATUSES | SKIPPED_STATUSES))}"
+        )
+    if "dataAbsentReason" in obs:
+        raise InputError(
+            f"{label}: has both a value and a dataAbsentReason; FHIR allows one of them"
+        )
+    if status not in FINAL_STATUSES:
+        notes.append(f"{label}: status {status!r}, not final: the result may still change")
+
+
 def _add(kb, g: dict, obs: dict, analyte: str, code: str, label: str) -> None:
     """Put one graded Observation into its group (InputError: the group cannot be graded)."""
     from leuko_cli.inputs import temperature
@@ -283,8 +303,10 @@ def read_groups(kb, doc: Any, label: str = "--fhir") -> tuple[list[dict], list[d
             g["skipped"].append(skip_entry(obs, code, "no value (dataAbsentReason)"))
             continue
         if g["error"] is None:
+            label = observation_label(obs, n)
             try:
-                _add(kb, g, obs, analyte, code, observation_label(obs, n))
+                _check_status(obs, status, label, g["notes"])
+                _add(kb, g, obs, analyte, code, label)
             except InputError as err:
                 g["error"] = str(err)
     for m in missing:

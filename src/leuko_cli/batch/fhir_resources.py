@@ -311,7 +311,28 @@ def quantity(kb, obs: dict, analyte: str, label: str) -> tuple[float, str]:
             f"{label}: unit {ucum!r} is not supported for "
             f"{BY_NAME[analyte].label}; use one of: {names} (or their UCUM forms)"
         ) from None
+    _same_unit(kb, q, unit, label)
     return value, unit
+
+
+def _same_unit(kb, q: dict, unit: str, label: str) -> None:
+    """The code was read; a unit text that names another unit leuko knows contradicts it
+    (a display text it does not know, such as 'K/uL', is left alone): refused, never one
+    chosen over the other."""
+    from leuko_cli.inputs import find_unit
+
+    shown = text(q.get("unit"))
+    if shown is None or shown == text(q.get("code")):
+        return
+    try:
+        other = find_unit(kb, shown)["id"]
+    except InputError:
+        return
+    if other != unit:
+        raise InputError(
+            f"{label}: valueQuantity.code {text(q.get('code'))!r} and .unit {shown!r} name "
+            "different units; correct the one that is wrong"
+        )
 
 
 def temperature_text(obs: dict, label: str) -> str:
