@@ -325,3 +325,29 @@ def test_a_consistent_observation_is_graded(invoke, tmp_path, changes, note):
     assert notes == (
         [] if note is None else [f"Observation 'anc-1': {note}: the result may still change"]
     )
+
+
+def test_a_reference_low_with_a_comparator_is_not_an_lln(invoke, tmp_path):
+    """referenceRange.low is a SimpleQuantity (no comparator): '>1.5' is not the lab's LLN."""
+    o = obs("anc-1", "751-8", 1.6, "10*9/L")
+    o["referenceRange"] = [
+        {
+            "low": {
+                "value": 1.8,
+                "comparator": ">",
+                "system": "http://unitsofmeasure.org",
+                "code": "10*9/L",
+            }
+        }
+    ]
+    args = ("assess", "--fhir", write(tmp_path, bundle(o)), "--ctcae-version", "5.0", "--json")
+    got = json.loads(invoke(*args).stdout)
+    assert got["ctcae_grade"] is None  # grade 0 or 1: no LLN taken from '>1.8'
+    assert any("has a comparator ('>'); not used as the LLN" in n for n in got["notes"])
+    del o["referenceRange"][0]["low"]["comparator"]
+    got = json.loads(
+        invoke(
+            "assess", "--fhir", write(tmp_path, bundle(o)), "--ctcae-version", "5.0", "--json"
+        ).stdout
+    )
+    assert got["ctcae_grade"] == 1  # the same low without it is the LLN: 1.6 < 1.8

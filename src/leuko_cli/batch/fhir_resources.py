@@ -375,6 +375,11 @@ def reference_low(kb, obs: dict, analyte: str, label: str) -> tuple[tuple | None
         return None, f"{what}: referenceRange.low is not a number; not used as the LLN"
     if value == 0:  # a range "0-4.0": no lower limit to grade against
         return None, f"{what}: referenceRange.low is 0, no lower limit; not used as the LLN"
+    if low.get("comparator"):  # a SimpleQuantity has none: '>1.5' is not a limit
+        return None, (
+            f"{what}: referenceRange.low has a comparator "
+            f"({str(low['comparator'])[:10]!r}); not used as the LLN"
+        )
     ucum = _unit_text(low)
     if ucum is None:
         return None, f"{what}: referenceRange.low has no unit; not used as the LLN"
