@@ -189,7 +189,7 @@ class Memo:
 
 class File:
     """One KB file taken piece by piece: `doc` as validate() would return it, except that each
-    cause holds only what check_references reads; `lines` as validation.entry_lines() would
+    cause holds only what check_references reads; `lines` as locate.entry_lines() would
     give; and the memo record of each entry by (table, id)."""
 
     def __init__(self, data: bytes, name: str, require_core: bool, memo: Memo) -> None:
@@ -211,7 +211,7 @@ class File:
             self.doc = validate(head, require_core=require_core, label=name)
         except KBError:
             raise Unsure from None
-        from .validation import entry_lines
+        from .locate import entry_lines
 
         ids, self.settings_lines = entry_lines(preamble_text)
         offset = preamble_text.count("\n")  # TOML ends a line at LF only
@@ -244,7 +244,8 @@ def _compute(table: str, piece: bytes) -> tuple[bytes, list]:
     import tomllib
 
     from . import match, search
-    from .validation import check_entry, checked_fields, entry_lines
+    from .locate import entry_lines
+    from .validation import check_entry, checked_fields
 
     try:
         text = piece.decode("utf-8")

@@ -93,7 +93,7 @@ def merge(
     where it came from: `source` ("bundled" or "overlay") and, for overlay entries,
     `source_location` ("FILE:LINE" of its `id =`, when the overlay's name and text are given).
     `settings_origin` maps each setting to "bundled" or "overlay FILE:LINE"."""
-    from .validation import entry_lines
+    from .locate import entry_lines
 
     if lines is None:  # `lines`: entry_lines() of the overlay, when already known (chunks.py)
         lines = entry_lines(overlay_text) if overlay_text is not None else ({}, {})
@@ -126,7 +126,8 @@ def build(
     bundled_bytes: bytes, bundled_name: str, overlay_bytes: bytes | None, overlay_name: str | None
 ) -> dict:
     """Parse, validate and merge (the uncached path)."""
-    from .validation import check_references, locate_problems, validate
+    from .locate import locate_problems
+    from .validation import check_references, validate
 
     def one(data: bytes, name: str, core: bool) -> dict:
         raw = parse_toml(data, name)
