@@ -505,3 +505,47 @@ def test_an_overlay_range_overlapping_a_bundled_age_band_is_refused(invoke, kb):
     # another population, at ages its bundled range does not cover, is fine
     write_overlay({"reference_ranges": [dict(local, population="duffy-null")]})
     assert invoke("kb", "check").exit_code == 0
+
+
+def _in_thousands(scale, _range):
+    for band in scale["bands"]:
+        for key in ("lower", "upper"):
+            if isinstance(band.get(key), (int, float)):
+                band[key] *= 1000
+
+
+@pytest.mark.parametrize(
+    "change,shown",
+    [
+        (
+            lambda s, r: r.update(lower=1e300),
+            "reference_ranges['anc-duffy-null-adult'].lower: 1e+300",
+        ),
+        (lambda s, r: r.update(lower=-5), "reference_ranges['anc-duffy-null-adult'].lower: -5"),
+        (_in_thousands, ".bands[2].upper: 500000"),  # every band written x1000
+        (lambda s, r: None, None),  # the numbers as they are: accepted
+        (lambda s, r: r.update(lower=100000), None),  # the measure's own bound is allowed
+    ],
+)
+def test_an_overlay_number_outside_its_measure_is_refused(invoke, kb, change, shown):
+    """A scale band or reference limit is compared with a count, which input holds to 0 to
+    max_cells_per_ul of its measure: a number past that (1e300, or 10^9/L x 10^6) is a typo."""
+
+    def plain(entry):
+        return {
+            k: v
+            for k, v in entry.items()
+            if k not in ("source", "source_location") and v is not None
+        }
+
+    scale = plain(kb.get("scales", "ctcae-6.0-neutrophil-count-decreased"))
+    scale["bands"] = [plain(b) for b in scale["bands"]]
+    rng = plain(kb.get("reference_ranges", "anc-duffy-null-adult"))  # replaced by its id
+    change(scale, rng)
+    write_overlay({"scales": [scale], "reference_ranges": [rng]})
+    res = invoke("kb", "check")
+    out = res.stdout + res.stderr
+    if shown is None:
+        assert res.exit_code == 0, out
+    else:
+        assert res.exit_code == 1 and shown in out and "is outside 0-100000 cells/uL" in out, out

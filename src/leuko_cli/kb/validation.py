@@ -364,6 +364,36 @@ def _overlapping_ranges(ranges: list[dict]) -> list[str]:
     return problems
 
 
+def _within_measure(data: dict) -> list[str]:
+    """Every number the schema compares with a count (`compares: measure`: scale bands,
+    reference limits) lies between 0 and its measure's max_cells_per_ul, the bound input counts
+    are held to: an overlay's 1e300, or a figure written in 10^9/L by mistake, is refused."""
+    tops = {m["id"]: m["max_cells_per_ul"] for m in data.get("measures", [])}
+    problems: list[str] = []
+
+    def walk(schema: dict, entry: dict, where: str, top: float, measure: str) -> None:
+        for key, (kind, _req, extra) in schema.items():
+            value = entry.get(key)
+            if kind == "table" and isinstance(value, list):
+                for i, row in enumerate(value):
+                    if isinstance(row, dict):
+                        walk(extra, row, f"{where}.{key}[{i + 1}]", top, measure)
+            elif extra.get("compares") == "measure" and _is_num(value) and not 0 <= value <= top:
+                problems.append(
+                    f"{where}.{key}: {value:g} is outside 0-{top:g} cells/uL (the range "
+                    f"measures[{measure!r}] allows); check the number and its unit"
+                )
+
+    for table, schema in SCHEMA.items():
+        if "measure" not in schema:
+            continue
+        for i, entry in enumerate(data.get(table, [])):
+            top = tops.get(entry.get("measure")) if isinstance(entry, dict) else None
+            if top is not None:
+                walk(schema, entry, _where(table, i, entry), top, entry["measure"])
+    return problems
+
+
 def _integrity(data: dict) -> list[str]:
     """Rules across entries: category words unique, a reviewed cause carries its review record,
     every reference is cited and none is listed twice (same PMID, DOI, or title and year). Of a
@@ -396,6 +426,7 @@ def _integrity(data: dict) -> list[str]:
                     f"causes[{c['id']!r}].review: date {r['date']} is after meta.last_updated"
                 )
     problems += _overlapping_ranges(data.get("reference_ranges", []))
+    problems += _within_measure(data)
     cited = _cited(data)
     seen: dict[tuple[str, str], str] = {}
     for r in data.get("references", []):
