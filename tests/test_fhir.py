@@ -351,3 +351,36 @@ def test_a_reference_low_with_a_comparator_is_not_an_lln(invoke, tmp_path):
         ).stdout
     )
     assert got["ctcae_grade"] == 1  # the same low without it is the LLN: 1.6 < 1.8
+
+
+def test_a_low_or_temperature_whose_code_and_unit_disagree_is_not_read_one_way(invoke, tmp_path):
+    """The same rule as a count's: a referenceRange.low is left out with a note, a body
+    temperature refuses its case."""
+    o = obs("anc-1", "751-8", 1.6, "10*9/L")
+    o["referenceRange"] = [
+        {
+            "low": {
+                "value": 1.8,
+                "unit": "/uL",
+                "system": "http://unitsofmeasure.org",
+                "code": "10*9/L",
+            }
+        }
+    ]
+    args = ("assess", "--fhir", write(tmp_path, bundle(o)), "--ctcae-version", "5.0", "--json")
+    got = json.loads(invoke(*args).stdout)
+    assert got["ctcae_grade"] is None
+    assert any(
+        "referenceRange.low.code '10*9/L' and .unit '/uL' name different units; not used as "
+        "the LLN" in n
+        for n in got["notes"]
+    )
+    temp = obs("t-1", "8310-5", 38.6, "Cel")
+    temp["valueQuantity"]["unit"] = "[degF]"
+    res = invoke(
+        "assess", "--fhir", write(tmp_path, bundle(obs("anc-1", "751-8", 0.4, "10*9/L"), temp))
+    )
+    assert res.exit_code == 2
+    assert "body temperature valueQuantity.code 'Cel' and .unit '[degF]' name different" in (
+        res.stderr
+    )

@@ -217,7 +217,7 @@ def _check(kb, analyte: str, vu: tuple, what: str, fix: str) -> None:
     inputs.to_cells(kb, BY_NAME[analyte].measure, value, kb.get("units", unit), what, fix)
 
 
-def _check_status(obs: dict, status: str | None, label: str, notes: list) -> None:
+def _check_consistent(obs: dict, status: str | None, label: str, notes: list) -> None:
     """A status FHIR does not define, or a value beside a dataAbsentReason (FHIR allows one
     of them), cannot be graded; a result not yet final is graded and says so."""
     if status not in GRADED_STATUSES:
@@ -305,7 +305,7 @@ def read_groups(kb, doc: Any, label: str = "--fhir") -> tuple[list[dict], list[d
         if g["error"] is None:
             label = observation_label(obs, n)
             try:
-                _check_status(obs, status, label, g["notes"])
+                _check_consistent(obs, status, label, g["notes"])
                 _add(kb, g, obs, analyte, code, label)
             except InputError as err:
                 g["error"] = str(err)

@@ -311,34 +311,34 @@ def quantity(kb, obs: dict, analyte: str, label: str) -> tuple[float, str]:
             f"{label}: unit {ucum!r} is not supported for "
             f"{BY_NAME[analyte].label}; use one of: {names} (or their UCUM forms)"
         ) from None
-    _same_unit(kb, q, unit, label)
+    clash = _disagreement(q, lambda u: find_unit(kb, u)["id"], "valueQuantity")
+    if clash:
+        raise InputError(f"{label}: {clash}; correct the one that is wrong")
     return value, unit
 
 
-def _same_unit(kb, q: dict, unit: str, label: str) -> None:
-    """The code was read; a unit text that names another unit leuko knows contradicts it
-    (a display text it does not know, such as 'K/uL', is left alone): refused, never one
-    chosen over the other."""
-    from leuko_cli.inputs import find_unit
-
-    shown = text(q.get("unit"))
-    if shown is None or shown == text(q.get("code")):
-        return
+def _disagreement(q: dict, resolve, where: str) -> str | None:
+    """When the quantity's code was read (_unit_text) and its unit text names another unit
+    that `resolve` knows, what says so: the two are never read one over the other. A display
+    text `resolve` does not know (InputError, KeyError), such as 'K/uL', is left alone."""
+    code, shown = text(q.get("code")), text(q.get("unit"))
+    if code is None or shown is None or code == shown or _unit_text(q) != code:
+        return None
     try:
-        other = find_unit(kb, shown)["id"]
-    except InputError:
-        return
-    if other != unit:
-        raise InputError(
-            f"{label}: valueQuantity.code {text(q.get('code'))!r} and .unit {shown!r} name "
-            "different units; correct the one that is wrong"
-        )
+        if resolve(code) == resolve(shown):
+            return None
+    except (InputError, KeyError):
+        return None
+    return f"{where}.code {code!r} and .unit {shown!r} name different units"
 
 
 def temperature_text(obs: dict, label: str) -> str:
     """A body temperature as `--temp` takes it: "38.6" (UCUM Cel) or "101.5F" ([degF])."""
     value, q = _value(obs, label)
     ucum = _unit_text(q)
+    clash = _disagreement(q, TEMPERATURE_UNITS.__getitem__, "valueQuantity")
+    if clash:
+        raise InputError(f"{label}: body temperature {clash}; correct the one that is wrong")
     if ucum not in TEMPERATURE_UNITS:
         raise InputError(
             f"{label}: body temperature unit {ucum!r} is not one leuko reads; use UCUM "
@@ -383,6 +383,9 @@ def reference_low(kb, obs: dict, analyte: str, label: str) -> tuple[tuple | None
     ucum = _unit_text(low)
     if ucum is None:
         return None, f"{what}: referenceRange.low has no unit; not used as the LLN"
+    clash = _disagreement(low, lambda u: find_unit(kb, u)["id"], "referenceRange.low")
+    if clash:
+        return None, f"{what}: {clash}; not used as the LLN"
     try:
         unit = find_unit(kb, ucum)["id"]
     except InputError:
