@@ -36,7 +36,11 @@ def assess_fever(
     # IDSA's window ends at the CTCAE febrile-neutropenia limit of this version; a version
     # without a KB rule (4.03) leaves the AE ungraded, never the emergency undecided: the
     # window then ends at the newest version's limit
-    window = kb.get("fever_rules", ae["rule"]) if ae else _newest_ctcae_fever_rule(kb)
+    window = (
+        kb.get("fever_rules", ae["rule"])
+        if ae
+        else grading.newest_ctcae(kb, lambda v: grading.ctcae_fever_rule(kb, v))[0]
+    )
     falling_limit = window["anc_below"] if window else None
     if ae is None:
         cited.note(
@@ -75,11 +79,3 @@ def _recheck(rule: dict, temp_c: float, sustained: bool, is_fever: bool) -> dict
         "sustained_temp_c": rule["sustained_temp_c"],
         "sustained_minutes": rule["sustained_minutes"],
     }
-
-
-def _newest_ctcae_fever_rule(kb) -> dict | None:
-    for version in reversed(kb.settings["ctcae_versions"]):
-        rule = grading.ctcae_fever_rule(kb, version)
-        if rule is not None:
-            return rule
-    return None

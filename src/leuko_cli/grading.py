@@ -163,8 +163,17 @@ def ctcae_scale_or_newest(kb: KnowledgeBase, measure: str, version: str) -> tupl
     scale = ctcae_scale(kb, measure, version)
     if scale is not None:
         return scale, version
-    used = next(x for x in reversed(kb.settings["ctcae_versions"]) if ctcae_scale(kb, measure, x))
-    return ctcae_scale(kb, measure, used), used
+    return newest_ctcae(kb, lambda v: ctcae_scale(kb, measure, v))
+
+
+def newest_ctcae(kb: KnowledgeBase, find) -> tuple[Any, str | None]:
+    """(find(version), version) for the newest CTCAE version where find gives an entry, or
+    (None, None): what stands in for a version the KB has no entry of."""
+    for version in reversed(kb.settings["ctcae_versions"]):
+        found = find(version)
+        if found is not None:
+            return found, version
+    return None, None
 
 
 def check_ctcae_version(kb: KnowledgeBase, version: str) -> str:
