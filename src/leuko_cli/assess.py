@@ -63,8 +63,12 @@ def overlay_grading_entries(kb, tables: tuple[str, ...] = GRADING_TABLES) -> lis
 
 def overlay_line(kb, tables: tuple[str, ...] = GRADING_TABLES) -> str | None:
     """The stderr line of a batch run graded with overlay entries, or None."""
-    used = overlay_grading_entries(kb, tables)
-    return "leuko: graded with your personal overlay: " + ", ".join(used) if used else None
+    return overlay_note(overlay_grading_entries(kb, tables))
+
+
+def overlay_note(entries: list[str]) -> str | None:
+    """The stderr line naming these overlay entries (overlay_grading_entries), or None."""
+    return "leuko: graded with your personal overlay: " + ", ".join(entries) if entries else None
 
 
 class Cited:

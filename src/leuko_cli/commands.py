@@ -261,7 +261,6 @@ def kb_check(file: str | None) -> Answer:
 
 
 def kb_export(fmt: str, output: str | None) -> Answer:
-
     from . import kb as kbmod
     from . import paths
     from .errors import OutputError

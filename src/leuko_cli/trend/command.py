@@ -87,7 +87,7 @@ def trend(
     cycles_on: bool | None = None,
     on_error: str | None = None,
 ) -> Answer:
-    from leuko_cli.assess import GRADING_TABLES, overlay_grading_entries
+    from leuko_cli.assess import GRADING_TABLES, overlay_grading_entries, overlay_note
     from leuko_cli.batch.grade import ON_ERROR
     from leuko_cli.kb import load
     from leuko_cli.settings import resolve_all
@@ -184,8 +184,8 @@ def trend(
     if not subjects and not got.errors:
         raise InputError(f"{path}: no dated counts found")
     if fmt == "csv" and not as_json:
-        if data["overlay_entries"]:  # the CSV has no room for it: named on stderr
-            line = "leuko: graded with your personal overlay: " + ", ".join(data["overlay_entries"])
+        line = overlay_note(data["overlay_entries"])  # the CSV has no room: named on stderr
+        if line:
             note = line if note is None else note + "\n" + line
         return Answer("text", csv_text(subjects), kb, exit_code=code, note=note)
     context = {"series": got.subjects, "settings": settings, "floor": floor, "width": width}
