@@ -397,3 +397,12 @@ def test_cause_table_widths_fill_at_most_the_terminal(width, natural, least):
         return
     assert sum(widths) + TABLE_OVERHEAD <= width
     assert all(w >= lo for w, lo in zip(widths, least))  # no id, word or citation list split
+
+
+def test_leuko_color_and_color_offer_the_same_choices():
+    """--color (a Typer enum, built before Rich may load) and LEUKO_COLOR (checked where the
+    console is made) must not drift apart."""
+    from leuko_cli.cli_app import ColorChoice
+    from leuko_cli.render_console import COLOR_CHOICES
+
+    assert tuple(c.value for c in ColorChoice) == COLOR_CHOICES

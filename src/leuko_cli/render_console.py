@@ -82,6 +82,9 @@ def console() -> Console:
     )
 
 
+COLOR_CHOICES = ("auto", "always", "never")  # as cli_app.ColorChoice offers them for --color
+
+
 def color_options() -> dict:
     """--color / LEUKO_COLOR: auto leaves the choice to Rich (colour on a terminal; NO_COLOR
     and FORCE_COLOR honoured); always forces colour even in a pipe; never turns it off."""
@@ -89,12 +92,12 @@ def color_options() -> dict:
 
     given = os.environ.get("LEUKO_COLOR", "")
     choice = given.strip().lower() or "auto"  # empty counts as unset, as for LEUKO_UNIT
-    if choice not in ("auto", "always", "never"):
+    if choice not in COLOR_CHOICES:
         from .errors import InputError, nearest
 
         raise InputError(
-            f"LEUKO_COLOR={given!r}{nearest(given, ('auto', 'always', 'never'))}: use one of: "
-            "auto, always, never; change or unset LEUKO_COLOR"
+            f"LEUKO_COLOR={given!r}{nearest(given, COLOR_CHOICES)}: use one of: "
+            f"{', '.join(COLOR_CHOICES)}; change or unset LEUKO_COLOR"
         )
     if choice == "always":
         return {"force_terminal": True, "no_color": False, "color_system": "256"}
