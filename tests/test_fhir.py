@@ -327,48 +327,29 @@ def test_a_consistent_observation_is_graded(invoke, tmp_path, changes, note):
     )
 
 
+def _anc_with_low(invoke, tmp_path, **low) -> dict:
+    """assess --json (CTCAE 5.0) of an ANC of 1.6 x10^9/L whose referenceRange.low is a UCUM
+    1.8 x10^9/L with `low` added: grade 1 when that low is the LLN, unknown when it is not."""
+    o = obs("anc-1", "751-8", 1.6, "10*9/L")
+    quantity = {"value": 1.8, "system": "http://unitsofmeasure.org", "code": "10*9/L", **low}
+    o["referenceRange"] = [{"low": quantity}]
+    args = ("assess", "--fhir", write(tmp_path, bundle(o)), "--ctcae-version", "5.0", "--json")
+    return json.loads(invoke(*args).stdout)
+
+
 def test_a_reference_low_with_a_comparator_is_not_an_lln(invoke, tmp_path):
     """referenceRange.low is a SimpleQuantity (no comparator): '>1.5' is not the lab's LLN."""
-    o = obs("anc-1", "751-8", 1.6, "10*9/L")
-    o["referenceRange"] = [
-        {
-            "low": {
-                "value": 1.8,
-                "comparator": ">",
-                "system": "http://unitsofmeasure.org",
-                "code": "10*9/L",
-            }
-        }
-    ]
-    args = ("assess", "--fhir", write(tmp_path, bundle(o)), "--ctcae-version", "5.0", "--json")
-    got = json.loads(invoke(*args).stdout)
+    got = _anc_with_low(invoke, tmp_path, comparator=">")
     assert got["ctcae_grade"] is None  # grade 0 or 1: no LLN taken from '>1.8'
     assert any("has a comparator ('>'); not used as the LLN" in n for n in got["notes"])
-    del o["referenceRange"][0]["low"]["comparator"]
-    got = json.loads(
-        invoke(
-            "assess", "--fhir", write(tmp_path, bundle(o)), "--ctcae-version", "5.0", "--json"
-        ).stdout
-    )
+    got = _anc_with_low(invoke, tmp_path)
     assert got["ctcae_grade"] == 1  # the same low without it is the LLN: 1.6 < 1.8
 
 
 def test_a_low_or_temperature_whose_code_and_unit_disagree_is_not_read_one_way(invoke, tmp_path):
     """The same rule as a count's: a referenceRange.low is left out with a note, a body
     temperature refuses its case."""
-    o = obs("anc-1", "751-8", 1.6, "10*9/L")
-    o["referenceRange"] = [
-        {
-            "low": {
-                "value": 1.8,
-                "unit": "/uL",
-                "system": "http://unitsofmeasure.org",
-                "code": "10*9/L",
-            }
-        }
-    ]
-    args = ("assess", "--fhir", write(tmp_path, bundle(o)), "--ctcae-version", "5.0", "--json")
-    got = json.loads(invoke(*args).stdout)
+    got = _anc_with_low(invoke, tmp_path, unit="/uL")
     assert got["ctcae_grade"] is None
     assert any(
         "referenceRange.low.code '10*9/L' and .unit '/uL' name different units; not used as "
